@@ -1,0 +1,375 @@
+/* pg_dataproduct--0.1.0.sql
+ *
+ * Catalog, views and SQL API of pg_dataproduct 0.1.0.
+ *
+ * The catalog tables below are the single source of truth for domains,
+ * products and outputs.  They are written only by the extension's C
+ * functions, which check the caller's rights themselves and then write as
+ * the extension owner; everyone may read them.  Every table and its id
+ * sequence is registered with pg_extension_config_dump so that pg_dump keeps
+ * the declarations together with the views and stores they describe.
+ */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pg_dataproduct" to load this file. \quit
+
+/* Internal objects: one store table and one query view per output. */
+CREATE SCHEMA dataproduct_internal;
+COMMENT ON SCHEMA dataproduct_internal IS
+  'pg_dataproduct internals: the store table and the query view of every output; query the output views instead';
+REVOKE ALL ON SCHEMA dataproduct_internal FROM PUBLIC;
+-- Owners of products refresh their outputs by name, so they need to look
+-- names up here; the objects themselves carry no grants.
+GRANT USAGE ON SCHEMA dataproduct_internal TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Catalog tables
+ * ------------------------------------------------------------------------ */
+
+CREATE SEQUENCE dataproduct.domain_id_seq;
+CREATE SEQUENCE dataproduct.product_id_seq;
+CREATE SEQUENCE dataproduct.output_id_seq;
+
+CREATE TABLE dataproduct.domain (
+    domain_id       bigint PRIMARY KEY DEFAULT nextval('dataproduct.domain_id_seq'),
+    name            text NOT NULL UNIQUE
+                    CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND octet_length(name) < 64),
+    schema          regnamespace NOT NULL,
+    owner           regrole NOT NULL,
+    description     text,
+    created_schema  boolean NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE dataproduct.domain IS 'Business areas that own data products; one row per domain';
+COMMENT ON COLUMN dataproduct.domain.domain_id IS 'Internal identifier';
+COMMENT ON COLUMN dataproduct.domain.name IS 'Domain name, also the name of the schema that holds its output views';
+COMMENT ON COLUMN dataproduct.domain.schema IS 'Schema holding the output views of the domain''s products';
+COMMENT ON COLUMN dataproduct.domain.owner IS 'Role owning the domain; its members create products in it';
+COMMENT ON COLUMN dataproduct.domain.description IS 'What the business area is about';
+COMMENT ON COLUMN dataproduct.domain.created_schema IS 'Whether create_domain created the schema (drop_domain then drops it)';
+COMMENT ON COLUMN dataproduct.domain.created_at IS 'When the domain was declared';
+
+CREATE TABLE dataproduct.product (
+    product_id      bigint PRIMARY KEY DEFAULT nextval('dataproduct.product_id_seq'),
+    domain_id       bigint NOT NULL REFERENCES dataproduct.domain,
+    name            text NOT NULL
+                    CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND octet_length(name) < 64),
+    owner           regrole NOT NULL,
+    description     text,
+    version         text NOT NULL,
+    status          text NOT NULL DEFAULT 'draft'
+                    CHECK (status IN ('draft', 'published', 'deprecated', 'retired')),
+    tags            text[] NOT NULL DEFAULT '{}',
+    contact         text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (domain_id, name)
+);
+COMMENT ON TABLE dataproduct.product IS 'Data products: units of analytical data with an owner, a purpose and promises';
+COMMENT ON COLUMN dataproduct.product.product_id IS 'Internal identifier';
+COMMENT ON COLUMN dataproduct.product.domain_id IS 'Domain the product belongs to';
+COMMENT ON COLUMN dataproduct.product.name IS 'Product name, unique within its domain; the address is domain.name';
+COMMENT ON COLUMN dataproduct.product.owner IS 'Role owning the product, its views and stores; refreshes run with its privileges';
+COMMENT ON COLUMN dataproduct.product.description IS 'Purpose of the product, shown to consumers';
+COMMENT ON COLUMN dataproduct.product.version IS 'Semantic version (MAJOR.MINOR.PATCH); it only moves forward';
+COMMENT ON COLUMN dataproduct.product.status IS 'Lifecycle status: draft, published, deprecated or retired';
+COMMENT ON COLUMN dataproduct.product.tags IS 'Free-form tags for discovery';
+COMMENT ON COLUMN dataproduct.product.contact IS 'How consumers reach the owning team';
+COMMENT ON COLUMN dataproduct.product.created_at IS 'When the product was declared';
+COMMENT ON COLUMN dataproduct.product.updated_at IS 'When the product''s declaration last changed';
+
+CREATE TABLE dataproduct.output (
+    output_id       bigint PRIMARY KEY DEFAULT nextval('dataproduct.output_id_seq'),
+    product_id      bigint NOT NULL REFERENCES dataproduct.product,
+    name            text NOT NULL
+                    CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND octet_length(name) < 64),
+    view            regclass NOT NULL UNIQUE,
+    store           regclass NOT NULL UNIQUE,
+    query_view      regclass NOT NULL UNIQUE,
+    definition      text NOT NULL,
+    refresh_mode    text NOT NULL CHECK (refresh_mode IN ('auto', 'incremental', 'full')),
+    mode            text NOT NULL CHECK (mode IN ('incremental', 'full')),
+    mode_reason     text,
+    description     text,
+    status          text NOT NULL DEFAULT 'empty' CHECK (status IN ('empty', 'ok')),
+    last_refresh    timestamptz,
+    refresh_ms      double precision,
+    rows_changed    bigint,
+    row_count       bigint,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (product_id, name)
+);
+COMMENT ON TABLE dataproduct.output IS 'Output ports: analytical views of a product, each kept in a store table by the engine';
+COMMENT ON COLUMN dataproduct.output.output_id IS 'Internal identifier; names the internal objects output_<id>_store and output_<id>_query';
+COMMENT ON COLUMN dataproduct.output.product_id IS 'Product the output belongs to';
+COMMENT ON COLUMN dataproduct.output.name IS 'Output name; the view is <domain>.<name>';
+COMMENT ON COLUMN dataproduct.output.view IS 'The view consumers query';
+COMMENT ON COLUMN dataproduct.output.store IS 'Internal table holding the materialized rows';
+COMMENT ON COLUMN dataproduct.output.query_view IS 'Internal view holding the analysed output query; its dependencies are the lineage';
+COMMENT ON COLUMN dataproduct.output.definition IS 'The output query as the owner wrote it';
+COMMENT ON COLUMN dataproduct.output.refresh_mode IS 'Refresh mode asked for at declaration: auto, incremental or full';
+COMMENT ON COLUMN dataproduct.output.mode IS 'Refresh mode in use: incremental or full';
+COMMENT ON COLUMN dataproduct.output.mode_reason IS 'Why the output is refreshed in full, when it is';
+COMMENT ON COLUMN dataproduct.output.description IS 'What the output contains; also the COMMENT of its view';
+COMMENT ON COLUMN dataproduct.output.status IS 'empty (never refreshed) or ok';
+COMMENT ON COLUMN dataproduct.output.last_refresh IS 'Start of the last successful refresh: the output equals its query as of then';
+COMMENT ON COLUMN dataproduct.output.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
+COMMENT ON COLUMN dataproduct.output.rows_changed IS 'Rows inserted plus rows deleted by the last successful refresh';
+COMMENT ON COLUMN dataproduct.output.row_count IS 'Rows in the output after the last successful refresh';
+COMMENT ON COLUMN dataproduct.output.created_at IS 'When the output was declared';
+
+CREATE INDEX ON dataproduct.output (product_id);
+CREATE INDEX ON dataproduct.product (domain_id);
+
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.domain', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.product', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.output', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.domain_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.product_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.output_id_seq', '');
+
+REVOKE ALL ON dataproduct.domain, dataproduct.product, dataproduct.output FROM PUBLIC;
+GRANT SELECT ON dataproduct.domain, dataproduct.product, dataproduct.output TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Catalog views
+ * ------------------------------------------------------------------------ */
+
+CREATE VIEW dataproduct.domains AS
+SELECT d.name AS domain,
+       d.owner,
+       d.description,
+       d.schema,
+       (SELECT count(*) FROM dataproduct.product p WHERE p.domain_id = d.domain_id) AS products,
+       d.created_at
+  FROM dataproduct.domain d;
+COMMENT ON VIEW dataproduct.domains IS 'Declared domains with their owners and number of products';
+COMMENT ON COLUMN dataproduct.domains.domain IS 'Domain name (and schema name)';
+COMMENT ON COLUMN dataproduct.domains.owner IS 'Role owning the domain';
+COMMENT ON COLUMN dataproduct.domains.description IS 'What the business area is about';
+COMMENT ON COLUMN dataproduct.domains.schema IS 'Schema holding the domain''s output views';
+COMMENT ON COLUMN dataproduct.domains.products IS 'Number of products in the domain';
+COMMENT ON COLUMN dataproduct.domains.created_at IS 'When the domain was declared';
+
+CREATE VIEW dataproduct.products AS
+SELECT d.name || '.' || p.name AS product,
+       d.name AS domain,
+       p.name,
+       p.owner,
+       p.description,
+       p.version,
+       p.status,
+       p.tags,
+       p.contact,
+       (SELECT count(*) FROM dataproduct.output o WHERE o.product_id = p.product_id) AS outputs,
+       p.created_at,
+       p.updated_at
+  FROM dataproduct.product p
+  JOIN dataproduct.domain d USING (domain_id);
+COMMENT ON VIEW dataproduct.products IS 'Declared data products, addressed as domain.name';
+COMMENT ON COLUMN dataproduct.products.product IS 'Product address: domain.name';
+COMMENT ON COLUMN dataproduct.products.domain IS 'Owning domain';
+COMMENT ON COLUMN dataproduct.products.name IS 'Product name within its domain';
+COMMENT ON COLUMN dataproduct.products.owner IS 'Role owning the product';
+COMMENT ON COLUMN dataproduct.products.description IS 'Purpose of the product';
+COMMENT ON COLUMN dataproduct.products.version IS 'Semantic version';
+COMMENT ON COLUMN dataproduct.products.status IS 'Lifecycle status: draft, published, deprecated or retired';
+COMMENT ON COLUMN dataproduct.products.tags IS 'Tags for discovery';
+COMMENT ON COLUMN dataproduct.products.contact IS 'How to reach the owning team';
+COMMENT ON COLUMN dataproduct.products.outputs IS 'Number of output ports';
+COMMENT ON COLUMN dataproduct.products.created_at IS 'When the product was declared';
+COMMENT ON COLUMN dataproduct.products.updated_at IS 'When the declaration last changed';
+
+CREATE VIEW dataproduct.outputs AS
+SELECT o.view AS output,
+       d.name || '.' || p.name AS product,
+       o.name,
+       o.mode,
+       o.refresh_mode AS requested_mode,
+       o.mode_reason,
+       o.status,
+       o.last_refresh,
+       o.refresh_ms,
+       o.rows_changed,
+       o.row_count,
+       o.description,
+       o.definition,
+       o.created_at
+  FROM dataproduct.output o
+  JOIN dataproduct.product p USING (product_id)
+  JOIN dataproduct.domain d USING (domain_id);
+COMMENT ON VIEW dataproduct.outputs IS 'Output ports with their refresh mode and the state of their last refresh';
+COMMENT ON COLUMN dataproduct.outputs.output IS 'The view consumers query (domain.name)';
+COMMENT ON COLUMN dataproduct.outputs.product IS 'Address of the owning product';
+COMMENT ON COLUMN dataproduct.outputs.name IS 'Output name within the domain';
+COMMENT ON COLUMN dataproduct.outputs.mode IS 'Refresh mode in use: incremental or full';
+COMMENT ON COLUMN dataproduct.outputs.requested_mode IS 'Refresh mode asked for at declaration';
+COMMENT ON COLUMN dataproduct.outputs.mode_reason IS 'Why the output is refreshed in full, when it is';
+COMMENT ON COLUMN dataproduct.outputs.status IS 'empty (never refreshed) or ok';
+COMMENT ON COLUMN dataproduct.outputs.last_refresh IS 'Start of the last successful refresh';
+COMMENT ON COLUMN dataproduct.outputs.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
+COMMENT ON COLUMN dataproduct.outputs.rows_changed IS 'Rows inserted plus deleted by the last refresh';
+COMMENT ON COLUMN dataproduct.outputs.row_count IS 'Rows in the output after the last refresh';
+COMMENT ON COLUMN dataproduct.outputs.description IS 'What the output contains';
+COMMENT ON COLUMN dataproduct.outputs.definition IS 'The output query as declared';
+COMMENT ON COLUMN dataproduct.outputs.created_at IS 'When the output was declared';
+
+/*
+ * Lineage is never typed by hand: it is read from the dependencies that
+ * PostgreSQL recorded when it analysed each output's query (the rewrite rule
+ * of the internal query view), followed through plain views down to the
+ * relations that hold data.  The walk stops at other products' outputs, which
+ * are reported as such.
+ */
+CREATE VIEW dataproduct.lineage AS
+WITH RECURSIVE
+rule_reads(view_oid, relid) AS (
+    SELECT DISTINCT r.ev_class, dep.refobjid
+      FROM pg_catalog.pg_rewrite r
+      JOIN pg_catalog.pg_depend dep
+        ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+       AND dep.objid = r.oid
+       AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND dep.refobjid <> r.ev_class
+       AND dep.deptype = 'n'
+),
+reads(output_id, relid, via, depth) AS (
+    SELECT o.output_id, rr.relid, NULL::pg_catalog.oid, 1
+      FROM dataproduct.output o
+      JOIN rule_reads rr ON rr.view_oid = o.query_view
+    UNION
+    SELECT rd.output_id, rr.relid, rd.relid, rd.depth + 1
+      FROM reads rd
+      JOIN pg_catalog.pg_class c ON c.oid = rd.relid AND c.relkind = 'v'
+      JOIN rule_reads rr ON rr.view_oid = c.oid
+     WHERE NOT EXISTS (SELECT 1 FROM dataproduct.output o2 WHERE o2.view = rd.relid)
+)
+SELECT o.view AS output,
+       d.name || '.' || p.name AS product,
+       rd.relid::pg_catalog.regclass AS source,
+       CASE WHEN so.output_id IS NOT NULL THEN 'output'
+            ELSE CASE c.relkind
+                   WHEN 'r' THEN 'table'
+                   WHEN 'p' THEN 'partitioned table'
+                   WHEN 'v' THEN 'view'
+                   WHEN 'm' THEN 'materialized view'
+                   WHEN 'f' THEN 'foreign table'
+                   WHEN 'S' THEN 'sequence'
+                   ELSE c.relkind::text
+                 END
+       END AS source_kind,
+       sd.name || '.' || sp.name AS source_product,
+       rd.via::pg_catalog.regclass AS via,
+       rd.depth
+  FROM reads rd
+  JOIN dataproduct.output o ON o.output_id = rd.output_id
+  JOIN dataproduct.product p ON p.product_id = o.product_id
+  JOIN dataproduct.domain d ON d.domain_id = p.domain_id
+  JOIN pg_catalog.pg_class c ON c.oid = rd.relid
+  LEFT JOIN dataproduct.output so ON so.view = rd.relid
+  LEFT JOIN dataproduct.product sp ON sp.product_id = so.product_id
+  LEFT JOIN dataproduct.domain sd ON sd.domain_id = sp.domain_id;
+COMMENT ON VIEW dataproduct.lineage IS 'Every relation each output reads, derived from its analysed query and followed through plain views';
+COMMENT ON COLUMN dataproduct.lineage.output IS 'The output';
+COMMENT ON COLUMN dataproduct.lineage.product IS 'Address of the output''s product';
+COMMENT ON COLUMN dataproduct.lineage.source IS 'A relation the output reads';
+COMMENT ON COLUMN dataproduct.lineage.source_kind IS 'table, partitioned table, view, materialized view, foreign table, sequence, or output (of another product)';
+COMMENT ON COLUMN dataproduct.lineage.source_product IS 'Product owning the source, when the source is another product''s output';
+COMMENT ON COLUMN dataproduct.lineage.via IS 'The view through which the source is read; NULL when the output query names it';
+COMMENT ON COLUMN dataproduct.lineage.depth IS '1 for relations named in the output query, one more for each view in between';
+
+GRANT SELECT ON dataproduct.domains, dataproduct.products, dataproduct.outputs,
+                dataproduct.lineage TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * SQL API
+ *
+ * All functions run as the caller (none is SECURITY DEFINER): they check the
+ * caller's rights, then write catalog rows as the extension owner and build
+ * views and stores owned by the product owner.  See src/catalog.c.
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION dataproduct.create_domain(name text,
+                                          owner regrole DEFAULT NULL,
+                                          description text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'dataproduct_create_domain'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.create_domain(text, regrole, text) IS
+  'Declare a domain owned by owner (default: the calling role) and create its schema if missing';
+
+CREATE FUNCTION dataproduct.drop_domain(name text, "cascade" boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_drop_domain'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.drop_domain(text, boolean) IS
+  'Drop a domain; with cascade => true also its products and their outputs';
+
+CREATE FUNCTION dataproduct.create_product(product text,
+                                           owner regrole DEFAULT NULL,
+                                           description text DEFAULT NULL,
+                                           version text DEFAULT '0.1.0',
+                                           tags text[] DEFAULT '{}',
+                                           contact text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'dataproduct_create_product'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.create_product(text, regrole, text, text, text[], text) IS
+  'Declare a data product domain.name, owned by owner (default: the domain owner), in status draft';
+
+CREATE FUNCTION dataproduct.alter_product(product text,
+                                          description text DEFAULT NULL,
+                                          version text DEFAULT NULL,
+                                          tags text[] DEFAULT NULL,
+                                          owner regrole DEFAULT NULL,
+                                          status text DEFAULT NULL,
+                                          contact text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_alter_product'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.alter_product(text, text, text, text[], regrole, text, text) IS
+  'Change a product''s description, version, tags, owner, lifecycle status or contact; NULL leaves a field as it is';
+
+CREATE FUNCTION dataproduct.drop_product(product text, "cascade" boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_drop_product'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.drop_product(text, boolean) IS
+  'Drop a product; with cascade => true also its outputs and whatever reads them';
+
+CREATE FUNCTION dataproduct.add_output(product text,
+                                       name text,
+                                       query text,
+                                       refresh text DEFAULT 'auto',
+                                       description text DEFAULT NULL)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'dataproduct_add_output'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.add_output(text, text, text, text, text) IS
+  'Add an output port: the view <domain>.<name> over a store kept equal to query; returns the view';
+
+CREATE FUNCTION dataproduct.drop_output(output regclass, "cascade" boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_drop_output'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.drop_output(regclass, boolean) IS
+  'Drop an output port; with cascade => true also the outputs and views that read it';
+
+CREATE FUNCTION dataproduct.refresh(output regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'dataproduct_refresh'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.refresh(regclass) IS
+  'Bring an output up to date with its sources now; returns the number of rows inserted plus deleted';
+
+CREATE FUNCTION dataproduct.on_sql_drop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'dataproduct_on_sql_drop'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.on_sql_drop() IS
+  'Event trigger: forgets outputs and domains whose objects were dropped by DROP ... CASCADE';
+
+CREATE EVENT TRIGGER dataproduct_sql_drop ON sql_drop
+  EXECUTE FUNCTION dataproduct.on_sql_drop();
+COMMENT ON EVENT TRIGGER dataproduct_sql_drop IS
+  'Keeps the pg_dataproduct catalog consistent when its views, stores or schemas are dropped';

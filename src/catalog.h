@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *	  Catalog access, privilege rules and role switching of pg_dataproduct.
+ *
+ * IDENTIFICATION
+ *	  src/catalog.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DATAPRODUCT_CATALOG_H
+#define DATAPRODUCT_CATALOG_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+/* Lifecycle statuses of a product (catalog column product.status). */
+#define DP_STATUS_DRAFT			"draft"
+#define DP_STATUS_PUBLISHED		"published"
+#define DP_STATUS_DEPRECATED	"deprecated"
+#define DP_STATUS_RETIRED		"retired"
+
+/* Prefix reserved for the engine's hidden store columns. */
+#define DP_RESERVED_PREFIX		"__dp_"
+
+typedef struct DpDomain
+{
+	int64		id;
+	char	   *name;
+	Oid			schema;
+	Oid			owner;
+	bool		created_schema;
+} DpDomain;
+
+typedef struct DpProduct
+{
+	int64		id;
+	int64		domain_id;
+	char	   *domain;			/* domain name */
+	char	   *name;			/* product name within the domain */
+	char	   *address;		/* domain.name */
+	Oid			owner;
+	Oid			schema;			/* the domain's schema */
+	char	   *version;
+	char	   *status;
+} DpProduct;
+
+typedef struct DpOutput
+{
+	int64		id;
+	int64		product_id;
+	char	   *name;
+	char	   *address;		/* domain.output, the view's name */
+	char	   *product;		/* product address */
+	char	   *product_status;
+	Oid			owner;			/* the product owner */
+	Oid			view;
+	Oid			store;
+	Oid			query_view;
+	char	   *mode;
+} DpOutput;
+
+/* Saved identity while running as another role; see catalog.c. */
+typedef struct DpSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} DpSavedUser;
+
+/* SPI session with a pinned search_path */
+extern void dataproduct_spi_connect(void);
+extern void dataproduct_spi_finish(void);
+extern int	dataproduct_pin_search_path(void);
+extern void dataproduct_unpin_search_path(int nestlevel);
+extern uint64 dataproduct_spi_exec(const char *sql, int nargs, Oid *argtypes,
+								   Datum *values, const char *nulls,
+								   int expected_rc);
+
+/* identities */
+extern void dataproduct_become_catalog_owner(DpSavedUser *saved);
+extern void dataproduct_become_owner(Oid owner, DpSavedUser *saved);
+extern void dataproduct_restore_user(DpSavedUser *saved);
+extern void dataproduct_check_acts_as(Oid owner, const char *objkind,
+									  const char *objname);
+extern void dataproduct_check_may_assign(Oid owner);
+
+/* names and addresses */
+extern void dataproduct_check_name(const char *kind, const char *name);
+extern void dataproduct_split_address(const char *address, char **domain,
+									  char **name);
+
+/* lookups (SPI must be connected) */
+extern DpDomain *dataproduct_get_domain(const char *name, bool missing_ok);
+extern DpProduct *dataproduct_get_product(const char *address, bool missing_ok);
+extern DpOutput *dataproduct_get_output(Oid view, bool missing_ok);
+extern List *dataproduct_product_outputs(int64 product_id);
+extern List *dataproduct_outputs_reading(Oid view);
+
+/* consistency after drops */
+extern void dataproduct_forget_dropped(void);
+
+#endif							/* DATAPRODUCT_CATALOG_H */
