@@ -13,6 +13,9 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION pg_dataproduct" to load this file. \quit
 
+/* The API and catalog schema is for everyone to use (see the grants below). */
+GRANT USAGE ON SCHEMA dataproduct TO PUBLIC;
+
 /* Internal objects: one store table and one query view per output. */
 CREATE SCHEMA dataproduct_internal;
 COMMENT ON SCHEMA dataproduct_internal IS

@@ -55,6 +55,27 @@ refuse(const char *message, const char *detail, const char *hint)
 }
 
 /*
+ * query_error_callback
+ *		Report error positions against the output query, not against the
+ *		statement that called add_output (as PL/pgSQL does for its queries).
+ */
+static void
+query_error_callback(void *arg)
+{
+	const char *sql = arg;
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery(sql);
+	}
+	else
+		errcontext("output query: %s", sql);
+}
+
+/*
  * check_columns
  *		Collect the output column names and refuse unusable ones.
  */
@@ -127,12 +148,18 @@ check_columns(Query *query)
 DpQueryInfo *
 dataproduct_analyze_query(const char *sql)
 {
+	ErrorContextCallback errcallback;
 	List	   *raw_list;
 	RawStmt    *raw;
 	Node	   *stmt;
 	SelectStmt *select;
 	Query	   *query;
 	DpQueryInfo *info;
+
+	errcallback.callback = query_error_callback;
+	errcallback.arg = (void *) sql;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 
 	raw_list = raw_parser(sql, RAW_PARSE_DEFAULT);
 	if (list_length(raw_list) == 0)
@@ -147,9 +174,9 @@ dataproduct_analyze_query(const char *sql)
 	raw = linitial_node(RawStmt, raw_list);
 	stmt = raw->stmt;
 	if (!IsA(stmt, SelectStmt))
-		refuse("output query must be a SELECT statement",
-			   psprintf("The text is a %s statement.",
+		refuse(psprintf("output query must be a SELECT statement, not %s",
 						GetCommandTagName(CreateCommandTag(stmt))),
+			   NULL,
 			   "Outputs publish the result of a query; they do not change data.");
 
 	select = (SelectStmt *) stmt;
@@ -172,6 +199,8 @@ dataproduct_analyze_query(const char *sql)
 		refuse("output query must not read temporary relations",
 			   "An output outlives the session that declares it.",
 			   "Read a permanent table instead.");
+
+	error_context_stack = errcallback.previous;
 
 	info = palloc0(sizeof(DpQueryInfo));
 	info->raw = raw;

@@ -557,16 +557,32 @@ dataproduct_outputs_reading(Oid relid)
  * ----------------------------------------------------------------
  */
 
-static void
-add_if_exists(ObjectAddresses *objects, Oid relid)
+/*
+ * dataproduct_drop_output_relations
+ *		Drop those of an output's view, store and query view that still
+ *		exist (a cascade may have taken some already).  The caller has
+ *		checked the right to do so.  With DROP_CASCADE, what reads them goes
+ *		too.
+ */
+void
+dataproduct_drop_output_relations(DpOutput *output, DropBehavior behavior,
+								  int flags)
 {
-	ObjectAddress addr;
+	Oid			relids[3] = {output->view, output->store, output->query_view};
+	ObjectAddresses *objects = new_object_addresses();
+	size_t		i;
 
-	if (!OidIsValid(relid) ||
-		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		return;
-	ObjectAddressSet(addr, RelationRelationId, relid);
-	add_exact_object_address(&addr, objects);
+	for (i = 0; i < lengthof(relids); i++)
+	{
+		ObjectAddress addr;
+
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
+			continue;
+		ObjectAddressSet(addr, RelationRelationId, relids[i]);
+		add_exact_object_address(&addr, objects);
+	}
+	performMultipleDeletions(objects, behavior, flags);
+	free_object_addresses(objects);
 }
 
 /*
@@ -589,7 +605,6 @@ dataproduct_forget_dropped(void)
 	{
 		List	   *broken;
 		ListCell   *lc;
-		ObjectAddresses *objects = new_object_addresses();
 
 		dataproduct_spi_exec(OUTPUT_SELECT
 							 "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.view)"
@@ -610,17 +625,12 @@ dataproduct_forget_dropped(void)
 			ereport(NOTICE,
 					(errmsg("output %s of data product %s is dropped because relations it depends on were dropped",
 							output->address, output->product)));
-			add_if_exists(objects, output->view);
-			add_if_exists(objects, output->store);
-			add_if_exists(objects, output->query_view);
+			dataproduct_drop_output_relations(output, DROP_CASCADE,
+											  PERFORM_DELETION_INTERNAL);
 			dataproduct_spi_exec("DELETE FROM dataproduct.output WHERE output_id = $1",
 								 1, argtypes, values, NULL, SPI_OK_DELETE);
+			CommandCounterIncrement();
 		}
-		performMultipleDeletions(objects, DROP_CASCADE,
-								 PERFORM_DELETION_INTERNAL |
-								 PERFORM_DELETION_QUIETLY);
-		free_object_addresses(objects);
-		CommandCounterIncrement();
 	}
 
 	/* domains whose schema is gone take their products along */

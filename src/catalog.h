@@ -13,6 +13,7 @@
 
 #include "postgres.h"
 
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 
 /* Lifecycle statuses of a product (catalog column product.status). */
@@ -97,7 +98,9 @@ extern DpOutput *dataproduct_get_output(Oid view, bool missing_ok);
 extern List *dataproduct_product_outputs(int64 product_id);
 extern List *dataproduct_outputs_reading(Oid view);
 
-/* consistency after drops */
+/* drops */
+extern void dataproduct_drop_output_relations(DpOutput *output,
+											  DropBehavior behavior, int flags);
 extern void dataproduct_forget_dropped(void);
 
 #endif							/* DATAPRODUCT_CATALOG_H */

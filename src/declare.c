@@ -398,25 +398,15 @@ dataproduct_create_domain(PG_FUNCTION_ARGS)
 static void
 drop_output_objects(DpOutput *output, DropBehavior behavior)
 {
-	ObjectAddresses *objects = new_object_addresses();
-	ObjectAddress addr;
 	DpSavedUser saved;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(output->id)};
 
-	ObjectAddressSet(addr, RelationRelationId, output->view);
-	add_exact_object_address(&addr, objects);
-	ObjectAddressSet(addr, RelationRelationId, output->store);
-	add_exact_object_address(&addr, objects);
-	ObjectAddressSet(addr, RelationRelationId, output->query_view);
-	add_exact_object_address(&addr, objects);
-
 	dataproduct_become_catalog_owner(&saved);
-	performMultipleDeletions(objects, behavior, 0);
+	dataproduct_drop_output_relations(output, behavior, 0);
 	dataproduct_spi_exec("DELETE FROM dataproduct.output WHERE output_id = $1",
 						 1, argtypes, values, NULL, SPI_OK_DELETE);
 	dataproduct_restore_user(&saved);
-	free_object_addresses(objects);
 	CommandCounterIncrement();
 }
 
@@ -875,12 +865,8 @@ drop_product_internal(DpProduct *product, bool cascade)
 
 	foreach(lc, outputs)
 	{
-		DpOutput   *output = lfirst(lc);
-
-		/* an earlier cascade in this loop may have taken it already */
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(output->view)))
-			continue;
-		drop_output_objects(output, DROP_CASCADE);
+		/* an earlier cascade may have taken parts of it already */
+		drop_output_objects(lfirst(lc), DROP_CASCADE);
 	}
 	dataproduct_forget_dropped();
 

@@ -1,0 +1,113 @@
+--
+-- Full refresh: the store becomes exactly the query result, by a multiset
+-- difference that reports how many rows really changed.
+--
+CREATE EXTENSION IF NOT EXISTS pg_dataproduct;
+CREATE SCHEMA rf_sor;
+CREATE TABLE rf_sor.items (id int PRIMARY KEY, grp text, qty int, price numeric, doc json);
+INSERT INTO rf_sor.items VALUES
+  (1, 'a', 1, 1.0, '{"k": 1}'), (2, 'a', 1, 2.5, '{"k": 2}'),
+  (3, 'b', 2, NULL, NULL), (4, NULL, 3, 4, '[]'), (5, 'b', 2, 7, '{}');
+SELECT dataproduct.create_domain('rf');
+SELECT dataproduct.create_product('rf.p');
+
+-- an aggregate output, a projection with duplicate rows, and columns of types
+-- whose equality is not identity (numeric) or that have none (json)
+SELECT dataproduct.add_output('rf.p', 'per_group',
+       'SELECT grp, count(*) AS n, sum(qty) AS qty, sum(price) AS value FROM rf_sor.items GROUP BY grp');
+SELECT dataproduct.add_output('rf.p', 'qty_grp',
+       'SELECT grp, qty FROM rf_sor.items');
+SELECT dataproduct.add_output('rf.p', 'docs',
+       'SELECT id, price, doc FROM rf_sor.items');
+
+-- the store equals the query (EXCEPT ALL both ways), the counts agree
+CREATE FUNCTION rf_sor.check_equal() RETURNS TABLE (output text, missing bigint, extra bigint, rows bigint)
+LANGUAGE sql AS $$
+  SELECT 'per_group',
+         (SELECT count(*) FROM (SELECT grp, count(*), sum(qty), sum(price) FROM rf_sor.items GROUP BY grp
+                                EXCEPT ALL SELECT * FROM rf.per_group) x),
+         (SELECT count(*) FROM (SELECT * FROM rf.per_group EXCEPT ALL
+                                SELECT grp, count(*), sum(qty), sum(price) FROM rf_sor.items GROUP BY grp) x),
+         (SELECT count(*) FROM rf.per_group)
+  UNION ALL
+  SELECT 'qty_grp',
+         (SELECT count(*) FROM (SELECT grp, qty FROM rf_sor.items EXCEPT ALL SELECT * FROM rf.qty_grp) x),
+         (SELECT count(*) FROM (SELECT * FROM rf.qty_grp EXCEPT ALL SELECT grp, qty FROM rf_sor.items) x),
+         (SELECT count(*) FROM rf.qty_grp)
+  UNION ALL
+  SELECT 'docs',
+         (SELECT count(*) FROM (SELECT id, price::text, doc::text FROM rf_sor.items
+                                EXCEPT ALL SELECT id, price::text, doc::text FROM rf.docs) x),
+         (SELECT count(*) FROM (SELECT id, price::text, doc::text FROM rf.docs
+                                EXCEPT ALL SELECT id, price::text, doc::text FROM rf_sor.items) x),
+         (SELECT count(*) FROM rf.docs)
+$$;
+SELECT * FROM rf_sor.check_equal();
+SELECT name, rows_changed, row_count FROM dataproduct.outputs WHERE product = 'rf.p' ORDER BY name;
+
+-- nothing changed: nothing to do
+SELECT dataproduct.refresh('rf.per_group'), dataproduct.refresh('rf.qty_grp'), dataproduct.refresh('rf.docs');
+
+-- one insert: one new group row, one new projection row
+INSERT INTO rf_sor.items VALUES (6, 'c', 1, 1, '{}');
+SELECT dataproduct.refresh('rf.per_group'), dataproduct.refresh('rf.qty_grp'), dataproduct.refresh('rf.docs');
+
+-- duplicates: ('b', 2) appears twice; removing one copy changes one row
+DELETE FROM rf_sor.items WHERE id = 3;
+SELECT dataproduct.refresh('rf.qty_grp');
+SELECT grp, qty, count(*) FROM rf.qty_grp GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2;
+INSERT INTO rf_sor.items VALUES (7, 'b', 2, 0, NULL), (8, 'b', 2, 0, NULL);
+SELECT dataproduct.refresh('rf.qty_grp');
+SELECT grp, qty, count(*) FROM rf.qty_grp GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2;
+
+-- an update of an aggregated value replaces one group row (delete + insert)
+UPDATE rf_sor.items SET qty = qty + 10 WHERE id = 1;
+SELECT dataproduct.refresh('rf.per_group');
+
+-- changes that equality would miss are applied: 1.0 -> 1.00, json text
+UPDATE rf_sor.items SET price = 1.00 WHERE id = 1;
+UPDATE rf_sor.items SET doc = '{"k":1}' WHERE id = 1;
+SELECT dataproduct.refresh('rf.docs');
+SELECT price, doc FROM rf.docs WHERE id = 1;
+
+-- NULL group keys are groups like any other
+UPDATE rf_sor.items SET grp = NULL WHERE id = 2;
+SELECT dataproduct.refresh('rf.per_group');
+SELECT * FROM rf.per_group ORDER BY grp NULLS FIRST;
+
+-- emptying the source empties the output
+DELETE FROM rf_sor.items;
+SELECT dataproduct.refresh('rf.per_group'), dataproduct.refresh('rf.qty_grp'), dataproduct.refresh('rf.docs');
+SELECT * FROM rf_sor.check_equal();
+
+-- a bulk load, and a refresh in the same transaction as the writes sees them
+BEGIN;
+INSERT INTO rf_sor.items SELECT g, 'g' || (g % 7), g % 5, g / 3.0, NULL FROM generate_series(1, 5000) g;
+SELECT dataproduct.refresh('rf.per_group'), dataproduct.refresh('rf.qty_grp'), dataproduct.refresh('rf.docs');
+COMMIT;
+SELECT * FROM rf_sor.check_equal();
+UPDATE rf_sor.items SET qty = qty + 1 WHERE id % 10 = 0;
+SELECT dataproduct.refresh('rf.per_group'), dataproduct.refresh('rf.qty_grp'), dataproduct.refresh('rf.docs');
+SELECT * FROM rf_sor.check_equal();
+
+-- a refresh rolled back leaves the previous rows and catalog state
+SELECT row_count AS before FROM dataproduct.outputs WHERE name = 'docs' \gset
+BEGIN;
+DELETE FROM rf_sor.items WHERE id > 100;
+SELECT dataproduct.refresh('rf.docs');
+ROLLBACK;
+SELECT count(*) = :before AS unchanged FROM rf.docs;
+SELECT row_count = :before AS unchanged FROM dataproduct.outputs WHERE name = 'docs';
+
+-- outputs on outputs refresh in order: upstream first
+SELECT dataproduct.add_output('rf.p', 'big_groups',
+       'SELECT grp FROM rf.per_group WHERE n > 700');
+SELECT count(*) FROM rf.big_groups;
+DELETE FROM rf_sor.items WHERE grp = 'g1';
+SELECT dataproduct.refresh('rf.big_groups');
+SELECT dataproduct.refresh('rf.per_group');
+SELECT dataproduct.refresh('rf.big_groups');
+SELECT count(*) FROM rf.big_groups;
+
+SELECT dataproduct.drop_domain('rf', cascade => true);
+DROP SCHEMA rf_sor CASCADE;
