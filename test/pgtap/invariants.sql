@@ -1,0 +1,93 @@
+-- pgTAP: invariants that hold between the catalog and the objects it names,
+-- after a series of declarations, changes and drops; and the error codes
+-- the API raises.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION pg_dataproduct;
+SELECT plan(34);
+
+CREATE ROLE tap_team;
+CREATE ROLE tap_other;
+CREATE ROLE tap_outsider;
+CREATE TABLE public.tap_src (k int, v numeric, note text);
+INSERT INTO public.tap_src SELECT g % 5, g, 'n' || g FROM generate_series(1, 100) g;
+GRANT SELECT ON public.tap_src TO tap_team, tap_other;
+
+SELECT lives_ok($$SELECT dataproduct.create_domain('tap', owner => 'tap_team')$$, 'create_domain');
+SELECT lives_ok($$SELECT dataproduct.create_product('tap.a')$$, 'create_product a');
+SELECT lives_ok($$SELECT dataproduct.create_product('tap.b', owner => 'tap_other')$$, 'create_product b');
+SELECT lives_ok($$SELECT dataproduct.add_output('tap.a', 'sums', 'SELECT k, sum(v) AS v FROM public.tap_src GROUP BY k')$$, 'add_output sums');
+SELECT lives_ok($$SELECT dataproduct.add_output('tap.a', 'notes', 'SELECT k, note FROM public.tap_src')$$, 'add_output notes');
+GRANT USAGE ON SCHEMA tap TO tap_other;
+SET ROLE tap_team;
+GRANT SELECT ON tap.sums TO tap_other;
+RESET ROLE;
+SELECT lives_ok($$SELECT dataproduct.add_output('tap.b', 'top', 'SELECT k FROM tap.sums WHERE v > 1000')$$, 'add_output on an output');
+SELECT lives_ok($$SELECT dataproduct.alter_product('tap.a', owner => 'tap_other')$$, 'owner change');
+SELECT lives_ok($$SELECT dataproduct.drop_output('tap.notes')$$, 'drop_output');
+INSERT INTO public.tap_src VALUES (9, 5000, 'x');
+SELECT lives_ok($$SELECT dataproduct.refresh('tap.sums')$$, 'refresh');
+
+-- the invariants
+SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
+                   WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = o.view AND c.relkind = 'v')
+                      OR NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = o.store AND c.relkind = 'r')
+                      OR NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = o.query_view AND c.relkind = 'v')$$,
+                'every output names an existing view, store and query view');
+SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
+                   JOIN dataproduct.product p USING (product_id)
+                   JOIN pg_class c ON c.oid IN (o.view, o.store, o.query_view)
+                  WHERE c.relowner <> p.owner$$,
+                'the product owner owns every relation of its outputs');
+SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
+                   JOIN dataproduct.product p USING (product_id)
+                   JOIN dataproduct.domain d USING (domain_id)
+                   JOIN pg_class c ON c.oid = o.view
+                  WHERE c.relnamespace <> d.schema OR c.relname <> o.name$$,
+                'every output view is <domain>.<name>');
+SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
+                   JOIN pg_class c ON c.oid IN (o.store, o.query_view)
+                  WHERE c.relnamespace <> 'dataproduct_internal'::regnamespace$$,
+                'stores and query views are internal');
+SELECT is_empty($$SELECT o.output_id, a.attname FROM dataproduct.output o
+                   JOIN pg_attribute a ON a.attrelid = o.view AND a.attnum > 0
+                  WHERE NOT EXISTS (SELECT 1 FROM pg_attribute b
+                                     WHERE b.attrelid = o.query_view AND b.attname = a.attname
+                                       AND b.atttypid = a.atttypid AND b.attnum = a.attnum)$$,
+                'every output view has its query''s columns, in order and type');
+SELECT is_empty($$SELECT d.domain_id FROM dataproduct.domain d
+                   WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.oid = d.schema AND n.nspname = d.name)$$,
+                'every domain has its schema');
+SELECT is_empty($$SELECT c.relname FROM pg_class c
+                   WHERE c.relnamespace = 'dataproduct_internal'::regnamespace
+                     AND c.oid NOT IN (SELECT store FROM dataproduct.output UNION ALL SELECT query_view FROM dataproduct.output)
+                     AND c.relkind IN ('r', 'v')$$,
+                'no orphan relation in dataproduct_internal');
+SELECT is((SELECT count(*)::int FROM dataproduct.outputs WHERE status = 'ok'), 2, 'both outputs refreshed');
+SELECT bag_eq($$SELECT * FROM tap.sums$$, $$SELECT k, sum(v) FROM public.tap_src GROUP BY k$$,
+              'the store equals its query');
+
+-- privileges hold
+SET ROLE tap_outsider;
+SELECT throws_ok($$SELECT dataproduct.refresh('tap.sums')$$, '42501', NULL, 'outsider cannot refresh');
+SELECT throws_ok($$SELECT dataproduct.create_product('tap.c')$$, '42501', NULL, 'outsider cannot create products');
+SELECT throws_ok($$UPDATE dataproduct.product SET owner = 'tap_outsider'$$, '42501', NULL, 'outsider cannot write the catalog');
+RESET ROLE;
+
+-- error codes
+SELECT throws_ok($$SELECT dataproduct.create_domain('Bad')$$, '42602', NULL, 'invalid name: 42602');
+SELECT throws_ok($$SELECT dataproduct.create_domain('pg_x')$$, '42939', NULL, 'reserved name: 42939');
+SELECT throws_ok($$SELECT dataproduct.create_domain('tap')$$, '42710', NULL, 'duplicate domain: 42710');
+SELECT throws_ok($$SELECT dataproduct.create_product('nope.x')$$, '42704', NULL, 'unknown domain: 42704');
+SELECT throws_ok($$SELECT dataproduct.create_product('tap.x', version => '1')$$, '22023', NULL, 'bad version: 22023');
+SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'DELETE FROM public.tap_src')$$, '22023', NULL, 'not a SELECT: 22023');
+SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'SELECT 1')$$, '42611', NULL, 'unnamed column: 42611');
+SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'SELECT 1 AS a, 2 AS a')$$, '42701', NULL, 'duplicate column: 42701');
+SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'sums', 'SELECT 1 AS a')$$, '42P07', NULL, 'existing output name: 42P07');
+SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'SELECT 1 AS a', refresh => 'incremental')$$, '0A000', NULL, 'incremental not yet: 0A000');
+SELECT throws_ok($$SELECT dataproduct.drop_output('tap.sums')$$, '2BP01', NULL, 'drop with readers: 2BP01');
+SELECT throws_ok($$SELECT dataproduct.alter_product('tap.a', status => 'deprecated')$$, '22023', NULL, 'draft cannot be deprecated: 22023');
+SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', NULL, 'SELECT 1 AS a')$$, '22004', NULL, 'null name: 22004');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,98 @@
+-- pgTAP: the shape of the extension's schema, and who may use what.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION pg_dataproduct;
+SELECT plan(49);
+
+SELECT has_schema('dataproduct');
+SELECT has_schema('dataproduct_internal');
+SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output']);
+SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage']);
+SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq']);
+
+-- keys and constraints of the catalog
+SELECT col_is_pk('dataproduct', 'domain', 'domain_id', 'col_is_pk');
+SELECT col_is_pk('dataproduct', 'product', 'product_id', 'col_is_pk');
+SELECT col_is_pk('dataproduct', 'output', 'output_id', 'col_is_pk');
+SELECT col_is_fk('dataproduct', 'product', 'domain_id', 'col_is_fk');
+SELECT col_is_fk('dataproduct', 'output', 'product_id', 'col_is_fk');
+SELECT col_is_unique('dataproduct', 'domain', 'name', 'col_is_unique');
+SELECT col_is_unique('dataproduct', 'product', ARRAY['domain_id', 'name'], 'col_is_unique');
+SELECT col_is_unique('dataproduct', 'output', 'view', 'col_is_unique');
+SELECT col_type_is('dataproduct', 'output', 'view', 'regclass', 'col_type_is');
+SELECT col_type_is('dataproduct', 'output', 'store', 'regclass', 'col_type_is');
+SELECT col_type_is('dataproduct', 'product', 'owner', 'regrole', 'col_type_is');
+SELECT col_type_is('dataproduct', 'product', 'tags', 'text[]', 'col_type_is');
+SELECT col_has_check('dataproduct', 'product', 'status', 'col_has_check');
+SELECT col_has_check('dataproduct', 'output', 'mode', 'col_has_check');
+
+-- the columns the outputs view promises
+SELECT columns_are('dataproduct', 'outputs', ARRAY[
+    'output', 'product', 'name', 'mode', 'requested_mode', 'mode_reason', 'status',
+    'last_refresh', 'refresh_ms', 'rows_changed', 'row_count', 'description',
+    'definition', 'created_at']);
+SELECT col_type_is('dataproduct', 'outputs', 'output', 'regclass', 'col_type_is');
+SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is');
+
+-- the API, with its exact signatures
+SELECT has_function('dataproduct', 'create_domain', ARRAY['text', 'regrole', 'text']);
+SELECT has_function('dataproduct', 'drop_domain', ARRAY['text', 'boolean']);
+SELECT has_function('dataproduct', 'create_product', ARRAY['text', 'regrole', 'text', 'text', 'text[]', 'text']);
+SELECT has_function('dataproduct', 'alter_product', ARRAY['text', 'text', 'text', 'text[]', 'regrole', 'text', 'text']);
+SELECT has_function('dataproduct', 'drop_product', ARRAY['text', 'boolean']);
+SELECT has_function('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text']);
+SELECT has_function('dataproduct', 'drop_output', ARRAY['regclass', 'boolean']);
+SELECT has_function('dataproduct', 'refresh', ARRAY['regclass']);
+SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text'], 'regclass');
+SELECT function_returns('dataproduct', 'refresh', ARRAY['regclass'], 'bigint');
+
+-- no function runs with its owner's rights; all are volatile C
+SELECT is_empty($$SELECT proname FROM pg_proc
+                   WHERE pronamespace = 'dataproduct'::regnamespace AND prosecdef$$,
+                'no SECURITY DEFINER function');
+SELECT is_empty($$SELECT proname FROM pg_proc
+                   WHERE pronamespace = 'dataproduct'::regnamespace
+                     AND (provolatile <> 'v' OR prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c'))$$,
+                'every function is a volatile C function');
+SELECT is_empty($$SELECT proname FROM pg_proc
+                   WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'$$,
+                'every function is parallel unsafe (they write)');
+
+-- catalog tables: everyone reads, nobody but the extension owner writes
+SELECT table_privs_are('dataproduct', 'domain', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'product', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'output', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'outputs', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'lineage', 'public', ARRAY['SELECT']);
+SELECT schema_privs_are('dataproduct', 'public', ARRAY['USAGE']);
+SELECT schema_privs_are('dataproduct_internal', 'public', ARRAY['USAGE']);
+SELECT function_privs_are('dataproduct', 'refresh', ARRAY['regclass'], 'public', ARRAY['EXECUTE']);
+
+-- pg_dump keeps every catalog table and sequence
+SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'pg_dataproduct'$$,
+              ARRAY['dataproduct.domain', 'dataproduct.product', 'dataproduct.output',
+                    'dataproduct.domain_id_seq', 'dataproduct.product_id_seq',
+                    'dataproduct.output_id_seq'],
+              'every catalog table and sequence is dumped');
+
+-- the event trigger that keeps the catalog consistent
+SELECT is((SELECT evtevent FROM pg_event_trigger WHERE evtname = 'dataproduct_sql_drop'), 'sql_drop'::name,
+          'sql_drop event trigger installed');
+SELECT is((SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'dataproduct_sql_drop'), 'O'::"char",
+          'and enabled');
+
+-- the extension cannot move
+SELECT is((SELECT extrelocatable FROM pg_extension WHERE extname = 'pg_dataproduct'), false, 'not relocatable');
+
+-- everything is documented
+SELECT is_empty($$SELECT c.relname FROM pg_class c
+                   WHERE c.relnamespace = 'dataproduct'::regnamespace AND c.relkind IN ('r', 'v', 'S')
+                     AND obj_description(c.oid, 'pg_class') IS NULL AND c.relkind <> 'S'$$,
+                'every catalog table and view has a comment');
+SELECT is_empty($$SELECT p.proname FROM pg_proc p
+                   WHERE p.pronamespace = 'dataproduct'::regnamespace
+                     AND obj_description(p.oid, 'pg_proc') IS NULL$$,
+                'every function has a comment');
+
+SELECT * FROM finish();
+ROLLBACK;
