@@ -133,3 +133,6 @@ SELECT nspname FROM pg_namespace WHERE nspname IN ('player', 'catalog', 'billing
 DROP SCHEMA billing;
 DROP SCHEMA player_sor CASCADE;
 DROP ROLE player_team, catalog_team;
+
+-- the extension goes cleanly once nothing is declared
+DROP EXTENSION pg_dataproduct;

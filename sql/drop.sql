@@ -2,7 +2,7 @@
 -- Dropping: the API's drop functions, and the catalog staying consistent
 -- when users drop sources, views or schemas themselves.
 --
-CREATE EXTENSION IF NOT EXISTS pg_dataproduct;
+CREATE EXTENSION pg_dataproduct;
 CREATE SCHEMA dr_sor;
 CREATE TABLE dr_sor.orders (id int PRIMARY KEY, customer text, amount numeric);
 CREATE TABLE dr_sor.refunds (order_id int, amount numeric);
@@ -103,3 +103,6 @@ SELECT * FROM dr4.refunds;
 SELECT output FROM dataproduct.outputs;
 SELECT dataproduct.drop_domain('dr4', cascade => true);
 DROP SCHEMA dr_sor CASCADE;
+
+-- the extension goes cleanly once nothing is declared
+DROP EXTENSION pg_dataproduct;

@@ -2,7 +2,7 @@
 -- Every kind of bad input gets a clear error (code, message, hint) and
 -- leaves nothing behind.
 --
-CREATE EXTENSION IF NOT EXISTS pg_dataproduct;
+CREATE EXTENSION pg_dataproduct;
 \set VERBOSITY default
 CREATE SCHEMA sor;
 CREATE TABLE sor.orders (id int PRIMARY KEY, amount numeric, status text);
@@ -94,3 +94,6 @@ SELECT dataproduct.on_sql_drop();
 
 SELECT dataproduct.drop_domain('shop', cascade => true);
 DROP SCHEMA sor CASCADE;
+
+-- the extension goes cleanly once nothing is declared
+DROP EXTENSION pg_dataproduct;

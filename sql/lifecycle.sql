@@ -1,7 +1,7 @@
 --
 -- Product lifecycle and versions: alter_product.
 --
-CREATE EXTENSION IF NOT EXISTS pg_dataproduct;
+CREATE EXTENSION pg_dataproduct;
 CREATE ROLE lc_team NOLOGIN;
 CREATE ROLE lc_other NOLOGIN;
 SELECT dataproduct.create_domain('lc', owner => 'lc_team');
@@ -83,3 +83,6 @@ SELECT DISTINCT c.relowner::regrole FROM dataproduct.output o
 SELECT dataproduct.drop_domain('lc', cascade => true);
 DROP TABLE lc_source;
 DROP ROLE lc_team, lc_other;
+
+-- the extension goes cleanly once nothing is declared
+DROP EXTENSION pg_dataproduct;

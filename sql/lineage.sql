@@ -2,7 +2,7 @@
 -- Lineage: derived from the analysed output queries, through plain views,
 -- across products; never typed by hand.
 --
-CREATE EXTENSION IF NOT EXISTS pg_dataproduct;
+CREATE EXTENSION pg_dataproduct;
 CREATE SCHEMA ln_sor;
 CREATE TABLE ln_sor.accounts (account_id int PRIMARY KEY, country text);
 CREATE TABLE ln_sor.plays (account_id int, track_id int, ms int);
@@ -57,3 +57,6 @@ SELECT DISTINCT output FROM dataproduct.lineage
 
 SELECT dataproduct.drop_domain('ln', cascade => true);
 DROP SCHEMA ln_sor CASCADE;
+
+-- the extension goes cleanly once nothing is declared
+DROP EXTENSION pg_dataproduct;

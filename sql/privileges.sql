@@ -2,7 +2,7 @@
 -- Who may do what: owners, members, consumers, and the owner's privileges
 -- as the only ones an output query ever runs with.
 --
-CREATE EXTENSION IF NOT EXISTS pg_dataproduct;
+CREATE EXTENSION pg_dataproduct;
 -- failures below come from the owner's privileges; the generated statement
 -- they happened in is not the point
 \set SHOW_CONTEXT never
@@ -115,3 +115,6 @@ SELECT dataproduct.drop_domain('alices');
 SELECT dataproduct.drop_domain('pv', cascade => true);
 DROP SCHEMA pv_sor CASCADE;
 DROP ROLE pv_alice, pv_bob, pv_analyst, pv_team;
+
+-- the extension goes cleanly once nothing is declared
+DROP EXTENSION pg_dataproduct;

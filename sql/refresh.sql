@@ -2,7 +2,7 @@
 -- Full refresh: the store becomes exactly the query result, by a multiset
 -- difference that reports how many rows really changed.
 --
-CREATE EXTENSION IF NOT EXISTS pg_dataproduct;
+CREATE EXTENSION pg_dataproduct;
 CREATE SCHEMA rf_sor;
 CREATE TABLE rf_sor.items (id int PRIMARY KEY, grp text, qty int, price numeric, doc json);
 INSERT INTO rf_sor.items VALUES
@@ -111,3 +111,6 @@ SELECT count(*) FROM rf.big_groups;
 
 SELECT dataproduct.drop_domain('rf', cascade => true);
 DROP SCHEMA rf_sor CASCADE;
+
+-- the extension goes cleanly once nothing is declared
+DROP EXTENSION pg_dataproduct;
