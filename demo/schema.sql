@@ -99,15 +99,36 @@ CREATE TABLE player_sor.play_events (
 
 \echo '--- generating the music catalog: 3,000 artists, 9,000 albums, 30,000 tracks'
 
+-- Artist names: bands (even ids) and solo artists (odd ids), every name
+-- unique (word lists of coprime lengths).
 INSERT INTO catalog_sor.artists
 SELECT i,
-       initcap((ARRAY['the velvet','midnight','neon','silver','lost','electric','golden','crimson',
-                      'paper','wild','quiet','northern','broken','lunar','static','honey'])[1 + (i * 7) % 16]
-               || ' ' ||
-               (ARRAY['foxes','echoes','harbour','tigers','satellites','ghosts','rivers','machines',
+       CASE WHEN i % 2 = 0
+            THEN initcap((ARRAY['the velvet','midnight','neon','silver','lost','electric','golden','crimson',
+                      'paper','wild','quiet','northern','broken','lunar','static','honey',
+                      'the black','violet','hollow','young','burning','the glass','copper','savage',
+                      'frozen','the last','ivory','scarlet','pale','the royal','cosmic','the plastic',
+                      'amber','the little','sleeping','iron','tropical'])[1 + (i / 2) % 37]
+                         || ' ' ||
+                         (ARRAY['foxes','echoes','harbour','tigers','satellites','ghosts','rivers','machines',
                       'orchids','drifters','lanterns','pilots','wolves','parade','cascade','atlas',
-                      'sparrows','engines','mirrors'])[1 + (i * 13) % 19])
-       || CASE WHEN i > 304 THEN ' ' || i ELSE '' END,
+                      'sparrows','engines','mirrors','kings','daughters','arcade','strangers','horses',
+                      'comets','sirens','beaches','cathedrals','giants','hearts','tides','saints',
+                      'rockets','ravens','gardens','lovers','wires','islands','shadows','monarchs',
+                      'oceans'])[1 + (i / 2) % 41])
+            ELSE (ARRAY['Ava','Leo','Mila','Noah','Zara','Jonas','Lena','Mateo',
+                      'Yara','Felix','Nina','Omar','Aiko','Luca','Ines','Kofi',
+                      'Maya','Theo','Sofia','Ravi','Elif','Hugo','Amara','Finn',
+                      'Lucia','Kai','Freya','Tariq','Nora','Bruno','Hana','Diego',
+                      'Ida','Malik','Chloe','Soren','Priya'])[1 + (i / 2) % 37]
+                 || ' ' ||
+                 (ARRAY['Rivers','Kane','Moreau','Silva','Berg','Okafor','Sato','Novak',
+                      'Quinn','Haddad','Lindqvist','Costa','Reyes','Fischer','Park','Mensah',
+                      'Laurent','Adeyemi','Vega','Nakamura','Holm','Rossi','Kowalski','Dubois',
+                      'Andersen','Mwangi','Ortega','Jansen','Kim','Ferreira','Nilsson','Bianchi',
+                      'Takahashi','Murphy','Schmidt','Santos','Ivanova','Lopez','Hughes','Rahman',
+                      'Castillo','Weber','Ahn'])[1 + (i / 2) % 43]
+       END,
        (ARRAY['US','US','US','GB','GB','SE','DE','FR','BR','CA','AU','JP','KR','NG','MX','ES'])[1 + floor(random() * 16)::int],
        1960 + (random() * 63)::int
   FROM generate_series(1, 3000) AS i;
@@ -128,11 +149,20 @@ INSERT INTO catalog_sor.tracks
 SELECT i,
        1 + (i - 1) % 9000,
        1 + (i - 1) / 9000,
-       (ARRAY['Run','Falling','Satellite','Lights','Home','Gravity','Wildfire','Ocean','Paper Heart',
-              'Neon','Stay','Afterglow','Static','Harbour','Youth','Heartbeat','Monsoon','Velvet',
-              'Shadows','Gold'])[1 + (i * 11) % 20]
-       || CASE WHEN i % 3 = 0 THEN ' (Remix)' WHEN i % 7 = 0 THEN ' (Live)' ELSE '' END
-       || ' #' || i,
+       CASE WHEN i % 3 = 0
+            THEN (ARRAY['Run','Falling','Satellite','Lights','Home','Gravity','Wildfire','Ocean',
+                        'Stay','Afterglow','Static','Harbour','Youth','Heartbeat','Monsoon','Velvet',
+                        'Shadows','Gold','Reverie','Undertow','Daydream','Mercury','Tidal'])[1 + i % 23]
+            ELSE (ARRAY['Golden','Paper','Midnight','Electric','Summer','Broken','Silver','Lonely',
+                        'Neon','Wild','Sweet','Cold','Burning','Endless','Secret','Crystal','Blue',
+                        'Dancing','Hollow'])[1 + i % 19]
+                 || ' ' ||
+                 (ARRAY['Heart','Hour','Roads','Sky','Dreams','Rain','City','Lovers','Fire','Waves',
+                        'Nights','Eyes','Garden','Signal','Letters','Skin','Train','Horizon','Bones',
+                        'Mirror','Radio','Island','Thunder','Shore','Flowers','Kingdom','Echo',
+                        'Satellite','Highway'])[1 + i % 29]
+       END
+       || CASE WHEN i % 11 = 0 THEN ' (Remix)' WHEN i % 17 = 0 THEN ' (Live)' ELSE '' END,
        (ARRAY['pop','pop','pop','rock','rock','hip-hop','hip-hop','electronic','indie','r&b',
               'latin','jazz','classical','metal','country','k-pop'])[1 + floor(random() * 16)::int],
        90000 + (random() * 240000)::int,
@@ -203,21 +233,28 @@ SELECT a.account_id, p.plan,
 
 \echo '--- generating 1,000,000 play events over the last 30 days'
 
--- Popularity is skewed: track ids are drawn as 30000 * u^3, so low ids
--- (spread over all artists, since albums cycle through artists) get most
--- plays; active listeners (low account ids) play more.
+-- Popularity is skewed: a track's popularity rank is drawn as 30000 * u^3,
+-- so a few tracks get most plays, and active listeners (low account ids)
+-- play more.  A third of the plays go to local hits: the rank is shifted by
+-- the listener's country, so each country has charts of its own.
 INSERT INTO player_sor.play_events (account_id, track_id, played_at, ms_played, device, skipped)
-SELECT e.account_id, e.track_id, e.played_at,
+SELECT e.account_id, t.track_id, e.played_at,
        CASE WHEN s.skipped THEN (5000 + random() * 25000)::int
             ELSE t.duration_ms - (random() * 2000)::int END,
        e.device, s.skipped
   FROM (SELECT 1 + (49999 * random() ^ 1.6)::int AS account_id,
-               1 + (29999 * random() ^ 3)::int AS track_id,
+               (29999 * random() ^ 3)::int AS popularity_rank,
+               random() < 0.35 AS local_hit,
                now() - random() * interval '30 days' AS played_at,
                (ARRAY['ios','ios','ios','android','android','android','web','desktop','desktop',
                       'smart_speaker','car','tv'])[1 + floor(random() * 12)::int] AS device
           FROM generate_series(1, 1000000)) AS e
-  JOIN catalog_sor.tracks t USING (track_id)
+  JOIN accounts_sor.accounts a ON a.account_id = e.account_id
+  JOIN catalog_sor.tracks t
+    ON t.track_id = 1 + CASE WHEN e.local_hit
+                             THEN (e.popularity_rank
+                                   + 300 * ((ascii(a.country) * 31 + ascii(substr(a.country, 2))) % 97)) % 30000
+                             ELSE e.popularity_rank END
  CROSS JOIN LATERAL (
        -- people skip more on phones and in some genres than in others
        SELECT random() < CASE t.genre WHEN 'classical' THEN 0.08 WHEN 'jazz' THEN 0.12
