@@ -14,6 +14,9 @@ OBJS = \
 	src/catalog.o \
 	src/analyze.o \
 	src/declare.o \
+	src/delta.o \
+	src/capture.o \
+	src/guc.o \
 	src/refresh.o
 
 DATA = pg_dataproduct--0.1.0.sql

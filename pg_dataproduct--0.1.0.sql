@@ -89,12 +89,18 @@ CREATE TABLE dataproduct.output (
     view            regclass NOT NULL UNIQUE,
     store           regclass NOT NULL UNIQUE,
     query_view      regclass NOT NULL UNIQUE,
+    pre_view        regclass UNIQUE,
     definition      text NOT NULL,
     refresh_mode    text NOT NULL CHECK (refresh_mode IN ('auto', 'incremental', 'full')),
     mode            text NOT NULL CHECK (mode IN ('incremental', 'full')),
     mode_reason     text,
     description     text,
     status          text NOT NULL DEFAULT 'empty' CHECK (status IN ('empty', 'ok')),
+    snapshot        pg_snapshot,
+    origin          text,
+    timezone        text NOT NULL,
+    datestyle       text NOT NULL,
+    intervalstyle   text NOT NULL,
     last_refresh    timestamptz,
     refresh_ms      double precision,
     rows_changed    bigint,
@@ -109,12 +115,18 @@ COMMENT ON COLUMN dataproduct.output.name IS 'Output name; the view is <domain>.
 COMMENT ON COLUMN dataproduct.output.view IS 'The view consumers query';
 COMMENT ON COLUMN dataproduct.output.store IS 'Internal table holding the materialized rows';
 COMMENT ON COLUMN dataproduct.output.query_view IS 'Internal view holding the analysed output query; its dependencies are the lineage';
+COMMENT ON COLUMN dataproduct.output.pre_view IS 'Incrementally maintained outputs: internal view of the query before aggregation, grouped to load or recompute the store';
 COMMENT ON COLUMN dataproduct.output.definition IS 'The output query as the owner wrote it';
 COMMENT ON COLUMN dataproduct.output.refresh_mode IS 'Refresh mode asked for at declaration: auto, incremental or full';
 COMMENT ON COLUMN dataproduct.output.mode IS 'Refresh mode in use: incremental or full';
 COMMENT ON COLUMN dataproduct.output.mode_reason IS 'Why the output is refreshed in full, when it is';
 COMMENT ON COLUMN dataproduct.output.description IS 'What the output contains; also the COMMENT of its view';
 COMMENT ON COLUMN dataproduct.output.status IS 'empty (never refreshed) or ok';
+COMMENT ON COLUMN dataproduct.output.snapshot IS 'Snapshot the store reflects: changes of transactions visible in it are applied, the others are pending';
+COMMENT ON COLUMN dataproduct.output.origin IS 'Cluster and database the snapshot belongs to; another origin (after a restore) forces a rebuild';
+COMMENT ON COLUMN dataproduct.output.timezone IS 'TimeZone the query was declared under and is always evaluated under';
+COMMENT ON COLUMN dataproduct.output.datestyle IS 'DateStyle the query was declared under and is always evaluated under';
+COMMENT ON COLUMN dataproduct.output.intervalstyle IS 'IntervalStyle the query was declared under and is always evaluated under';
 COMMENT ON COLUMN dataproduct.output.last_refresh IS 'Start of the last successful refresh: the output equals its query as of then';
 COMMENT ON COLUMN dataproduct.output.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
 COMMENT ON COLUMN dataproduct.output.rows_changed IS 'Rows inserted plus rows deleted by the last successful refresh';
@@ -122,6 +134,34 @@ COMMENT ON COLUMN dataproduct.output.row_count IS 'Rows in the output after the 
 COMMENT ON COLUMN dataproduct.output.created_at IS 'When the output was declared';
 
 CREATE INDEX ON dataproduct.output (product_id);
+
+CREATE SEQUENCE dataproduct.source_id_seq;
+
+CREATE TABLE dataproduct.source (
+    source_id       bigint PRIMARY KEY DEFAULT nextval('dataproduct.source_id_seq'),
+    relation        regclass NOT NULL UNIQUE,
+    log             regclass NOT NULL UNIQUE,
+    columns         text[] NOT NULL,
+    origin          text NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE dataproduct.source IS 'Relations whose changes are captured for incrementally maintained outputs';
+COMMENT ON COLUMN dataproduct.source.source_id IS 'Internal identifier; names the change log source_<id>_log';
+COMMENT ON COLUMN dataproduct.source.relation IS 'The captured table (or partitioned table, or another output''s store)';
+COMMENT ON COLUMN dataproduct.source.log IS 'Change log: signed row images of the captured columns with the writing transaction''s id';
+COMMENT ON COLUMN dataproduct.source.columns IS 'Columns captured: those the outputs reading the relation need';
+COMMENT ON COLUMN dataproduct.source.origin IS 'Cluster and database the logged transaction ids belong to';
+COMMENT ON COLUMN dataproduct.source.created_at IS 'When capture was installed';
+
+CREATE TABLE dataproduct.output_source (
+    output_id       bigint NOT NULL REFERENCES dataproduct.output ON DELETE CASCADE,
+    source_id       bigint NOT NULL REFERENCES dataproduct.source,
+    PRIMARY KEY (output_id, source_id)
+);
+COMMENT ON TABLE dataproduct.output_source IS 'Which captured relations each incrementally maintained output consumes';
+COMMENT ON COLUMN dataproduct.output_source.output_id IS 'The consuming output';
+COMMENT ON COLUMN dataproduct.output_source.source_id IS 'The captured relation it consumes';
+CREATE INDEX ON dataproduct.output_source (source_id);
 CREATE INDEX ON dataproduct.product (domain_id);
 
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.domain', '');
@@ -130,9 +170,14 @@ SELECT pg_catalog.pg_extension_config_dump('dataproduct.output', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.domain_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.product_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.output_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.source', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.source_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.output_source', '');
 
-REVOKE ALL ON dataproduct.domain, dataproduct.product, dataproduct.output FROM PUBLIC;
-GRANT SELECT ON dataproduct.domain, dataproduct.product, dataproduct.output TO PUBLIC;
+REVOKE ALL ON dataproduct.domain, dataproduct.product, dataproduct.output,
+              dataproduct.source, dataproduct.output_source FROM PUBLIC;
+GRANT SELECT ON dataproduct.domain, dataproduct.product, dataproduct.output,
+                dataproduct.source, dataproduct.output_source TO PUBLIC;
 
 /* ------------------------------------------------------------------------
  * Catalog views
@@ -365,12 +410,41 @@ LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION dataproduct.refresh(regclass) IS
   'Bring an output up to date with its sources now; returns the number of rows inserted plus deleted';
 
+CREATE FUNCTION dataproduct.capture()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'dataproduct_capture'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.capture() IS
+  'Trigger: appends signed row images of the captured columns to a source''s change log';
+-- only the extension installs capture triggers: nobody else may point one at a log
+REVOKE ALL ON FUNCTION dataproduct.capture() FROM PUBLIC;
+
+CREATE FUNCTION dataproduct.assert_populated(store regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'dataproduct_assert_populated'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dataproduct.assert_populated(regclass) IS
+  'Guard in the view of an output not yet populated: raises an error instead of showing no rows';
+
 CREATE FUNCTION dataproduct.on_sql_drop()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'dataproduct_on_sql_drop'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dataproduct.on_sql_drop() IS
   'Event trigger: forgets outputs and domains whose objects were dropped by DROP ... CASCADE';
+
+CREATE FUNCTION dataproduct.on_ddl_end()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'dataproduct_on_ddl_end'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.on_ddl_end() IS
+  'Event trigger: keeps capture triggers enabled and makes outputs rebuild after ALTER TABLE of a source';
+
+CREATE EVENT TRIGGER dataproduct_ddl_end ON ddl_command_end
+  WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION dataproduct.on_ddl_end();
+COMMENT ON EVENT TRIGGER dataproduct_ddl_end IS
+  'Guards the capture triggers of pg_dataproduct against ALTER TABLE';
 
 CREATE EVENT TRIGGER dataproduct_sql_drop ON sql_drop
   EXECUTE FUNCTION dataproduct.on_sql_drop();

@@ -56,16 +56,59 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "capture.h"
 #include "catalog.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_on_sql_drop);
+PG_FUNCTION_INFO_V1(dataproduct_on_ddl_end);
+
+/*
+ * GUC nest levels of the pinned search_path, one per SPI connection of this
+ * module: connections nest when our own DDL fires our event triggers.
+ */
+#define MAX_SPI_DEPTH 16
+static int	spi_nestlevels[MAX_SPI_DEPTH];
+static SubTransactionId spi_subxacts[MAX_SPI_DEPTH];
+static int	spi_depth = 0;
+
+static void
+reset_spi_depth(XactEvent event, void *arg)
+{
+	(void) arg;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+		spi_depth = 0;
+}
+
+static void
+reset_spi_depth_sub(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	(void) parentSubid;
+	(void) arg;
+	/* an error inside a subtransaction unwinds our connections opened in it */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		while (spi_depth > 0 && spi_subxacts[spi_depth - 1] >= mySubid)
+			spi_depth--;
+}
+
+/*
+ * dataproduct_catalog_init
+ *		Reset the connection stack when transactions end (errors skip our
+ *		finish calls).  Called from _PG_init.
+ */
+void
+dataproduct_catalog_init(void)
+{
+	RegisterXactCallback(reset_spi_depth, NULL);
+	RegisterSubXactCallback(reset_spi_depth_sub, NULL);
+}
 
 /* ----------------------------------------------------------------
  * SPI with a pinned search_path
  * ----------------------------------------------------------------
  */
 
-static int	spi_nestlevel = -1;
 
 /*
  * dataproduct_spi_connect
@@ -76,9 +119,12 @@ static int	spi_nestlevel = -1;
 void
 dataproduct_spi_connect(void)
 {
+	if (spi_depth >= MAX_SPI_DEPTH)
+		elog(ERROR, "pg_dataproduct SPI connections nested too deeply");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_nestlevel = dataproduct_pin_search_path();
+	spi_subxacts[spi_depth] = GetCurrentSubTransactionId();
+	spi_nestlevels[spi_depth++] = dataproduct_pin_search_path();
 }
 
 /*
@@ -89,8 +135,8 @@ dataproduct_spi_connect(void)
 void
 dataproduct_spi_finish(void)
 {
-	dataproduct_unpin_search_path(spi_nestlevel);
-	spi_nestlevel = -1;
+	Assert(spi_depth > 0);
+	dataproduct_unpin_search_path(spi_nestlevels[--spi_depth]);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 }
@@ -443,7 +489,7 @@ dataproduct_get_product(const char *address, bool missing_ok)
 #define OUTPUT_SELECT \
 	"SELECT o.output_id, o.product_id, o.name, d.name || '.' || o.name," \
 	"       d.name || '.' || p.name, p.status, p.owner," \
-	"       o.view, o.store, o.query_view, o.mode" \
+	"       o.view, o.store, o.query_view, o.mode, o.pre_view" \
 	"  FROM dataproduct.output o" \
 	"  JOIN dataproduct.product p USING (product_id)" \
 	"  JOIN dataproduct.domain d USING (domain_id) "
@@ -464,6 +510,7 @@ output_from_tuple(HeapTuple tuple, TupleDesc desc)
 	output->store = oid_col(tuple, desc, 9);
 	output->query_view = oid_col(tuple, desc, 10);
 	output->mode = text_col(tuple, desc, 11);
+	output->pre_view = oid_col(tuple, desc, 12);
 	return output;
 }
 
@@ -568,7 +615,8 @@ void
 dataproduct_drop_output_relations(DpOutput *output, DropBehavior behavior,
 								  int flags)
 {
-	Oid			relids[3] = {output->view, output->store, output->query_view};
+	Oid			relids[4] = {output->view, output->store, output->query_view,
+	output->pre_view};
 	ObjectAddresses *objects = new_object_addresses();
 	size_t		i;
 
@@ -576,7 +624,8 @@ dataproduct_drop_output_relations(DpOutput *output, DropBehavior behavior,
 	{
 		ObjectAddress addr;
 
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
+		if (!OidIsValid(relids[i]) ||
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relids[i])))
 			continue;
 		ObjectAddressSet(addr, RelationRelationId, relids[i]);
 		add_exact_object_address(&addr, objects);
@@ -610,6 +659,8 @@ dataproduct_forget_dropped(void)
 							 "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.view)"
 							 "   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.store)"
 							 "   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.query_view)"
+							 "   OR (o.pre_view IS NOT NULL AND"
+							 "       NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.pre_view))"
 							 " ORDER BY o.output_id",
 							 0, NULL, NULL, NULL, SPI_OK_SELECT);
 		broken = outputs_from_result();
@@ -659,6 +710,7 @@ dataproduct_forget_dropped(void)
 							 0, NULL, NULL, NULL, SPI_OK_DELETE);
 	}
 	dataproduct_restore_user(&saved);
+	dataproduct_release_sources();
 }
 
 /*
@@ -685,7 +737,35 @@ dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	dataproduct_spi_connect();
+	dataproduct_check_capture_drops();
 	dataproduct_forget_dropped();
+	dataproduct_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * dataproduct_on_ddl_end
+ *		ddl_command_end event trigger: guard the capture triggers, and make
+ *		consumers of an altered source rebuild (see capture.c).
+ */
+Datum
+dataproduct_on_ddl_end(PG_FUNCTION_ARGS)
+{
+	Oid			nspid;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired by an event trigger",
+						"dataproduct.on_ddl_end")));
+
+	nspid = get_namespace_oid("dataproduct", true);
+	if (!OidIsValid(nspid) ||
+		!OidIsValid(get_relname_relid("source", nspid)))
+		PG_RETURN_VOID();
+
+	dataproduct_spi_connect();
+	dataproduct_check_capture_alters();
 	dataproduct_spi_finish();
 	PG_RETURN_VOID();
 }

@@ -59,7 +59,9 @@ typedef struct DpOutput
 	Oid			view;
 	Oid			store;
 	Oid			query_view;
+	Oid			pre_view;		/* incremental outputs: pre-aggregation view */
 	char	   *mode;
+	List	   *sources;		/* filled by refresh.c */
 } DpOutput;
 
 /* Saved identity while running as another role; see catalog.c. */
@@ -68,6 +70,8 @@ typedef struct DpSavedUser
 	Oid			userid;
 	int			sec_context;
 } DpSavedUser;
+
+extern void dataproduct_catalog_init(void);
 
 /* SPI session with a pinned search_path */
 extern void dataproduct_spi_connect(void);

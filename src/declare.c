@@ -49,10 +49,13 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
 #include "analyze.h"
+#include "capture.h"
 #include "catalog.h"
+#include "delta.h"
 #include "refresh.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_create_domain);
@@ -408,6 +411,7 @@ drop_output_objects(DpOutput *output, DropBehavior behavior)
 						 1, argtypes, values, NULL, SPI_OK_DELETE);
 	dataproduct_restore_user(&saved);
 	CommandCounterIncrement();
+	dataproduct_release_sources();
 }
 
 /*
@@ -502,6 +506,81 @@ exec_ddl(const char *sql)
 }
 
 /*
+ * build_incremental
+ *		Build the pre view, the keyed store and the guarded output view of an
+ *		incrementally maintained output, and capture its sources.  Returns
+ *		the pre view; *store is set.  Runs as the catalog owner.
+ */
+static Oid
+build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
+				  Oid *store, List **sources)
+{
+	char	   *pre_name = psprintf("output_" INT64_FORMAT "_pre", id);
+	char	   *store_name = psprintf("output_" INT64_FORMAT "_store", id);
+	char	   *qpre = quote_qualified_identifier("dataproduct_internal", pre_name);
+	char	   *qstore = quote_qualified_identifier("dataproduct_internal", store_name);
+	Oid			internal = get_namespace_oid("dataproduct_internal", false);
+	StringInfoData cols;
+	StringInfoData keys;
+	ListCell   *lc;
+	List	   *relids = NIL;
+	int			i;
+
+	exec_ddl(psprintf("CREATE VIEW %s AS %s", qpre, plan->pre_sql));
+
+	initStringInfo(&cols);
+	foreach(lc, plan->store_cols)
+	{
+		DpColumn   *col = lfirst(lc);
+
+		appendStringInfo(&cols, "%s%s %s", cols.len > 0 ? ", " : "",
+						 quote_identifier(col->name),
+						 format_type_with_typemod(col->type, col->typmod));
+		if (OidIsValid(col->collation) && col->collation != get_typcollation(col->type))
+			appendStringInfo(&cols, " COLLATE %s", generate_collation_name(col->collation));
+	}
+	exec_ddl(psprintf("CREATE TABLE %s (%s)", qstore, cols.data));
+	initStringInfo(&keys);
+	for (i = 0; i < list_length(plan->keys); i++)
+		appendStringInfo(&keys, "%s%s", i > 0 ? ", " : "",
+						 quote_identifier(((DpColumn *) list_nth(plan->store_cols, i))->name));
+	exec_ddl(psprintf("CREATE UNIQUE INDEX %s ON %s (%s) NULLS NOT DISTINCT",
+					  quote_identifier(psprintf("output_" INT64_FORMAT "_key", id)),
+					  qstore, keys.data));
+	if (!plan->global)
+		exec_ddl(psprintf("CREATE INDEX %s ON %s (__dp_count) WHERE __dp_count <= 0",
+						  quote_identifier(psprintf("output_" INT64_FORMAT "_empty", id)),
+						  qstore));
+	*store = get_relname_relid(store_name, internal);
+	exec_ddl(psprintf("CREATE VIEW %s AS %s", qview,
+					  dataproduct_view_sql(plan, *store, true)));
+	exec_ddl(psprintf("ALTER VIEW %s OWNER TO %s", qpre, qowner));
+	exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
+
+	/* capture every relation read, with the union of the columns read */
+	foreach(lc, plan->leaves)
+		relids = list_append_unique_oid(relids, ((DpLeaf *) lfirst(lc))->relid);
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Bitmapset  *attnos = NULL;
+		ListCell   *lc2;
+		int64		source_id;
+		Oid			log;
+
+		foreach(lc2, plan->leaves)
+			if (((DpLeaf *) lfirst(lc2))->relid == relid)
+				attnos = bms_union(attnos, ((DpLeaf *) lfirst(lc2))->attnos);
+		log = dataproduct_capture_relation(relid, attnos, &source_id);
+		exec_ddl(psprintf("GRANT SELECT ON %s TO %s",
+						  quote_qualified_identifier("dataproduct_internal", get_rel_name(log)),
+						  qowner));
+		*sources = lappend(*sources, makeInteger(source_id));
+	}
+	return get_relname_relid(pre_name, internal);
+}
+
+/*
  * add_output(product text, name text, query text, refresh text,
  *			  description text) returns regclass
  */
@@ -517,6 +596,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	DpQueryInfo *info;
 	DpProduct  *product;
 	DpOutput   *output;
+	DpPlan	   *plan = NULL;
 	DpSavedUser saved;
 	int64		id;
 	char	   *store_name;
@@ -525,15 +605,19 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	char	   *qstore;
 	char	   *qquery;
 	char	   *qview;
+	char	   *mode;
+	char	   *reason = NULL;
 	StringInfoData cols;
 	ListCell   *lc;
+	List	   *sources = NIL;
 	Oid			query_view;
+	Oid			pre_view = InvalidOid;
 	Oid			store;
 	Oid			view;
-	Oid			argtypes[10] = {INT8OID, INT8OID, TEXTOID, OIDOID, OIDOID, OIDOID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10] = "          ";
+	Oid			argtypes[14] = {INT8OID, INT8OID, TEXTOID, OIDOID, OIDOID, OIDOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID};
+	Datum		values[14];
+	char		nulls[15] = "              ";
 
 	dataproduct_check_name("output", name);
 	if (strcmp(refresh, "auto") != 0 && strcmp(refresh, "full") != 0 &&
@@ -542,11 +626,6 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid refresh mode \"%s\"", refresh),
 				 errhint("The refresh modes are auto, incremental and full.")));
-	if (strcmp(refresh, "incremental") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("incremental maintenance is not available in this version of pg_dataproduct"),
-				 errhint("Use refresh => 'auto' or 'full'.")));
 
 	/* analysed as the caller, under the caller's search_path */
 	search_path = effective_search_path();
@@ -577,28 +656,65 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 
 	query_view = build_query_view(info, sql, query_name, search_path);
 
+	/* which refresh mode: incremental where the query allows it */
+	if (strcmp(refresh, "full") == 0)
+	{
+		mode = "full";
+		reason = "full refresh was requested";
+	}
+	else
+	{
+		plan = dataproduct_plan_output(query_view);
+		if (plan->incremental)
+			mode = "incremental";
+		else if (strcmp(refresh, "incremental") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("output %s.%s cannot be maintained incrementally",
+							product->domain, name),
+					 errdetail("Its query %s.", plan->reason),
+					 errhint("Declare it with refresh => 'auto' or 'full' to refresh it in full, or rewrite the query.")));
+		else
+		{
+			mode = "full";
+			reason = psprintf("its query %s", plan->reason);
+			ereport(NOTICE,
+					(errmsg("output %s.%s will be refreshed in full because %s",
+							product->domain, name, reason)));
+		}
+	}
+
 	qowner = quote_identifier(GetUserNameFromId(product->owner, false));
 	qquery = quote_qualified_identifier("dataproduct_internal", query_name);
 	qstore = quote_qualified_identifier("dataproduct_internal", store_name);
 	qview = quote_qualified_identifier(product->domain, name);
-	initStringInfo(&cols);
-	foreach(lc, info->colnames)
-		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
-						 quote_identifier(lfirst(lc)));
 
 	dataproduct_become_catalog_owner(&saved);
-	exec_ddl(psprintf("CREATE TABLE %s (LIKE %s)", qstore, qquery));
-	exec_ddl(psprintf("CREATE VIEW %s AS SELECT %s FROM %s", qview, cols.data, qstore));
+	if (strcmp(mode, "incremental") == 0)
+		pre_view = build_incremental(plan, id, qview, qowner, &store, &sources);
+	else
+	{
+		initStringInfo(&cols);
+		foreach(lc, info->colnames)
+			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
+							 quote_identifier(lfirst(lc)));
+		exec_ddl(psprintf("CREATE TABLE %s (LIKE %s)", qstore, qquery));
+		exec_ddl(psprintf("CREATE VIEW %s AS SELECT %s FROM %s", qview, cols.data, qstore));
+		exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
+		store = get_relname_relid(store_name, get_namespace_oid("dataproduct_internal", false));
+	}
 	exec_ddl(psprintf("ALTER VIEW %s OWNER TO %s", qquery, qowner));
-	exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
 	exec_ddl(psprintf("ALTER VIEW %s OWNER TO %s", qview, qowner));
-	store = get_relname_relid(store_name, get_namespace_oid("dataproduct_internal", false));
 	view = get_relname_relid(name, product->schema);
 
 	CreateComments(query_view, RelationRelationId, 0,
 				   psprintf("pg_dataproduct: query of output %s.%s", product->domain, name));
 	CreateComments(store, RelationRelationId, 0,
 				   psprintf("pg_dataproduct: rows of output %s.%s", product->domain, name));
+	if (OidIsValid(pre_view))
+		CreateComments(pre_view, RelationRelationId, 0,
+					   psprintf("pg_dataproduct: query of output %s.%s before aggregation",
+								product->domain, name));
 	if (description != NULL)
 		CreateComments(view, RelationRelationId, 0, description);
 
@@ -610,21 +726,59 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	values[5] = ObjectIdGetDatum(query_view);
 	values[6] = CStringGetTextDatum(sql);
 	values[7] = CStringGetTextDatum(refresh);
-	values[8] = CStringGetTextDatum(strcmp(refresh, "full") == 0 ?
-									"full refresh was requested" :
-									"incremental maintenance is not available in this version");
-	values[9] = text_or_null(description, &nulls[9]);
+	values[8] = CStringGetTextDatum(mode);
+	values[9] = text_or_null(reason, &nulls[9]);
+	values[10] = text_or_null(description, &nulls[10]);
+	values[11] = ObjectIdGetDatum(pre_view);
+	nulls[11] = OidIsValid(pre_view) ? ' ' : 'n';
+	values[12] = CStringGetTextDatum(dataproduct_origin());
+	values[13] = (Datum) 0;
+	nulls[13] = 'n';
+	/*
+	 * An output not yet loaded holds the snapshot of its declaration: change
+	 * logs keep every row it may need from then on (see refresh.c).
+	 */
 	dataproduct_spi_exec("INSERT INTO dataproduct.output"
 						 " (output_id, product_id, name, view, store, query_view,"
-						 "  definition, refresh_mode, mode, mode_reason, description)"
-						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'full', $9, $10)",
-						 10, argtypes, values, nulls, SPI_OK_INSERT);
+						 "  definition, refresh_mode, mode, mode_reason, description,"
+						 "  pre_view, origin, snapshot, timezone, datestyle, intervalstyle)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+						 "  pg_catalog.pg_current_snapshot(),"
+						 "  pg_catalog.current_setting('TimeZone'),"
+						 "  pg_catalog.current_setting('DateStyle'),"
+						 "  pg_catalog.current_setting('IntervalStyle'))",
+						 13, argtypes, values, nulls, SPI_OK_INSERT);
+	foreach(lc, sources)
+	{
+		Oid			st[2] = {INT8OID, INT8OID};
+		Datum		sv[2] = {Int64GetDatum(id), Int64GetDatum(intVal(lfirst(lc)))};
+
+		dataproduct_spi_exec("INSERT INTO dataproduct.output_source (output_id, source_id)"
+							 " VALUES ($1, $2)", 2, st, sv, NULL, SPI_OK_INSERT);
+	}
 	dataproduct_restore_user(&saved);
 	CommandCounterIncrement();
 
-	/* first refresh, as the owner: also proves the owner may read the sources */
 	output = dataproduct_get_output(view, false);
-	(void) dataproduct_refresh_output(output);
+	if (strcmp(mode, "full") == 0)
+	{
+		/* first refresh, as the owner: also proves the owner may read the sources */
+		(void) dataproduct_refresh_output(output);
+	}
+	else
+	{
+		/*
+		 * The capture triggers hold a lock on the sources until this
+		 * transaction ends; loading now would hold writers up for the whole
+		 * load.  The first refresh loads, in a later transaction.
+		 */
+		dataproduct_check_owner_can_read(output, product->owner);
+		ereport(NOTICE,
+				(errmsg("output %s is maintained incrementally and is populated by its first refresh",
+						output->address),
+				 errhint("Run SELECT dataproduct.refresh('%s') after this transaction commits.",
+						 output->address)));
+	}
 
 	dataproduct_spi_finish();
 	PG_RETURN_OID(view);
@@ -750,17 +904,33 @@ change_owner(DpProduct *product, Oid owner)
 	foreach(lc, outputs)
 	{
 		DpOutput   *output = lfirst(lc);
-		Oid			rels[3] = {output->view, output->store, output->query_view};
+		Oid			rels[4] = {output->view, output->store, output->query_view,
+		output->pre_view};
 		DpSavedUser saved;
 		int			i;
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(output->id)};
+		uint64		n;
 
 		dataproduct_become_catalog_owner(&saved);
-		for (i = 0; i < 3; i++)
+		dataproduct_spi_exec("SELECT s.log::pg_catalog.text FROM dataproduct.source s"
+							 " JOIN dataproduct.output_source os USING (source_id)"
+							 " WHERE os.output_id = $1",
+							 1, argtypes, values, NULL, SPI_OK_SELECT);
+		for (n = 0; n < SPI_processed; n++)
+			exec_ddl(psprintf("GRANT SELECT ON %s TO %s",
+							  SPI_getvalue(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1),
+							  qowner));
+		for (i = 0; i < 4; i++)
+		{
+			if (!OidIsValid(rels[i]))
+				continue;
 			exec_ddl(psprintf("ALTER %s %s OWNER TO %s",
 							  get_rel_relkind(rels[i]) == RELKIND_VIEW ? "VIEW" : "TABLE",
 							  quote_qualified_identifier(get_namespace_name(get_rel_namespace(rels[i])),
 														 get_rel_name(rels[i])),
 							  qowner));
+		}
 		dataproduct_restore_user(&saved);
 		dataproduct_check_owner_can_read(output, owner);
 	}

@@ -4,9 +4,10 @@
  *	  Entry point of the pg_dataproduct shared library.
  *
  * pg_dataproduct turns operational tables into data products: domains and
- * products are declared (declare.c), output queries are checked (analyze.c),
- * outputs are kept in store tables (refresh.c), and the catalog holds it all
- * together (catalog.c).  This file only holds the module magic and _PG_init,
+ * products are declared (declare.c), output queries are checked (analyze.c)
+ * and planned for incremental maintenance (delta.c), changes of their
+ * sources are captured (capture.c), outputs are kept in store tables
+ * (refresh.c), and the catalog holds it all together (catalog.c).  This file only holds the module magic and _PG_init,
  * which dispatches to the subsystems that need set-up at load time.
  *
  * IDENTIFICATION
@@ -19,6 +20,9 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "catalog.h"
+#include "guc.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -28,9 +32,7 @@ void		_PG_init(void);
  *		Called when the library is loaded, by shared_preload_libraries or by
  *		the first call of one of its functions.
  *
- * Nothing needs set-up yet: every SQL function works whether or not the
- * library is preloaded.  The background worker and its GUCs will register
- * here when the library is in shared_preload_libraries.
+ * Every SQL function works whether or not the library is preloaded.
  */
 void
 _PG_init(void)
@@ -38,4 +40,7 @@ _PG_init(void)
 	/* pg_upgrade loads libraries to check them; do nothing then */
 	if (IsBinaryUpgrade)
 		return;
+
+	dataproduct_define_gucs();
+	dataproduct_catalog_init();
 }

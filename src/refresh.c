@@ -3,35 +3,44 @@
  * refresh.c
  *	  Bringing an output's store up to date with its query.
  *
- * Every output keeps its rows in a store table (dataproduct_internal.
- * output_<id>_store) that the output view reads.  A full refresh evaluates
- * the output query (the internal view output_<id>_query) and changes the
- * store into that result with one generated statement:
+ * The last step of the data flow: a refresh makes an output's store equal
+ * to its query evaluated at the refresh's snapshot S, exactly.  It runs
+ * inside the caller's transaction, in this order:
  *
- *	 store rows and query rows are numbered within groups of equal rows
- *	 (one sort of both inputs); in a group holding o store rows and n query
- *	 rows, the store rows numbered above n are deleted and, when n > o, n - o
- *	 query rows are inserted.
+ *	 1. lock the output's catalog row (FOR UPDATE) and its store
+ *	    (ExclusiveLock: other refreshes wait, readers never do), then take S;
+ *	    under REPEATABLE READ a concurrent refresh makes this fail with a
+ *	    serialization error rather than apply a batch twice;
+ *	 2. pin the output's TimeZone, DateStyle and IntervalStyle (those it was
+ *	    declared under), and run every statement at S as the product owner,
+ *	    in a security-restricted operation;
+ *	 3. full mode, or an incremental output that must rebuild (first load,
+ *	    TRUNCATE or ALTER of a source, restore from a dump, or a batch so
+ *	    large that recomputing is cheaper): recompute and apply the
+ *	    difference (below);
+ *	 4. otherwise: the batch is every change-log row whose transaction is
+ *	    visible in S and was not in the previous snapshot.  Its
+ *	    pre-aggregation delta (delta.c) goes into a tuplestore exposed as the
+ *	    ephemeral relation __dp_delta; it is merged into the store per group
+ *	    (INSERT ... ON CONFLICT); groups needing recomputation are zeroed and
+ *	    recomputed from the sources at S; groups left with no rows go;
+ *	 5. record S (the next batch starts there) and trim the change logs of
+ *	    rows every consumer has applied.
  *
- * So the store is changed by a multiset difference, not rewritten: readers
- * of the output keep reading the previous rows without waiting while the
- * query runs (only the refresh's own ExclusiveLock on the store is taken,
- * which conflicts with writers and other refreshes, never with SELECT), and
- * the statement reports how many rows really changed.  Because it is one
- * statement, the result is the query evaluated at that statement's
- * snapshot, exactly.
+ * Full refresh, the multiset difference: store rows and query rows are
+ * numbered within groups of identical rows (one sort); in a group with o
+ * store rows and n query rows, store rows numbered above n are deleted and,
+ * when n > o, n - o query rows inserted.  "Identical" means identity, not
+ * equality: integers, dates, timestamps, booleans, uuids and enums compare
+ * as they are, text in the "C" collation, anything else by its text form,
+ * so 1.0 -> 1.00 is a change and json (no equality) works.
  *
- * "Equal" must mean "indistinguishable", or a change such as 1.0 -> 1.00 in
- * a numeric column would be lost.  Columns of types whose equality is
- * identity (integers, dates, timestamps, booleans, uuids, enums) are
- * compared as they are; text in the "C" collation (byte equality); every
- * other type by its text form in the "C" collation, which keeps apart the
- * values that equality would merge (and works for types with no equality at
- * all, such as json or point).
+ * A refresh in the transaction that wrote its sources is refused: those
+ * changes share the transaction's xid with its later ones, so no snapshot
+ * could tell them apart.
  *
- * The query runs as the product owner inside a security-restricted
- * operation with search_path pinned (catalog.c); the catalog row is then
- * updated as the catalog owner.
+ * Plans of statements that do not read the ephemeral relation are prepared
+ * once per backend and reused (keyed by their text).
  *
  * IDENTIFICATION
  *	  src/refresh.c
@@ -41,24 +50,66 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "tcop/dest.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/queryenvironment.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/xid8.h"
+#include "executor/tstoreReceiver.h"
 
+#include "capture.h"
 #include "catalog.h"
+#include "delta.h"
+#include "guc.h"
 #include "refresh.h"
+
+/* GUC: rebuild when a batch exceeds this fraction of its sources' rows */
+double		dataproduct_full_refresh_fraction = 0.15;
+
+PG_FUNCTION_INFO_V1(dataproduct_assert_populated);
 
 typedef struct RefreshErrorContext
 {
 	const char *address;
 	Oid			owner;
 } RefreshErrorContext;
+
+/* What a refresh needs from the catalog row it locked. */
+typedef struct OutputState
+{
+	bool		populated;
+	Datum		snapshot;		/* pg_snapshot, or 0 */
+	char	   *origin;
+	char	   *timezone;
+	char	   *datestyle;
+	char	   *intervalstyle;
+} OutputState;
+
+/* A source the output consumes, and its batch. */
+typedef struct SourceBatch
+{
+	Oid			relid;
+	Oid			log;
+	char	   *origin;
+	int64		rows;
+	bool		marker;
+} SourceBatch;
 
 static void
 refresh_error_callback(void *arg)
@@ -69,16 +120,120 @@ refresh_error_callback(void *arg)
 			   ctx->address, GetUserNameFromId(ctx->owner, true));
 }
 
-/*
- * qualified_name
- *		Schema-qualified, quoted name of a relation, palloc'd.
- */
 static char *
 qualified_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
 }
+
+/* ----------------------------------------------------------------
+ * Statements at a snapshot, with reused plans
+ * ----------------------------------------------------------------
+ */
+
+typedef struct PlanEntry
+{
+	uint64		key;			/* hash of the text */
+	char	   *sql;
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+static HTAB *plan_cache = NULL;
+
+/*
+ * prepare_cached
+ *		A kept plan for sql, prepared on first use in this backend.  Cached
+ *		plans are replanned by the plan cache when the objects they use
+ *		change; a different text (a renamed object) is a different entry.
+ */
+static SPIPlanPtr
+prepare_cached(const char *sql, int nargs, Oid *argtypes)
+{
+	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+	PlanEntry  *entry;
+	bool		found;
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(PlanEntry);
+		ctl.hcxt = TopMemoryContext;
+		plan_cache = hash_create("pg_dataproduct plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
+	if (found && strcmp(entry->sql, sql) != 0)
+	{
+		/* a hash collision: replace the entry */
+		SPI_freeplan(entry->plan);
+		pfree(entry->sql);
+		found = false;
+	}
+	if (!found)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+		{
+			hash_search(plan_cache, &key, HASH_REMOVE, NULL);
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		}
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		entry->plan = plan;
+		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	}
+	return entry->plan;
+}
+
+/*
+ * run_at
+ *		Execute a statement at snapshot snap (advancing its command id, so it
+ *		sees this refresh's earlier writes).  Plans are reused unless the
+ *		statement reads the ephemeral relation.
+ */
+static uint64
+run_at(Snapshot snap, const char *sql, int nargs, Oid *argtypes,
+	   Datum *values, const char *nulls, int expected, bool reuse)
+{
+	SPIPlanPtr	plan;
+	int			rc;
+
+	if (reuse)
+		plan = prepare_cached(sql, nargs, argtypes);
+	else
+	{
+		plan = SPI_prepare(sql, nargs, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+	}
+	rc = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
+							  false, true, 0);
+	if (rc != expected)
+		elog(ERROR, "unexpected SPI result %s for \"%s\"",
+			 SPI_result_code_string(rc), sql);
+	return SPI_processed;
+}
+
+static int64
+result_int8(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								  col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/* ----------------------------------------------------------------
+ * Full refresh
+ * ----------------------------------------------------------------
+ */
 
 /*
  * diff_key
@@ -115,20 +270,20 @@ diff_key(const char *col, Oid type)
 }
 
 /*
- * build_full_refresh_sql
- *		The statement that turns the store into the query result; it returns
+ * full_refresh_sql
+ *		The statement that turns the store into the result of target (a
+ *		SELECT producing the store's columns in order); it returns
  *		(rows deleted, rows inserted).
  */
 static char *
-build_full_refresh_sql(DpOutput *output)
+full_refresh_sql(Oid store, const char *target)
 {
-	Relation	rel = relation_open(output->store, AccessShareLock);
+	Relation	rel = relation_open(store, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData cols;
 	StringInfoData keys;
 	StringInfoData sql;
-	char	   *store = qualified_name(output->store);
-	char	   *query = qualified_name(output->query_view);
+	char	   *qstore = qualified_name(store);
 	int			i;
 
 	initStringInfo(&cols);
@@ -152,7 +307,7 @@ build_full_refresh_sql(DpOutput *output)
 					 "WITH __dp_u AS ("
 					 "  SELECT s.ctid AS __dp_tid, 1 AS __dp_old, 0 AS __dp_new, %s FROM %s s"
 					 "  UNION ALL"
-					 "  SELECT NULL::pg_catalog.tid, 0, 1, %s FROM %s q),"
+					 "  SELECT NULL::pg_catalog.tid, 0, 1, %s FROM (%s) q(%s)),"
 					 " __dp_w AS ("
 					 "  SELECT __dp_tid, %s,"
 					 "         pg_catalog.row_number() OVER w AS __dp_rn,"
@@ -174,33 +329,455 @@ build_full_refresh_sql(DpOutput *output)
 					 "  RETURNING 1)"
 					 " SELECT (SELECT pg_catalog.count(*) FROM __dp_del),"
 					 "        (SELECT pg_catalog.count(*) FROM __dp_ins)",
-					 cols.data, store,
-					 cols.data, query,
+					 cols.data, qstore,
+					 cols.data, target, cols.data,
 					 cols.data,
 					 keys.data,
-					 store,
-					 store, cols.data, cols.data);
+					 qstore,
+					 qstore, cols.data, cols.data);
 	return sql.data;
 }
 
+/* Recompute the store from target at snap; returns rows changed. */
 static int64
-result_int8(int col)
+full_refresh(Snapshot snap, Oid store, const char *target, int64 *row_count)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								  col, &isnull);
+	int64		changed;
 
-	return isnull ? 0 : DatumGetInt64(d);
+	run_at(snap, full_refresh_sql(store, target), 0, NULL, NULL, NULL,
+		   SPI_OK_SELECT, true);
+	changed = result_int8(1) + result_int8(2);
+	run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM %s", qualified_name(store)),
+		   0, NULL, NULL, NULL, SPI_OK_SELECT, true);
+	*row_count = result_int8(1);
+	return changed;
+}
+
+/* ----------------------------------------------------------------
+ * Incremental refresh
+ * ----------------------------------------------------------------
+ */
+
+/* The sources of an output with their logs. */
+static List *
+output_sources(int64 output_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(output_id)};
+	List	   *result = NIL;
+	uint64		i;
+
+	dataproduct_spi_exec("SELECT s.relation, s.log, s.origin FROM dataproduct.source s"
+						 "  JOIN dataproduct.output_source os USING (source_id)"
+						 " WHERE os.output_id = $1 ORDER BY s.source_id",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		SourceBatch *sb = palloc0(sizeof(SourceBatch));
+		bool		isnull;
+
+		sb->relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		sb->log = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		sb->origin = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		result = lappend(result, sb);
+	}
+	return result;
+}
+
+static SourceBatch *
+find_source(List *sources, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, sources)
+		if (((SourceBatch *) lfirst(lc))->relid == relid)
+			return lfirst(lc);
+	elog(ERROR, "relation %u is read by the output but not captured", relid);
+	return NULL;
+}
+
+/*
+ * refuse_own_changes
+ *		Error out if this transaction wrote a source of the output.
+ */
+static void
+refuse_own_changes(Snapshot snap, List *sources, const char *address)
+{
+	FullTransactionId xid = GetTopFullTransactionIdIfAny();
+	ListCell   *lc;
+
+	if (!FullTransactionIdIsValid(xid))
+		return;
+	foreach(lc, sources)
+	{
+		SourceBatch *sb = lfirst(lc);
+		Oid			argtypes[1] = {XID8OID};
+		Datum		values[1] = {FullTransactionIdGetDatum(xid)};
+
+		run_at(snap, psprintf("SELECT 1 FROM %s WHERE __dp_xid = $1 LIMIT 1",
+							  qualified_name(sb->log)),
+			   1, argtypes, values, NULL, SPI_OK_SELECT, true);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot refresh output %s in the transaction that changed its source %s",
+							address, qualified_name(sb->relid)),
+					 errhint("Commit the changes first, then refresh.")));
+	}
+}
+
+/*
+ * snapshot_text
+ *		The text of snapshot snap to record; this transaction's own xid, if
+ *		it has one, counts as not yet visible, so that source changes it
+ *		makes after this refresh are consumed by the next one.
+ */
+static Datum
+snapshot_datum(Datum snap)
+{
+	FullTransactionId xid = GetTopFullTransactionIdIfAny();
+	char	   *text = DatumGetCString(DirectFunctionCall1(pg_snapshot_out, snap));
+	uint64		own;
+	uint64		xmin;
+	uint64		xmax;
+	char	   *xip;
+	StringInfoData buf;
+	bool		added = false;
+
+	if (!FullTransactionIdIsValid(xid))
+		return snap;
+	own = U64FromFullTransactionId(xid);
+	if (sscanf(text, UINT64_FORMAT ":" UINT64_FORMAT ":", &xmin, &xmax) != 2)
+		elog(ERROR, "unexpected snapshot \"%s\"", text);
+	if (own < xmin || own >= xmax)
+		return snap;
+	xip = strchr(strchr(text, ':') + 1, ':') + 1;
+	initStringInfo(&buf);
+	appendStringInfo(&buf, UINT64_FORMAT ":" UINT64_FORMAT ":", xmin, xmax);
+	while (*xip != '\0')
+	{
+		uint64		x = strtou64(xip, &xip, 10);
+
+		if (!added && own < x)
+		{
+			appendStringInfo(&buf, UINT64_FORMAT ",", own);
+			added = true;
+		}
+		if (x != own)
+			appendStringInfo(&buf, UINT64_FORMAT ",", x);
+		if (*xip == ',')
+			xip++;
+	}
+	if (!added)
+		appendStringInfo(&buf, UINT64_FORMAT ",", own);
+	buf.data[--buf.len] = '\0';
+	return DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(buf.data));
+}
+
+/*
+ * run_into_delta
+ *		Run the delta query at the active snapshot into a tuplestore and
+ *		register it as the ephemeral relation __dp_delta.  Returns its rows.
+ *		Memory stays bounded: the tuplestore spills to disk past work_mem.
+ */
+static int64
+run_into_delta(const char *sql, Datum snap, Datum old_snap)
+{
+	Oid			argtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
+	SPIPlanPtr	plan = prepare_cached(sql, 2, argtypes);
+	Tuplestorestate *store = tuplestore_begin_heap(false, false, work_mem);
+	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+	ParamListInfo params = makeParamList(2);
+	SPIExecuteOptions options;
+	EphemeralNamedRelation enr;
+	CachedPlanSource *source;
+	int			rc;
+
+	SetTuplestoreDestReceiverParams(dest, store, CurrentMemoryContext,
+									false, NULL, NULL);
+	params->params[0].value = snap;
+	params->params[0].isnull = false;
+	params->params[0].ptype = PG_SNAPSHOTOID;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[1].value = old_snap;
+	params->params[1].isnull = false;
+	params->params[1].ptype = PG_SNAPSHOTOID;
+	params->params[1].pflags = PARAM_FLAG_CONST;
+
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+	rc = SPI_execute_plan_extended(plan, &options);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "unexpected SPI result %s for the delta query",
+			 SPI_result_code_string(rc));
+	dest->rDestroy(dest);
+
+	source = linitial(SPI_plan_get_plan_sources(plan));
+	enr = palloc0(sizeof(EphemeralNamedRelationData));
+	enr->md.name = DP_DELTA_ENR;
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = CreateTupleDescCopy(source->resultDesc);
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = tuplestore_tuple_count(store);
+	enr->reldata = store;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the delta relation");
+	return tuplestore_tuple_count(store);
+}
+
+/*
+ * apply_batch
+ *		Merge the batch into the store (file header, step 4).  Returns rows
+ *		of the store inserted, updated or deleted; adjusts *row_count.
+ */
+static int64
+apply_batch(Snapshot snap, DpPlan *plan, Oid store, Oid pre,
+			List *changed_leaves, Oid *logs, Datum snapdatum, Datum old_snap,
+			int64 *row_count)
+{
+	char	   *qstore = qualified_name(store);
+	char	   *qpre = qualified_name(pre);
+	Bitmapset  *changed = NULL;
+	ListCell   *lc;
+	int64		applied = 0;
+	char	   *delta_sql;
+
+	foreach(lc, changed_leaves)
+		changed = bms_add_member(changed, lfirst_int(lc));
+	delta_sql = dataproduct_delta_sql(plan, changed, logs);
+	elog(DEBUG2, "delta of %s: %s", qstore, delta_sql);
+	if (run_into_delta(delta_sql, snapdatum, old_snap) == 0)
+		return 0;
+
+	if (!plan->has_other)
+	{
+		uint64		i;
+
+		run_at(snap, psprintf("%s RETURNING (xmax = 0)", dataproduct_upsert_sql(plan, qstore)),
+			   0, NULL, NULL, NULL, SPI_OK_INSERT_RETURNING, false);
+		applied += SPI_processed;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)))
+				(*row_count)++;
+		}
+	}
+
+	if (plan->has_other || plan->has_minmax)
+	{
+		int			nparams;
+		Oid		   *types = dataproduct_affected_types(plan, &nparams);
+		Datum	   *values = palloc(sizeof(Datum) * nparams);
+		char	   *nulls = palloc(nparams + 1);
+		bool		any = plan->global;
+		int			i;
+
+		run_at(snap, dataproduct_affected_sql(plan), 0, NULL, NULL, NULL,
+			   SPI_OK_SELECT, false);
+		for (i = 0; i < nparams; i++)
+		{
+			bool		isnull;
+
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  i + 1, &isnull);
+			nulls[i] = isnull ? 'n' : ' ';
+			if (i % 2 == 0 && !isnull)
+				any = true;
+			if (i % 2 == 1 && !isnull && DatumGetBool(values[i]))
+				any = true;
+		}
+		nulls[nparams] = '\0';
+		if (any)
+		{
+			uint64		r;
+
+			run_at(snap, dataproduct_zero_sql(plan, qstore), plan->global ? 0 : nparams,
+				   types, values, nulls, SPI_OK_UPDATE, true);
+			run_at(snap, psprintf("%s RETURNING (xmax = 0)",
+								  dataproduct_recompute_sql(plan, qstore, qpre)),
+				   plan->global ? 0 : nparams, types, values, nulls,
+				   SPI_OK_INSERT_RETURNING, true);
+			applied += SPI_processed;
+			for (r = 0; r < SPI_processed; r++)
+			{
+				bool		isnull;
+
+				if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)))
+					(*row_count)++;
+			}
+		}
+	}
+
+	if (!plan->global)
+	{
+		run_at(snap, psprintf("DELETE FROM %s WHERE __dp_count <= 0", qstore),
+			   0, NULL, NULL, NULL, SPI_OK_DELETE, true);
+		applied += SPI_processed;
+		*row_count -= SPI_processed;
+	}
+	return applied;
+}
+
+/*
+ * batch_sizes
+ *		Count each source's batch and look for rebuild markers.
+ */
+static void
+batch_sizes(Snapshot snap, List *sources, Datum snapdatum, Datum old_snap)
+{
+	ListCell   *lc;
+	Oid			argtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
+	Datum		values[2] = {snapdatum, old_snap};
+
+	foreach(lc, sources)
+	{
+		SourceBatch *sb = lfirst(lc);
+		bool		isnull;
+
+		run_at(snap, psprintf("SELECT pg_catalog.count(*), coalesce(pg_catalog.bool_or(__dp_weight = 0), false)"
+							  "  FROM %s WHERE pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
+							  "   AND NOT pg_catalog.pg_visible_in_snapshot(__dp_xid, $2)",
+							  qualified_name(sb->log)),
+			   2, argtypes, values, NULL, SPI_OK_SELECT, true);
+		sb->rows = result_int8(1);
+		sb->marker = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	}
+}
+
+/*
+ * clear_foreign_logs
+ *		After a restore, logs hold rows with another cluster's xids: empty
+ *		them (every consumer rebuilds, its snapshot being foreign too).
+ */
+static void
+clear_foreign_logs(Snapshot snap, List *sources, const char *origin)
+{
+	ListCell   *lc;
+	DpSavedUser saved;
+
+	dataproduct_become_catalog_owner(&saved);
+	foreach(lc, sources)
+	{
+		SourceBatch *sb = lfirst(lc);
+		Oid			argtypes[2] = {OIDOID, TEXTOID};
+		Datum		values[2] = {ObjectIdGetDatum(sb->log), CStringGetTextDatum(origin)};
+
+		if (strcmp(sb->origin, origin) == 0)
+			continue;
+		run_at(snap, psprintf("DELETE FROM %s", qualified_name(sb->log)),
+			   0, NULL, NULL, NULL, SPI_OK_DELETE, false);
+		run_at(snap, "UPDATE dataproduct.source SET origin = $2 WHERE log = $1",
+			   2, argtypes, values, NULL, SPI_OK_UPDATE, true);
+	}
+	dataproduct_restore_user(&saved);
+}
+
+/*
+ * trim_logs
+ *		Delete log rows that every consumer has applied: those of
+ *		transactions older than the oldest xmin among the consumers'
+ *		snapshots (outputs not yet loaded hold the snapshot of their
+ *		declaration, which is older than the one their load will use).
+ */
+static void
+trim_logs(Snapshot snap, List *sources)
+{
+	ListCell   *lc;
+	DpSavedUser saved;
+
+	dataproduct_become_catalog_owner(&saved);
+	foreach(lc, sources)
+	{
+		SourceBatch *sb = lfirst(lc);
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(sb->log)};
+
+		run_at(snap, psprintf("DELETE FROM %s WHERE __dp_xid < ("
+							  " SELECT pg_catalog.min(pg_catalog.pg_snapshot_xmin(o.snapshot))"
+							  "   FROM dataproduct.output o"
+							  "   JOIN dataproduct.output_source os USING (output_id)"
+							  "   JOIN dataproduct.source s USING (source_id)"
+							  "  WHERE s.log = $1)",
+							  qualified_name(sb->log)),
+			   1, argtypes, values, NULL, SPI_OK_DELETE, true);
+	}
+	dataproduct_restore_user(&saved);
+}
+
+/* ----------------------------------------------------------------
+ * Entry points
+ * ----------------------------------------------------------------
+ */
+
+static OutputState
+lock_output(DpOutput *output)
+{
+	OutputState state;
+	DpSavedUser saved;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(output->id)};
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT status = 'ok', snapshot, origin, timezone, datestyle, intervalstyle"
+						 "  FROM dataproduct.output WHERE output_id = $1 FOR UPDATE",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("output %s was dropped concurrently", output->address)));
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	state.populated = DatumGetBool(SPI_getbinval(tuple, desc, 1, &isnull));
+	state.snapshot = SPI_getbinval(tuple, desc, 2, &isnull);
+	if (isnull)
+		state.snapshot = (Datum) 0;
+	state.origin = SPI_getvalue(tuple, desc, 3);
+	state.timezone = SPI_getvalue(tuple, desc, 4);
+	state.datestyle = SPI_getvalue(tuple, desc, 5);
+	state.intervalstyle = SPI_getvalue(tuple, desc, 6);
+	return state;
+}
+
+static void
+set_setting(const char *name, const char *value)
+{
+	(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/* Rows of the relations an output reads, as the planner estimates them. */
+static double
+source_rows(List *sources)
+{
+	ListCell   *lc;
+	double		total = 0;
+
+	foreach(lc, sources)
+	{
+		Relation	rel = relation_open(((SourceBatch *) lfirst(lc))->relid, AccessShareLock);
+
+		if (rel->rd_rel->reltuples > 0)
+			total += rel->rd_rel->reltuples;
+		relation_close(rel, AccessShareLock);
+	}
+	return total;
 }
 
 /*
  * dataproduct_refresh_output
- *		Make the output's store equal to its query, record the refresh in the
- *		catalog and return the number of rows inserted plus deleted.
- *
- * Takes ExclusiveLock on the store (held to commit), so concurrent refreshes
- * of one output queue up while readers go on.  SPI must be connected with
- * search_path pinned.  Errors out if the owner cannot run the query.
+ *		Make the output's store equal to its query at a new snapshot, record
+ *		the refresh in the catalog and return the number of store rows
+ *		changed.  SPI must be connected with search_path pinned.  Errors out
+ *		if the owner cannot run the query.
  */
 int64
 dataproduct_refresh_output(DpOutput *output)
@@ -208,18 +785,33 @@ dataproduct_refresh_output(DpOutput *output)
 	RefreshErrorContext ctx;
 	ErrorContextCallback errcallback;
 	DpSavedUser saved;
+	OutputState state;
 	TimestampTz started;
-	char	   *sql;
-	int64		deleted;
-	int64		inserted;
-	int64		row_count;
+	Snapshot	snap;
+	Datum		snapdatum;
+	int			nestlevel;
+	int64		changed = 0;
+	int64		row_count = 0;
+	bool		incremental = (strcmp(output->mode, "incremental") == 0);
+	bool		was_populated;
+	char	   *origin = dataproduct_origin();
 	double		elapsed_ms;
-	Oid			argtypes[6] = {INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID,
-	INT8OID, TEXTOID};
-	Datum		values[6];
+	Oid			argtypes[7] = {INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID,
+	INT8OID, PG_SNAPSHOTOID, TEXTOID};
+	Datum		values[7];
 
+	state = lock_output(output);
+	was_populated = state.populated;
 	LockRelationOid(output->store, ExclusiveLock);
-	sql = build_full_refresh_sql(output);
+
+	nestlevel = NewGUCNestLevel();
+	set_setting("TimeZone", state.timezone);
+	set_setting("DateStyle", state.datestyle);
+	set_setting("IntervalStyle", state.intervalstyle);
+
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	PushActiveSnapshot(snap);
+	snapdatum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
 
 	ctx.address = output->address;
 	ctx.owner = output->owner;
@@ -229,41 +821,125 @@ dataproduct_refresh_output(DpOutput *output)
 	error_context_stack = &errcallback;
 
 	started = GetCurrentTimestamp();
-	dataproduct_become_owner(output->owner, &saved);
-	dataproduct_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	deleted = result_int8(1);
-	inserted = result_int8(2);
-	dataproduct_spi_exec(psprintf("SELECT pg_catalog.count(*) FROM %s",
-								  qualified_name(output->store)),
-						 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	row_count = result_int8(1);
-	dataproduct_restore_user(&saved);
-	elapsed_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
+	if (!incremental)
+	{
+		dataproduct_become_owner(output->owner, &saved);
+		changed = full_refresh(snap, output->store,
+							   psprintf("SELECT * FROM %s", qualified_name(output->query_view)),
+							   &row_count);
+		dataproduct_restore_user(&saved);
+	}
+	else
+	{
+		DpPlan	   *plan;
+		List	   *sources = output_sources(output->id);
+		bool		rebuild;
+		int64		batch_rows = 0;
+		ListCell   *lc;
 
+		refuse_own_changes(snap, sources, output->address);
+		dataproduct_check_owner_can_read(output, output->owner);
+		plan = dataproduct_plan_output(output->query_view);
+		if (!plan->incremental)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("output %s can no longer be maintained incrementally", output->address),
+					 errdetail("Its query %s.", plan->reason)));
+
+		rebuild = !state.populated || state.snapshot == (Datum) 0 ||
+			strcmp(state.origin ? state.origin : "", origin) != 0;
+		if (rebuild)
+			clear_foreign_logs(snap, sources, origin);
+		else
+		{
+			batch_sizes(snap, sources, snapdatum, state.snapshot);
+			foreach(lc, sources)
+			{
+				SourceBatch *sb = lfirst(lc);
+
+				batch_rows += sb->rows;
+				rebuild |= sb->marker;
+			}
+			if (batch_rows > 0 && dataproduct_full_refresh_fraction >= 0 &&
+				batch_rows > dataproduct_full_refresh_fraction * source_rows(sources) &&
+				source_rows(sources) > 0)
+				rebuild = true;
+		}
+
+		elog(DEBUG1, "refreshing %s: %s, batch of " INT64_FORMAT " rows",
+			 output->address, rebuild ? "rebuild" : "incremental", batch_rows);
+		dataproduct_become_owner(output->owner, &saved);
+		if (rebuild)
+			changed = full_refresh(snap, output->store,
+								   dataproduct_store_sql(plan, qualified_name(output->pre_view), false),
+								   &row_count);
+		else
+		{
+			List	   *changed_leaves = NIL;
+			Oid		   *logs = palloc0(sizeof(Oid) * list_length(plan->leaves));
+
+			run_at(snap, psprintf("SELECT row_count FROM dataproduct.output WHERE output_id = %lld",
+								  (long long) output->id),
+				   0, NULL, NULL, NULL, SPI_OK_SELECT, true);
+			row_count = result_int8(1);
+			foreach(lc, plan->leaves)
+			{
+				SourceBatch *sb = find_source(sources, ((DpLeaf *) lfirst(lc))->relid);
+
+				logs[foreach_current_index(lc)] = sb->log;
+				if (sb->rows > 0)
+					changed_leaves = lappend_int(changed_leaves, foreach_current_index(lc));
+			}
+			if (changed_leaves != NIL)
+				changed = apply_batch(snap, plan, output->store, output->pre_view,
+									  changed_leaves, logs, snapdatum, state.snapshot,
+									  &row_count);
+		}
+		dataproduct_restore_user(&saved);
+
+		/* the first load replaces the guard in the view */
+		if (!was_populated)
+		{
+			dataproduct_become_catalog_owner(&saved);
+			run_at(snap, psprintf("CREATE OR REPLACE VIEW %s AS %s",
+								  qualified_name(output->view),
+								  dataproduct_view_sql(plan, output->store, false)),
+				   0, NULL, NULL, NULL, SPI_OK_UTILITY, false);
+			dataproduct_restore_user(&saved);
+		}
+		output->sources = sources;
+	}
+	elapsed_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	error_context_stack = errcallback.previous;
 
 	values[0] = Int64GetDatum(output->id);
 	values[1] = TimestampTzGetDatum(started);
 	values[2] = Float8GetDatum(elapsed_ms);
-	values[3] = Int64GetDatum(deleted + inserted);
+	values[3] = Int64GetDatum(changed);
 	values[4] = Int64GetDatum(row_count);
-	values[5] = CStringGetTextDatum("ok");
+	values[5] = snapshot_datum(snapdatum);
+	values[6] = CStringGetTextDatum(origin);
 	dataproduct_become_catalog_owner(&saved);
-	dataproduct_spi_exec("UPDATE dataproduct.output"
-						 "   SET status = $6, last_refresh = $2, refresh_ms = $3,"
-						 "       rows_changed = $4, row_count = $5"
-						 " WHERE output_id = $1",
-						 6, argtypes, values, NULL, SPI_OK_UPDATE);
+	run_at(snap, "UPDATE dataproduct.output"
+		   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
+		   "       rows_changed = $4, row_count = $5, snapshot = $6, origin = $7"
+		   " WHERE output_id = $1",
+		   7, argtypes, values, NULL, SPI_OK_UPDATE, true);
 	dataproduct_restore_user(&saved);
+	if (incremental)
+		trim_logs(snap, output->sources);
 
-	return deleted + inserted;
+	PopActiveSnapshot();
+	UnregisterSnapshot(snap);
+	AtEOXact_GUC(true, nestlevel);
+	return changed;
 }
 
 /*
  * dataproduct_check_owner_can_read
  *		Error out unless owner may run the output's query, checked by
  *		starting it (permissions are checked at executor start) as that role
- *		without fetching a row.  Used when a product changes hands.
+ *		without fetching a row.
  */
 void
 dataproduct_check_owner_can_read(DpOutput *output, Oid owner)
@@ -286,4 +962,45 @@ dataproduct_check_owner_can_read(DpOutput *output, Oid owner)
 	dataproduct_restore_user(&saved);
 
 	error_context_stack = errcallback.previous;
+}
+
+/*
+ * assert_populated(store regclass) returns boolean
+ *
+ * The guard in the view of an incrementally maintained output until its
+ * first refresh: reading it raises an error instead of showing no rows.
+ */
+Datum
+dataproduct_assert_populated(PG_FUNCTION_ARGS)
+{
+	Oid			store = PG_GETARG_OID(0);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(store)};
+	char	   *address = NULL;
+	bool		populated = false;
+
+	dataproduct_spi_connect();
+	dataproduct_spi_exec("SELECT d.name || '.' || o.name, o.status = 'ok'"
+						 "  FROM dataproduct.output o"
+						 "  JOIN dataproduct.product p USING (product_id)"
+						 "  JOIN dataproduct.domain d USING (domain_id)"
+						 " WHERE o.store = $1::pg_catalog.regclass",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		address = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		populated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	if (!populated)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("output %s has not been populated yet",
+						address ? address : get_rel_name(store)),
+				 errhint("It is populated by its first refresh: SELECT dataproduct.refresh('%s').",
+						 address ? address : get_rel_name(store))));
+	dataproduct_spi_finish();
+	PG_RETURN_BOOL(true);
 }

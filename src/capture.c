@@ -1,0 +1,609 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.c
+ *	  Change capture on the sources of incrementally maintained outputs.
+ *
+ * The first step of the data flow.  Every relation an incrementally
+ * maintained output reads (a table, a partitioned table, or another output's
+ * store) gets a change log, dataproduct_internal.source_<id>_log, and two
+ * triggers running dataproduct.capture(<log>):
+ *
+ *	 __dp_capture           AFTER INSERT OR UPDATE OR DELETE, FOR EACH ROW
+ *	                        (cloned by PostgreSQL to every partition)
+ *	 __dp_capture_truncate  AFTER TRUNCATE, FOR EACH STATEMENT
+ *
+ * For each changed row the trigger appends the row image of the captured
+ * columns (those the outputs read) with a weight, +1 for a new image and -1
+ * for an old one, and the writing transaction's full xid.  An UPDATE that
+ * leaves every captured column as it was logs nothing.  TRUNCATE, and an
+ * ALTER TABLE of the relation (which can attach or detach partitions), log a
+ * marker of weight 0, after which consumers rebuild.
+ *
+ * The write path stays cheap: no SPI, no catalog lookups after the first row
+ * of a backend (the column mapping is cached per trigger and dropped on
+ * relcache invalidation), one heap insert per image into a table without
+ * indexes.  The insert bypasses privilege checks on purpose: writers need no
+ * rights on the log, and only the extension can install this trigger
+ * (EXECUTE is revoked from PUBLIC).
+ *
+ * The log is read and trimmed by refresh.c; outputs consume it in batches
+ * defined by snapshots, so rows need no order.  Triggers are ordinary
+ * (so pg_dump restores them, after the data) but guarded by the event
+ * triggers: dropping or disabling one by hand is refused.
+ *
+ * IDENTIFICATION
+ *	  src/capture.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/regproc.h"
+#include "utils/ruleutils.h"
+#include "utils/xid8.h"
+
+#include "capture.h"
+#include "catalog.h"
+
+PG_FUNCTION_INFO_V1(dataproduct_capture);
+
+#define CAPTURE_XID		(-1)
+#define CAPTURE_WEIGHT	(-2)
+
+/*
+ * Per trigger: where each column of the log comes from in the firing
+ * relation.  Entries live in CacheMemoryContext until a relcache
+ * invalidation of the firing relation or the log drops them.
+ */
+typedef struct CaptureEntry
+{
+	Oid			tgoid;			/* hash key */
+	bool		valid;
+	Oid			relid;
+	Oid			logid;
+	int			natts;			/* columns of the log */
+	AttrNumber *source;			/* attnum in the firing relation, or
+								 * CAPTURE_XID / CAPTURE_WEIGHT */
+} CaptureEntry;
+
+static HTAB *capture_cache = NULL;
+
+static void
+capture_cache_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	CaptureEntry *entry;
+
+	(void) arg;
+	if (capture_cache == NULL)
+		return;
+	hash_seq_init(&status, capture_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (!OidIsValid(relid) || entry->relid == relid || entry->logid == relid)
+			entry->valid = false;
+}
+
+static CaptureEntry *
+capture_entry(Trigger *trigger, Relation rel)
+{
+	CaptureEntry *entry;
+	bool		found;
+
+	if (capture_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(CaptureEntry);
+		ctl.hcxt = CacheMemoryContext;
+		capture_cache = hash_create("pg_dataproduct capture", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(capture_cache_invalidate, (Datum) 0);
+	}
+
+	entry = hash_search(capture_cache, &trigger->tgoid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->source = NULL;
+	}
+	if (!entry->valid)
+	{
+		RangeVar   *rv;
+		Relation	log;
+		TupleDesc	desc;
+		int			i;
+
+		if (trigger->tgnargs != 1)
+			elog(ERROR, "trigger %s must have one argument, its change log",
+				 trigger->tgname);
+		rv = makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[0]));
+		entry->logid = RangeVarGetRelid(rv, RowExclusiveLock, false);
+		entry->relid = RelationGetRelid(rel);
+		log = table_open(entry->logid, NoLock);
+		desc = RelationGetDescr(log);
+		if (entry->source != NULL)
+			pfree(entry->source);
+		entry->source = MemoryContextAlloc(CacheMemoryContext,
+										   sizeof(AttrNumber) * desc->natts);
+		entry->natts = desc->natts;
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			const char *name = NameStr(att->attname);
+
+			if (att->attisdropped)
+				entry->source[i] = InvalidAttrNumber;
+			else if (strcmp(name, "__dp_xid") == 0)
+				entry->source[i] = CAPTURE_XID;
+			else if (strcmp(name, "__dp_weight") == 0)
+				entry->source[i] = CAPTURE_WEIGHT;
+			else
+			{
+				entry->source[i] = get_attnum(entry->relid, name);
+				if (entry->source[i] == InvalidAttrNumber)
+					elog(ERROR, "captured column \"%s\" is missing from relation \"%s\"",
+						 name, RelationGetRelationName(rel));
+			}
+		}
+		table_close(log, NoLock);
+		entry->valid = true;
+	}
+	return entry;
+}
+
+/*
+ * log_image
+ *		Append one signed image to the log; slot NULL logs a marker.
+ */
+static void
+log_image(CaptureEntry *entry, Relation log, TupleTableSlot *slot,
+		  int16 weight)
+{
+	Datum	   *values = palloc(sizeof(Datum) * entry->natts);
+	bool	   *nulls = palloc(sizeof(bool) * entry->natts);
+	HeapTuple	tuple;
+	int			i;
+
+	if (slot != NULL)
+		slot_getallattrs(slot);
+	for (i = 0; i < entry->natts; i++)
+	{
+		AttrNumber	src = entry->source[i];
+
+		nulls[i] = false;
+		if (src == CAPTURE_XID)
+			values[i] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+		else if (src == CAPTURE_WEIGHT)
+			values[i] = Int16GetDatum(weight);
+		else if (slot == NULL || src == InvalidAttrNumber)
+		{
+			values[i] = (Datum) 0;
+			nulls[i] = true;
+		}
+		else
+		{
+			values[i] = slot->tts_values[src - 1];
+			nulls[i] = slot->tts_isnull[src - 1];
+		}
+	}
+	tuple = heap_form_tuple(RelationGetDescr(log), values, nulls);
+	simple_heap_insert(log, tuple);
+	heap_freetuple(tuple);
+	pfree(values);
+	pfree(nulls);
+}
+
+/* Did an update change any captured column? */
+static bool
+captured_columns_changed(CaptureEntry *entry, Relation rel,
+						 TupleTableSlot *oldslot, TupleTableSlot *newslot)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	slot_getallattrs(oldslot);
+	slot_getallattrs(newslot);
+	for (i = 0; i < entry->natts; i++)
+	{
+		AttrNumber	src = entry->source[i];
+		Form_pg_attribute att;
+
+		if (src <= 0)
+			continue;
+		att = TupleDescAttr(desc, src - 1);
+		if (oldslot->tts_isnull[src - 1] != newslot->tts_isnull[src - 1])
+			return true;
+		if (!oldslot->tts_isnull[src - 1] &&
+			!datumIsEqual(oldslot->tts_values[src - 1],
+						  newslot->tts_values[src - 1],
+						  att->attbyval, att->attlen))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * dataproduct_capture
+ *		The capture trigger; see the file header.
+ */
+Datum
+dataproduct_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerEvent event;
+	CaptureEntry *entry;
+	Relation	log;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired by a trigger",
+						"dataproduct.capture")));
+	event = trigdata->tg_event;
+	if (!TRIGGER_FIRED_AFTER(event))
+		elog(ERROR, "dataproduct.capture must be an AFTER trigger");
+
+	entry = capture_entry(trigdata->tg_trigger, trigdata->tg_relation);
+	log = table_open(entry->logid, RowExclusiveLock);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(event))
+		log_image(entry, log, NULL, 0);
+	else if (!TRIGGER_FIRED_FOR_ROW(event))
+		elog(ERROR, "dataproduct.capture must be a row trigger, or a TRUNCATE trigger");
+	else if (TRIGGER_FIRED_BY_INSERT(event))
+		log_image(entry, log, trigdata->tg_trigslot, 1);
+	else if (TRIGGER_FIRED_BY_DELETE(event))
+		log_image(entry, log, trigdata->tg_trigslot, -1);
+	else if (TRIGGER_FIRED_BY_UPDATE(event))
+	{
+		if (captured_columns_changed(entry, trigdata->tg_relation,
+									 trigdata->tg_trigslot,
+									 trigdata->tg_newslot))
+		{
+			log_image(entry, log, trigdata->tg_trigslot, -1);
+			log_image(entry, log, trigdata->tg_newslot, 1);
+		}
+	}
+
+	table_close(log, NoLock);
+	return PointerGetDatum(NULL);
+}
+
+/* ----------------------------------------------------------------
+ * Installing and removing capture
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * dataproduct_origin
+ *		The cluster and database transaction ids belong to.  A snapshot or a
+ *		log from another origin (a restored dump) is meaningless here.
+ */
+char *
+dataproduct_origin(void)
+{
+	return psprintf(UINT64_FORMAT ":%u", GetSystemIdentifier(), MyDatabaseId);
+}
+
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static void
+exec_utility(const char *sql)
+{
+	dataproduct_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	CommandCounterIncrement();
+}
+
+/* The column definition of a relation's attribute, for its log. */
+static char *
+column_definition(Relation rel, AttrNumber attno)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+	char	   *def = psprintf("%s %s", quote_identifier(NameStr(att->attname)),
+							   format_type_with_typemod(att->atttypid, att->atttypmod));
+
+	if (OidIsValid(att->attcollation) &&
+		att->attcollation != get_typcollation(att->atttypid))
+		def = psprintf("%s COLLATE %s", def, generate_collation_name(att->attcollation));
+	return def;
+}
+
+/* Install the TRUNCATE trigger on every partition below relid. */
+static void
+capture_partition_truncates(Oid relid, const char *qlog)
+{
+	List	   *children = find_all_inheritors(relid, NoLock, NULL);
+	ListCell   *lc;
+
+	foreach(lc, children)
+	{
+		Oid			child = lfirst_oid(lc);
+
+		if (child == relid)
+			continue;
+		exec_utility(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
+							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
+							  qualified_name(child), quote_literal_cstr(qlog)));
+		exec_utility(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture_truncate",
+							  qualified_name(child)));
+	}
+}
+
+/*
+ * dataproduct_capture_relation
+ *		Make sure changes of relid are captured, including the columns in
+ *		attnos, and return its log.  Installs the log and triggers the first
+ *		time, adds columns to the log later.  Either takes a
+ *		ShareRowExclusiveLock (or an AccessExclusiveLock on the log), held to
+ *		commit: writers of the relation wait for this transaction, which is
+ *		why initial loads run in a later one.
+ *
+ * SPI must be connected with search_path pinned; runs as the catalog owner.
+ */
+Oid
+dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
+{
+	DpSavedUser saved;
+	Relation	rel;
+	Oid			argtypes[5] = {OIDOID, INT8OID, OIDOID, TEXTARRAYOID, TEXTOID};
+	Datum		values[5];
+	Oid			log;
+	int			attno = -1;
+	ListCell   *lc;
+	ListCell   *lc2;
+	char		relkind;
+	List	   *defs = NIL;
+	List	   *names = NIL;
+
+	dataproduct_become_catalog_owner(&saved);
+	/* the lock stays to commit; the relation must not stay open (our DDL) */
+	LockRelationOid(relid, ShareRowExclusiveLock);
+	rel = table_open(relid, NoLock);
+	relkind = rel->rd_rel->relkind;
+	while ((attno = bms_next_member(attnos, attno)) >= 0)
+	{
+		defs = lappend(defs, column_definition(rel, attno));
+		names = lappend(names, pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), attno - 1)->attname)));
+	}
+	table_close(rel, NoLock);
+
+	values[0] = ObjectIdGetDatum(relid);
+	dataproduct_spi_exec("SELECT source_id, log FROM dataproduct.source WHERE relation = $1",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		StringInfoData cols;
+		char	   *logname;
+		char	   *qlog;
+		int64		id;
+		bool		isnull;
+
+		dataproduct_spi_exec("SELECT pg_catalog.nextval('dataproduct.source_id_seq')",
+							 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+		logname = psprintf("source_" INT64_FORMAT "_log", id);
+		qlog = quote_qualified_identifier("dataproduct_internal", logname);
+
+		initStringInfo(&cols);
+		foreach(lc, defs)
+			appendStringInfo(&cols, "%s, ", (char *) lfirst(lc));
+		exec_utility(psprintf("CREATE TABLE %s (%s__dp_xid pg_catalog.xid8 NOT NULL,"
+							  " __dp_weight pg_catalog.int2 NOT NULL)"
+							  " WITH (autovacuum_vacuum_scale_factor = 0.01)",
+							  qlog, cols.data));
+		exec_utility(psprintf("COMMENT ON TABLE %s IS %s", qlog,
+							  quote_literal_cstr(psprintf("pg_dataproduct: change log of %s",
+														  qualified_name(relid)))));
+		exec_utility(psprintf("CREATE TRIGGER __dp_capture AFTER INSERT OR UPDATE OR DELETE ON %s"
+							  " FOR EACH ROW EXECUTE FUNCTION dataproduct.capture(%s)",
+							  qualified_name(relid), quote_literal_cstr(qlog)));
+		exec_utility(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
+							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
+							  qualified_name(relid), quote_literal_cstr(qlog)));
+		exec_utility(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture,"
+							  " ENABLE ALWAYS TRIGGER __dp_capture_truncate",
+							  qualified_name(relid)));
+		if (relkind == RELKIND_PARTITIONED_TABLE)
+			capture_partition_truncates(relid, qlog);
+
+		log = get_relname_relid(logname, get_namespace_oid("dataproduct_internal", false));
+		values[1] = Int64GetDatum(id);
+		values[2] = ObjectIdGetDatum(log);
+		values[4] = CStringGetTextDatum(dataproduct_origin());
+		dataproduct_spi_exec("INSERT INTO dataproduct.source (source_id, relation, log, columns, origin)"
+							 " SELECT $2, $1, $3, ARRAY(SELECT attname::text FROM pg_catalog.pg_attribute"
+							 "   WHERE attrelid = $3 AND attnum > 0 AND NOT attisdropped"
+							 "     AND attname NOT IN ('__dp_xid', '__dp_weight') ORDER BY attnum), $5",
+							 5, argtypes, values, "   n ", SPI_OK_INSERT);
+		*source_id = id;
+	}
+	else
+	{
+		bool		isnull;
+
+		*source_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+		log = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+		forboth(lc, names, lc2, defs)
+		{
+			const char *name = lfirst(lc);
+
+			if (get_attnum(log, name) != InvalidAttrNumber)
+				continue;
+			/* the trigger picks the new column up by name */
+			exec_utility(psprintf("ALTER TABLE %s ADD COLUMN %s", qualified_name(log),
+								  (char *) lfirst(lc2)));
+			values[0] = ObjectIdGetDatum(log);
+			values[4] = CStringGetTextDatum(name);
+			dataproduct_spi_exec("UPDATE dataproduct.source SET columns = columns || $5"
+								 " WHERE log = $1",
+								 5, argtypes, values, " nnn ", SPI_OK_UPDATE);
+		}
+	}
+	dataproduct_restore_user(&saved);
+	return log;
+}
+
+/* Set while this module drops capture triggers, which the guard allows. */
+static bool releasing = false;
+
+/*
+ * dataproduct_release_sources
+ *		Remove capture from relations no output consumes any more, and forget
+ *		sources whose relation is gone.  SPI connected, search_path pinned.
+ */
+void
+dataproduct_release_sources(void)
+{
+	DpSavedUser saved;
+	uint64		i;
+	uint64		n;
+	SPITupleTable *tuptable;
+
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT s.source_id, s.relation, s.log,"
+						 "       EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relation)"
+						 "  FROM dataproduct.source s"
+						 " WHERE NOT EXISTS (SELECT 1 FROM dataproduct.output_source os"
+						 "                    WHERE os.source_id = s.source_id)"
+						 "    OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relation)",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	tuptable = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull);
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull));
+		Oid			log = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 3, &isnull));
+		bool		exists = DatumGetBool(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 4, &isnull));
+		Oid			argtypes[1] = {INT8OID};
+
+		if (exists)
+		{
+			List	   *rels = find_all_inheritors(relid, AccessExclusiveLock, NULL);
+			ListCell   *lc;
+
+			releasing = true;
+			foreach(lc, rels)
+			{
+				exec_utility(psprintf("DROP TRIGGER IF EXISTS __dp_capture_truncate ON %s",
+									  qualified_name(lfirst_oid(lc))));
+				if (lfirst_oid(lc) == relid)
+					exec_utility(psprintf("DROP TRIGGER IF EXISTS __dp_capture ON %s",
+										  qualified_name(relid)));
+			}
+			releasing = false;
+		}
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(log)))
+			exec_utility(psprintf("DROP TABLE %s", qualified_name(log)));
+		dataproduct_spi_exec("DELETE FROM dataproduct.source WHERE source_id = $1",
+							 1, argtypes, &id, NULL, SPI_OK_DELETE);
+	}
+	dataproduct_restore_user(&saved);
+}
+
+/*
+ * dataproduct_check_capture_drops
+ *		From the sql_drop event trigger: refuse to drop a capture trigger on
+ *		its own (dropping the relation is fine).
+ */
+void
+dataproduct_check_capture_drops(void)
+{
+	if (releasing)
+		return;
+	dataproduct_spi_exec("SELECT object_identity FROM pg_catalog.pg_event_trigger_dropped_objects()"
+						 " WHERE object_type = 'trigger' AND original"
+						 "   AND object_identity LIKE '\\_\\_dp\\_capture%'",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop trigger %s",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("It captures changes for incrementally maintained data product outputs."),
+				 errhint("Drop the outputs that read the table; capture goes with the last of them.")));
+}
+
+/*
+ * dataproduct_check_capture_alters
+ *		From the ddl_command_end event trigger: capture triggers must stay
+ *		enabled (refuse the command otherwise), and an ALTER TABLE of a
+ *		captured relation, which may attach or detach partitions, makes its
+ *		consumers rebuild (a marker in the log).
+ */
+void
+dataproduct_check_capture_alters(void)
+{
+	DpSavedUser saved;
+
+	dataproduct_spi_exec("SELECT t.tgrelid::pg_catalog.regclass::text, t.tgname"
+						 "  FROM pg_catalog.pg_trigger t"
+						 " WHERE t.tgname IN ('__dp_capture', '__dp_capture_truncate')"
+						 "   AND t.tgenabled <> 'A' LIMIT 1",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot disable trigger %s on %s",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("It captures changes for incrementally maintained data product outputs."),
+				 errhint("Drop the outputs that read the table, or declare them with refresh => 'full'.")));
+
+	dataproduct_spi_exec("SELECT s.log FROM pg_catalog.pg_event_trigger_ddl_commands() c"
+						 "  JOIN dataproduct.source s ON s.relation = c.objid"
+						 " WHERE c.command_tag = 'ALTER TABLE'"
+						 "   AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		SPITupleTable *tuptable = SPI_tuptable;
+		uint64		n = SPI_processed;
+		uint64		i;
+
+		dataproduct_become_catalog_owner(&saved);
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Oid			log = DatumGetObjectId(SPI_getbinval(tuptable->vals[i],
+															 tuptable->tupdesc, 1, &isnull));
+
+			dataproduct_spi_exec(psprintf("INSERT INTO %s (__dp_xid, __dp_weight)"
+										  " VALUES (pg_catalog.pg_current_xact_id(), 0)",
+										  qualified_name(log)),
+								 0, NULL, NULL, NULL, SPI_OK_INSERT);
+		}
+		dataproduct_restore_user(&saved);
+	}
+}

@@ -1,0 +1,1271 @@
+/*-------------------------------------------------------------------------
+ *
+ * delta.c
+ *	  Incremental maintenance plans: from an output's analysed query to its
+ *	  store layout and to the statements that apply a batch of changes.
+ *
+ * Every incrementally maintained output is treated as a grouping:
+ *
+ *	 GROUP BY keys        the keys are the GROUP BY expressions (plus columns
+ *	                      they determine), or the DISTINCT columns, or, for a
+ *	                      plain join, all output columns (the store then
+ *	                      counts duplicates and the view repeats them);
+ *	 aggregates           count, sum, avg, min, max are merged from the
+ *	                      batch; any other deterministic aggregate is
+ *	                      recomputed for the groups the batch touches.
+ *
+ * The store holds one row per group: the keys (__dp_k<i>), the aggregate
+ * values with their helpers (__dp_a<j>, __dp_a<j>_sum, __dp_a<j>_nn) and the
+ * group's row count (__dp_count), unique on the keys (NULLS NOT DISTINCT).
+ * The output view computes the declared columns and HAVING from them.
+ *
+ * Changes arrive as signed multisets: for a base relation T, the batch dT
+ * holds +1 rows (new images) and -1 rows (old images).  For a join of
+ * T1..Tn read at the refresh snapshot, inclusion-exclusion gives
+ *
+ *	 d(T1 |><| ... |><| Tn) = sum over non-empty U of (-1)^(|U|+1)
+ *	                          (|><| of dTi for i in U, Tj for j not in U)
+ *
+ * with weights multiplied along each row.  Only relations with a non-empty
+ * batch take part, so the usual batch (one changed table) is one term.
+ *
+ * Nothing here splices user text into SQL: the analysed query tree is
+ * rewritten (a base relation replaced by its batch, the target list replaced
+ * by keys and aggregate inputs) and turned back into SQL by the server's own
+ * deparser, pg_get_querydef, which names every object schema-qualified under
+ * the pinned search_path.  The statements that merge into the store only
+ * name store columns.  The "pre" view (output_<id>_pre) holds the
+ * pre-aggregation query: the initial load and the recomputation of groups
+ * aggregate over it, and the planner inlines it so that filters on group
+ * keys reach the base tables' indexes.
+ *
+ * IDENTIFICATION
+ *	  src/delta.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parse_relation.h"
+#include "parser/parsetree.h"
+#include "parser/parser.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/typcache.h"
+#include "utils/regproc.h"
+
+#include "catalog.h"
+#include "delta.h"
+
+/* ----------------------------------------------------------------
+ * Analysis
+ * ----------------------------------------------------------------
+ */
+
+static void
+refuse(DpPlan *plan, const char *reason)
+{
+	if (plan->incremental)
+	{
+		plan->incremental = false;
+		plan->reason = pstrdup(reason);
+	}
+}
+
+/*
+ * Functions are allowed when their result depends only on their arguments
+ * (and on the settings pinned at declaration): immutable functions, and
+ * stable built-in ones except those that read the clock.
+ */
+static bool
+function_is_deterministic(Oid funcid, void *context)
+{
+	DpPlan	   *plan = context;
+	char		volatility = func_volatile(funcid);
+
+	if (volatility == PROVOLATILE_IMMUTABLE)
+		return false;
+	if (volatility == PROVOLATILE_STABLE &&
+		get_func_namespace(funcid) == PG_CATALOG_NAMESPACE &&
+		funcid != F_NOW && funcid != F_STATEMENT_TIMESTAMP &&
+		funcid != F_TRANSACTION_TIMESTAMP)
+		return false;
+	refuse(plan, psprintf("it calls %s(), whose result can change while the sources do not",
+						  get_func_name(funcid)));
+	return true;
+}
+
+static bool
+check_expression_walker(Node *node, DpPlan *plan)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, function_is_deterministic, plan))
+		return true;
+	if (IsA(node, SQLValueFunction))
+	{
+		SQLValueFunction *svf = (SQLValueFunction *) node;
+
+		if (svf->op <= SVFOP_LOCALTIMESTAMP_N)
+		{
+			refuse(plan, "it reads the current date or time");
+			return true;
+		}
+	}
+	else if (IsA(node, NextValueExpr))
+	{
+		refuse(plan, "it draws from a sequence");
+		return true;
+	}
+	else if (IsA(node, Var) && ((Var *) node)->varattno < 0)
+	{
+		refuse(plan, "it reads a system column");
+		return true;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, check_expression_walker,
+								 plan, 0);
+	return expression_tree_walker(node, check_expression_walker, plan);
+}
+
+typedef struct AttnosContext
+{
+	int			rti;
+	Bitmapset  *attnos;
+} AttnosContext;
+
+/* Columns of range table entry rti read at this query level. */
+static bool
+attnos_walker(Node *node, AttnosContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		if (var->varno == ctx->rti && var->varlevelsup == 0)
+			ctx->attnos = bms_add_member(ctx->attnos, var->varattno);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, attnos_walker, ctx,
+								 QTW_IGNORE_RT_SUBQUERIES);
+	return expression_tree_walker(node, attnos_walker, ctx);
+}
+
+/* Collect the range table indexes a join tree references. */
+static void
+jointree_rtindexes(Node *node, List **rtindexes, DpPlan *plan)
+{
+	if (node == NULL)
+		return;
+	if (IsA(node, RangeTblRef))
+		*rtindexes = lappend_int(*rtindexes, ((RangeTblRef *) node)->rtindex);
+	else if (IsA(node, FromExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			jointree_rtindexes(lfirst(lc), rtindexes, plan);
+	}
+	else if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *join = (JoinExpr *) node;
+
+		if (join->jointype != JOIN_INNER)
+			refuse(plan, "it uses an outer join");
+		jointree_rtindexes(join->larg, rtindexes, plan);
+		jointree_rtindexes(join->rarg, rtindexes, plan);
+	}
+}
+
+/*
+ * check_query
+ *		Check one level of the query tree and collect its base relations as
+ *		leaves.  Below the top, only plain select-project-join subqueries
+ *		(views) are allowed.
+ */
+static void
+check_query(Query *query, bool top, List *path, DpPlan *plan)
+{
+	List	   *rtindexes = NIL;
+	ListCell   *lc;
+
+	if (query->setOperations != NULL)
+		refuse(plan, "it uses UNION, INTERSECT or EXCEPT");
+	if (query->hasWindowFuncs)
+		refuse(plan, "it uses window functions");
+	if (query->hasTargetSRFs)
+		refuse(plan, "it calls set-returning functions in the select list");
+	if (query->hasSubLinks)
+		refuse(plan, "it uses subqueries in expressions");
+	if (query->cteList != NIL)
+		refuse(plan, "it uses WITH");
+	if (query->limitCount != NULL || query->limitOffset != NULL)
+		refuse(plan, "it uses LIMIT or OFFSET");
+	if (query->hasDistinctOn)
+		refuse(plan, "it uses DISTINCT ON");
+	if (query->groupingSets != NIL)
+		refuse(plan, "it uses GROUPING SETS, ROLLUP or CUBE");
+	if (!top && (query->hasAggs || query->groupClause != NIL ||
+				 query->distinctClause != NIL || query->havingQual != NULL))
+		refuse(plan, "it reads a view or subquery that aggregates");
+	if (top && query->distinctClause != NIL &&
+		(query->hasAggs || query->groupClause != NIL))
+		refuse(plan, "it uses DISTINCT together with aggregation");
+
+	jointree_rtindexes((Node *) query->jointree, &rtindexes, plan);
+	foreach(lc, rtindexes)
+	{
+		int			rti = lfirst_int(lc);
+		RangeTblEntry *rte = rt_fetch(rti, query->rtable);
+		List	   *subpath = lappend_int(list_copy(path), rti);
+
+		if (rte->rtekind == RTE_SUBQUERY)
+		{
+			check_query(rte->subquery, false, subpath, plan);
+			continue;
+		}
+		if (rte->rtekind == RTE_JOIN)
+			continue;
+		if (rte->rtekind != RTE_RELATION)
+		{
+			refuse(plan, "it reads from a function, VALUES, a CTE or a table function");
+			continue;
+		}
+		if (rte->tablesample != NULL)
+			refuse(plan, "it uses TABLESAMPLE");
+		if (rte->relkind != RELKIND_RELATION &&
+			rte->relkind != RELKIND_PARTITIONED_TABLE)
+		{
+			refuse(plan, psprintf("it reads %s, whose changes cannot be captured",
+								  get_rel_relkind(rte->relid) == RELKIND_MATVIEW ?
+								  "a materialized view" :
+								  get_rel_relkind(rte->relid) == RELKIND_FOREIGN_TABLE ?
+								  "a foreign table" : "a relation that is not a table"));
+			continue;
+		}
+		if (rte->relkind == RELKIND_RELATION && rte->inh &&
+			has_subclass(rte->relid))
+			refuse(plan, "it reads a table with inheritance children");
+		{
+			Relation	rel = relation_open(rte->relid, AccessShareLock);
+			bool		rls = rel->rd_rel->relrowsecurity;
+
+			relation_close(rel, AccessShareLock);
+			if (rls)
+				refuse(plan, psprintf("table %s has row level security",
+									  get_rel_name(rte->relid)));
+		}
+		{
+			DpLeaf	   *leaf = palloc0(sizeof(DpLeaf));
+			AttnosContext ctx = {rti, NULL};
+			int			a = -1;
+
+			leaf->relid = rte->relid;
+			leaf->path = subpath;
+			(void) attnos_walker((Node *) query, &ctx);
+			while ((a = bms_next_member(ctx.attnos, a)) >= 0)
+			{
+				if (a == InvalidAttrNumber)
+				{
+					/* a whole-row reference needs every column */
+					Relation	rel = relation_open(rte->relid, AccessShareLock);
+					int			i;
+
+					for (i = 1; i <= RelationGetNumberOfAttributes(rel); i++)
+						if (!TupleDescAttr(RelationGetDescr(rel), i - 1)->attisdropped)
+							leaf->attnos = bms_add_member(leaf->attnos, i);
+					relation_close(rel, AccessShareLock);
+				}
+				else if (a > 0)
+					leaf->attnos = bms_add_member(leaf->attnos, a);
+			}
+			plan->leaves = lappend(plan->leaves, leaf);
+		}
+	}
+}
+
+/* Classify an aggregate call. */
+static DpAggKind
+classify_aggregate(Aggref *aggref, bool *float_avg)
+{
+	char	   *name;
+	Oid			argtype;
+
+	*float_avg = false;
+	if (aggref->aggdistinct != NIL || aggref->aggorder != NIL ||
+		aggref->aggkind != AGGKIND_NORMAL || aggref->aggvariadic ||
+		get_func_namespace(aggref->aggfnoid) != PG_CATALOG_NAMESPACE)
+		return DP_AGG_OTHER;
+	name = get_func_name(aggref->aggfnoid);
+	if (aggref->aggstar)
+		return strcmp(name, "count") == 0 ? DP_AGG_COUNT_STAR : DP_AGG_OTHER;
+	if (list_length(aggref->args) != 1)
+		return DP_AGG_OTHER;
+	argtype = exprType((Node *) ((TargetEntry *) linitial(aggref->args))->expr);
+	if (strcmp(name, "count") == 0)
+		return DP_AGG_COUNT;
+	if (strcmp(name, "min") == 0)
+		return DP_AGG_MIN;
+	if (strcmp(name, "max") == 0)
+		return DP_AGG_MAX;
+	if (argtype != INT2OID && argtype != INT4OID && argtype != INT8OID &&
+		argtype != NUMERICOID && argtype != FLOAT4OID && argtype != FLOAT8OID)
+		return DP_AGG_OTHER;
+	*float_avg = (argtype == FLOAT4OID || argtype == FLOAT8OID);
+	if (strcmp(name, "sum") == 0)
+		return DP_AGG_SUM;
+	if (strcmp(name, "avg") == 0)
+		return DP_AGG_AVG;
+	return DP_AGG_OTHER;
+}
+
+static bool
+collect_aggrefs_walker(Node *node, DpPlan *plan)
+{
+	ListCell   *lc;
+	DpAgg	   *agg;
+
+	if (node == NULL)
+		return false;
+	if (!IsA(node, Aggref))
+		return expression_tree_walker(node, collect_aggrefs_walker, plan);
+
+	foreach(lc, plan->aggs)
+		if (equal(((DpAgg *) lfirst(lc))->aggref, node))
+			return false;
+	agg = palloc0(sizeof(DpAgg));
+	agg->aggref = (Aggref *) node;
+	agg->kind = classify_aggregate(agg->aggref, &agg->float_avg);
+	if (agg->kind == DP_AGG_OTHER)
+		plan->has_other = true;
+	if (agg->kind == DP_AGG_MIN || agg->kind == DP_AGG_MAX)
+		plan->has_minmax = true;
+	plan->aggs = lappend(plan->aggs, agg);
+	return false;
+}
+
+static bool
+is_key(DpPlan *plan, Node *node)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->keys)
+		if (equal(lfirst(lc), node))
+			return true;
+	return false;
+}
+
+/*
+ * Columns used outside aggregates and group keys (allowed when they depend
+ * on a grouped primary key) are grouped by too: it does not change groups.
+ */
+static bool
+add_dependent_keys_walker(Node *node, DpPlan *plan)
+{
+	if (node == NULL || IsA(node, Aggref) || is_key(plan, node))
+		return false;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
+	{
+		plan->keys = lappend(plan->keys, node);
+		return false;
+	}
+	return expression_tree_walker(node, add_dependent_keys_walker, plan);
+}
+
+/* Error out unless type can be a unique key column. */
+static void
+check_key_type(DpPlan *plan, Node *key)
+{
+	Oid			type = exprType(key);
+	TypeCacheEntry *tce = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY |
+											TYPECACHE_EQ_OPR);
+
+	if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr) ||
+		!OidIsValid(get_array_type(type)))
+		refuse(plan, psprintf("a key column has type %s, which has no ordering",
+							  format_type_be(type)));
+}
+
+static void
+add_column(DpPlan *plan, const char *name, Oid type, int32 typmod, Oid coll)
+{
+	DpColumn   *col = palloc(sizeof(DpColumn));
+
+	col->name = pstrdup(name);
+	col->type = type;
+	col->typmod = typmod;
+	col->collation = coll;
+	plan->store_cols = lappend(plan->store_cols, col);
+}
+
+/* Result type of sum() over avg's argument, kept as avg's helper. */
+static Oid
+avg_sum_type(DpAgg *agg)
+{
+	Oid			argtype = exprType((Node *) ((TargetEntry *) linitial(agg->aggref->args))->expr);
+
+	if (agg->float_avg)
+		return FLOAT8OID;
+	return (argtype == INT2OID || argtype == INT4OID) ? INT8OID : NUMERICOID;
+}
+
+static int
+add_pre_column(List **tlist, Expr *expr, const char *name)
+{
+	int			resno = list_length(*tlist) + 1;
+
+	*tlist = lappend(*tlist, makeTargetEntry(copyObject(expr), resno,
+											 pstrdup(name), false));
+	return resno;
+}
+
+/*
+ * build_layout
+ *		Build the pre-aggregation query and the store columns.
+ */
+static void
+build_layout(DpPlan *plan)
+{
+	Query	   *pre = copyObject(plan->query);
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	int			j = 0;
+
+	foreach(lc, plan->keys)
+	{
+		Node	   *key = lfirst(lc);
+		char	   *name = psprintf("__dp_k%d", ++i);
+
+		add_pre_column(&tlist, (Expr *) key, name);
+		add_column(plan, name, exprType(key), exprTypmod(key), exprCollation(key));
+	}
+
+	foreach(lc, plan->aggs)
+	{
+		DpAgg	   *agg = lfirst(lc);
+		Aggref	   *aggref = agg->aggref;
+		char	   *name = psprintf("__dp_a%d", ++j);
+		ListCell   *ac;
+		int			m = 0;
+
+		agg->first_col = list_length(plan->store_cols) + 1;
+		add_column(plan, name, aggref->aggtype, -1, aggref->aggcollid);
+		if (agg->kind == DP_AGG_AVG)
+			add_column(plan, psprintf("%s_sum", name), avg_sum_type(agg), -1, InvalidOid);
+		if (agg->kind == DP_AGG_SUM || agg->kind == DP_AGG_AVG)
+			add_column(plan, psprintf("%s_nn", name), INT8OID, -1, InvalidOid);
+
+		if (agg->kind == DP_AGG_OTHER)
+		{
+			foreach(ac, aggref->args)
+				agg->other_cols = lappend_int(agg->other_cols,
+											  add_pre_column(&tlist, ((TargetEntry *) lfirst(ac))->expr,
+															 psprintf("__dp_x%d_%d", j, ++m)));
+			m = 0;
+			foreach(ac, aggref->aggdirectargs)
+				agg->direct_cols = lappend_int(agg->direct_cols,
+											   add_pre_column(&tlist, lfirst(ac),
+															  psprintf("__dp_d%d_%d", j, ++m)));
+		}
+		else if (agg->kind != DP_AGG_COUNT_STAR)
+			agg->pre_col = add_pre_column(&tlist,
+										  ((TargetEntry *) linitial(aggref->args))->expr,
+										  psprintf("__dp_x%d", j));
+		if (aggref->aggfilter != NULL)
+			agg->filter_col = add_pre_column(&tlist, aggref->aggfilter,
+											 psprintf("__dp_f%d", j));
+	}
+	add_column(plan, "__dp_count", INT8OID, -1, InvalidOid);
+
+	pre->targetList = tlist;
+	pre->groupClause = NIL;
+	pre->groupDistinct = false;
+	pre->havingQual = NULL;
+	pre->hasAggs = false;
+	pre->distinctClause = NIL;
+	pre->sortClause = NIL;
+	plan->pre = pre;
+	plan->pre_sql = pg_get_querydef(pre, false);
+}
+
+/* Drop ORDER BY and its junk columns from view subqueries: not needed. */
+static void
+strip_sorting(Query *query)
+{
+	ListCell   *lc;
+
+	query->sortClause = NIL;
+	while (query->targetList != NIL &&
+		   ((TargetEntry *) llast(query->targetList))->resjunk)
+		query->targetList = list_delete_last(query->targetList);
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery->limitCount == NULL &&
+			rte->subquery->limitOffset == NULL)
+			strip_sorting(rte->subquery);
+	}
+}
+
+/*
+ * dataproduct_plan_output
+ *		Analyse an output's query (held by its query view) for incremental
+ *		maintenance.  When it can be maintained, the plan also holds the
+ *		store layout and pre-aggregation query; otherwise plan->reason says
+ *		why, in words that complete "cannot be maintained incrementally
+ *		because ...".
+ *
+ * Takes AccessShareLock on the relations the query reads.  Allocates in
+ * the current memory context.
+ */
+DpPlan *
+dataproduct_plan_output(Oid query_view)
+{
+	DpPlan	   *plan = palloc0(sizeof(DpPlan));
+	Relation	rel = relation_open(query_view, AccessShareLock);
+	Query	   *query = copyObject(get_view_query(rel));
+	List	   *rewritten;
+	ListCell   *lc;
+
+	relation_close(rel, AccessShareLock);
+	AcquireRewriteLocks(query, true, false);
+	rewritten = QueryRewrite(query);
+	if (list_length(rewritten) != 1)
+		elog(ERROR, "output query rewrote to %d queries", list_length(rewritten));
+	query = linitial_node(Query, rewritten);
+	plan->query = query;
+	plan->incremental = true;
+
+	check_query(query, true, NIL, plan);
+	(void) query_tree_walker(query, check_expression_walker, plan, 0);
+	if (list_length(plan->leaves) > 16)
+		refuse(plan, "it joins more than 16 relations");
+	if (!plan->incremental)
+		return plan;
+	/* ORDER BY means nothing to a store; junk columns at the top feed GROUP BY */
+	query->sortClause = NIL;
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_SUBQUERY)
+			strip_sorting(rte->subquery);
+	}
+
+	(void) collect_aggrefs_walker((Node *) query->targetList, plan);
+	(void) collect_aggrefs_walker(query->havingQual, plan);
+	foreach(lc, plan->aggs)
+	{
+		Aggref	   *aggref = ((DpAgg *) lfirst(lc))->aggref;
+
+		if (aggref->agglevelsup != 0)
+			refuse(plan, "it uses an aggregate of an outer query");
+	}
+
+	if (query->hasAggs || query->groupClause != NIL)
+	{
+		foreach(lc, query->groupClause)
+			plan->keys = lappend(plan->keys,
+								 get_sortgroupclause_tle(lfirst(lc), query->targetList)->expr);
+		if (plan->keys == NIL)
+		{
+			plan->global = true;
+			plan->keys = list_make1(makeBoolConst(true, false));
+		}
+		else
+		{
+			foreach(lc, query->targetList)
+				(void) add_dependent_keys_walker((Node *) ((TargetEntry *) lfirst(lc))->expr, plan);
+			(void) add_dependent_keys_walker(query->havingQual, plan);
+		}
+	}
+	else
+	{
+		/* DISTINCT, or plain rows counted by multiplicity */
+		plan->expand = (query->distinctClause == NIL);
+		foreach(lc, query->targetList)
+		{
+			TargetEntry *tle = lfirst(lc);
+
+			if (!tle->resjunk && !is_key(plan, (Node *) tle->expr))
+				plan->keys = lappend(plan->keys, tle->expr);
+		}
+	}
+	foreach(lc, plan->keys)
+		check_key_type(plan, lfirst(lc));
+	if (!plan->incremental)
+		return plan;
+
+	build_layout(plan);
+	return plan;
+}
+
+/* ----------------------------------------------------------------
+ * SQL generation
+ * ----------------------------------------------------------------
+ */
+
+static const char *
+col(DpPlan *plan, int attno)
+{
+	return quote_identifier(((DpColumn *) list_nth(plan->store_cols, attno - 1))->name);
+}
+
+static const char *
+pre_col(DpPlan *plan, int resno)
+{
+	return quote_identifier(((TargetEntry *) list_nth(plan->pre->targetList, resno - 1))->resname);
+}
+
+/* " FILTER (WHERE <cond> [AND filter])" or "" */
+static char *
+filter_clause(DpPlan *plan, DpAgg *agg, const char *alias, const char *cond)
+{
+	if (agg->filter_col == 0 && cond == NULL)
+		return "";
+	if (agg->filter_col == 0)
+		return psprintf(" FILTER (WHERE %s)", cond);
+	if (cond == NULL)
+		return psprintf(" FILTER (WHERE %s.%s)", alias, pre_col(plan, agg->filter_col));
+	return psprintf(" FILTER (WHERE %s AND %s.%s)", cond, alias,
+					pre_col(plan, agg->filter_col));
+}
+
+typedef struct MapContext
+{
+	DpPlan	   *plan;
+	Index		varno;
+	bool		to_pre;			/* map aggregate inputs to pre view columns */
+	DpAgg	   *agg;
+} MapContext;
+
+/*
+ * Replace group keys and aggregate calls by Vars of the store (for the
+ * output view), or an OTHER aggregate's inputs by Vars of the pre view (to
+ * recompute it).
+ */
+static Node *
+map_mutator(Node *node, MapContext *ctx)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	if (node == NULL)
+		return NULL;
+	if (ctx->to_pre)
+	{
+		TargetEntry *tle;
+
+		foreach(lc, ctx->plan->pre->targetList)
+		{
+			tle = lfirst(lc);
+			i++;
+			if (strncmp(tle->resname, "__dp_k", 6) != 0 && equal(tle->expr, node))
+				return (Node *) makeVar(ctx->varno, i, exprType(node),
+										exprTypmod(node), exprCollation(node), 0);
+		}
+		return expression_tree_mutator(node, map_mutator, ctx);
+	}
+	foreach(lc, ctx->plan->keys)
+	{
+		i++;
+		if (equal(lfirst(lc), node))
+			return (Node *) makeVar(ctx->varno, i, exprType(node),
+									exprTypmod(node), exprCollation(node), 0);
+	}
+	if (IsA(node, Aggref))
+	{
+		foreach(lc, ctx->plan->aggs)
+		{
+			DpAgg	   *agg = lfirst(lc);
+
+			if (equal(agg->aggref, node))
+				return (Node *) makeVar(ctx->varno, agg->first_col,
+										agg->aggref->aggtype, -1,
+										agg->aggref->aggcollid, 0);
+		}
+		elog(ERROR, "aggregate missing from the maintenance plan");
+	}
+	return expression_tree_mutator(node, map_mutator, ctx);
+}
+
+/* The SQL of one store column's value, aggregated over the pre view. */
+static void
+append_aggregate_sql(StringInfo buf, DpPlan *plan, DpAgg *agg, Oid pre)
+{
+	const char *x = agg->pre_col ? psprintf("p.%s", pre_col(plan, agg->pre_col)) : NULL;
+	const char *f = filter_clause(plan, agg, "p", NULL);
+
+	switch (agg->kind)
+	{
+		case DP_AGG_COUNT_STAR:
+			appendStringInfo(buf, "pg_catalog.count(*)%s", f);
+			break;
+		case DP_AGG_COUNT:
+			appendStringInfo(buf, "pg_catalog.count(%s)%s", x, f);
+			break;
+		case DP_AGG_SUM:
+			appendStringInfo(buf, "pg_catalog.sum(%s)%s, pg_catalog.count(%s)%s",
+							 x, f, x, f);
+			break;
+		case DP_AGG_AVG:
+			appendStringInfo(buf, "pg_catalog.avg(%s)%s, coalesce(pg_catalog.sum(%s%s)%s, '0'), pg_catalog.count(%s)%s",
+							 x, f, x, agg->float_avg ? "::pg_catalog.float8" : "",
+							 f, x, f);
+			break;
+		case DP_AGG_MIN:
+			appendStringInfo(buf, "pg_catalog.min(%s)%s", x, f);
+			break;
+		case DP_AGG_MAX:
+			appendStringInfo(buf, "pg_catalog.max(%s)%s", x, f);
+			break;
+		case DP_AGG_OTHER:
+			{
+				MapContext	ctx = {plan, 1, true, agg};
+				Node	   *mapped = map_mutator((Node *) agg->aggref, &ctx);
+
+				appendStringInfoString(buf,
+									   deparse_expression(mapped,
+														  deparse_context_for("p", pre),
+														  true, false));
+				break;
+			}
+	}
+}
+
+/*
+ * The superset filter on affected groups: for every key, its value is in
+ * the array parameter of affected values, or it is NULL and NULL was
+ * affected.  Parameters come in pairs per key, after `first' ones.
+ */
+static char *
+affected_filter(DpPlan *plan, const char *alias)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 1; i <= list_length(plan->keys); i++)
+		appendStringInfo(&buf, "%s(%s.%s = ANY ($%d) OR (%s.%s IS NULL AND $%d))",
+						 i > 1 ? " AND " : "",
+						 alias, col(plan, i), 2 * i - 1, alias, col(plan, i), 2 * i);
+	return buf.data;
+}
+
+/*
+ * dataproduct_store_sql
+ *		The query computing the store's rows from the pre view (qualified
+ *		name `pre'); with filtered, only the groups matching the affected
+ *		filter (parameters from dataproduct_affected_sql).
+ */
+char *
+dataproduct_store_sql(DpPlan *plan, const char *pre, bool filtered)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i;
+	Oid			pre_oid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(pre)),
+										   NoLock, false);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	if (plan->global)
+		appendStringInfoString(&buf, "true, ");
+	else
+		for (i = 1; i <= list_length(plan->keys); i++)
+			appendStringInfo(&buf, "p.%s, ", col(plan, i));
+	foreach(lc, plan->aggs)
+	{
+		append_aggregate_sql(&buf, plan, lfirst(lc), pre_oid);
+		appendStringInfoString(&buf, ", ");
+	}
+	appendStringInfo(&buf, "pg_catalog.count(*) FROM %s p", pre);
+	if (filtered && !plan->global)
+		appendStringInfo(&buf, " WHERE %s", affected_filter(plan, "p"));
+	if (!plan->global)
+	{
+		appendStringInfoString(&buf, " GROUP BY ");
+		for (i = 1; i <= list_length(plan->keys); i++)
+			appendStringInfo(&buf, "%s%d", i > 1 ? ", " : "", i);
+	}
+	return buf.data;
+}
+
+/*
+ * dataproduct_view_sql
+ *		The SELECT of the output view over the store: declared columns
+ *		computed from keys and aggregates, HAVING as a filter, duplicates
+ *		repeated.  gated: fail instead of showing an unpopulated store.
+ */
+char *
+dataproduct_view_sql(DpPlan *plan, Oid store, bool gated)
+{
+	StringInfoData buf;
+	MapContext	ctx = {plan, 1, false, NULL};
+	List	   *dpcontext = deparse_context_for(get_rel_name(store), store);
+	char	   *qstore = quote_qualified_identifier("dataproduct_internal",
+													get_rel_name(store));
+	ListCell   *lc;
+	bool		first = true;
+	List	   *conds = NIL;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	foreach(lc, plan->query->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&buf, "%s%s AS %s", first ? "" : ", ",
+						 deparse_expression(map_mutator((Node *) tle->expr, &ctx),
+											dpcontext, false, false),
+						 quote_identifier(tle->resname));
+		first = false;
+	}
+	appendStringInfo(&buf, " FROM %s", qstore);
+	if (plan->expand)
+		appendStringInfo(&buf, " CROSS JOIN LATERAL pg_catalog.generate_series(1::pg_catalog.int8, %s.__dp_count) __dp_copy(n)",
+						 qstore);
+	if (gated)
+		conds = lappend(conds, psprintf("dataproduct.assert_populated(%s::pg_catalog.regclass)",
+										quote_literal_cstr(qstore)));
+	if (plan->query->havingQual != NULL)
+		conds = lappend(conds,
+						psprintf("(%s)",
+								 deparse_expression(map_mutator(plan->query->havingQual, &ctx),
+													dpcontext, false, false)));
+	foreach(lc, conds)
+		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) == 0 ? " WHERE " : " AND ",
+						 (char *) lfirst(lc));
+	return buf.data;
+}
+
+/* ----------------------------------------------------------------
+ * Delta of the pre-aggregation query
+ * ----------------------------------------------------------------
+ */
+
+static int
+leaf_index(DpPlan *plan, List *path)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->leaves)
+		if (equal(((DpLeaf *) lfirst(lc))->path, path))
+			return foreach_current_index(lc);
+	return -1;
+}
+
+/*
+ * batch_query
+ *		The analysed query reading a relation's batch from its change log:
+ *		the relation's columns at their attribute numbers (placeholders for
+ *		dropped ones), then the weight __dp_w.  $1 is the refresh snapshot,
+ *		$2 the previous one.
+ */
+static Query *
+batch_query(Oid relid, Oid log)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Relation	logrel = relation_open(log, AccessShareLock);
+	StringInfoData buf;
+	Oid			paramtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
+	List	   *raw;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *name = NameStr(att->attname);
+
+		if (att->attisdropped)
+			appendStringInfo(&buf, "NULL::pg_catalog.int4 AS __dp_dropped_%d, ", i + 1);
+		else if (get_attnum(log, name) != InvalidAttrNumber)
+			appendStringInfo(&buf, "l.%s, ", quote_identifier(name));
+		else
+			appendStringInfo(&buf, "NULL::%s AS %s, ",
+							 format_type_with_typemod(att->atttypid, att->atttypmod),
+							 quote_identifier(name));
+	}
+	appendStringInfo(&buf, "l.__dp_weight::pg_catalog.int4 AS __dp_w FROM %s l"
+					 " WHERE l.__dp_weight <> 0"
+					 "   AND pg_catalog.pg_visible_in_snapshot(l.__dp_xid, $1)"
+					 "   AND NOT pg_catalog.pg_visible_in_snapshot(l.__dp_xid, $2)",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(logrel)),
+												RelationGetRelationName(logrel)));
+	relation_close(logrel, AccessShareLock);
+	relation_close(rel, AccessShareLock);
+
+	raw = raw_parser(buf.data, RAW_PARSE_DEFAULT);
+	return parse_analyze_fixedparams(linitial_node(RawStmt, raw), buf.data,
+									 paramtypes, 2, NULL);
+}
+
+static Expr *
+int4_product(Expr *a, Expr *b)
+{
+	if (a == NULL)
+		return b;
+	return (Expr *) makeFuncExpr(F_INT4MUL, INT4OID, list_make2(a, b),
+								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+}
+
+/*
+ * apply_batches
+ *		In query (a copy), replace the leaves in `changed' by their batches,
+ *		and return the product of their weights as an expression of query's
+ *		level (NULL if none of its leaves changed).  Subqueries holding a
+ *		changed leaf pass its weight up as a last column, __dp_w.
+ */
+static Expr *
+apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
+			  Oid *logs)
+{
+	Expr	   *weight = NULL;
+	ListCell   *lc;
+
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Index		rti = foreach_current_index(lc) + 1;
+		List	   *subpath = lappend_int(list_copy(path), rti);
+		int			leaf = leaf_index(plan, subpath);
+		Expr	   *w = NULL;
+
+		if (leaf >= 0 && bms_is_member(leaf, changed))
+		{
+			Query	   *batch = batch_query(rte->relid, logs[leaf]);
+			ListCell   *tc;
+
+			rte->rtekind = RTE_SUBQUERY;
+			rte->subquery = batch;
+			rte->security_barrier = false;
+			rte->relid = InvalidOid;
+			rte->relkind = 0;
+			rte->rellockmode = 0;
+			rte->inh = false;
+			rte->requiredPerms = 0;
+			rte->checkAsUser = InvalidOid;
+			rte->selectedCols = NULL;
+			rte->insertedCols = NULL;
+			rte->updatedCols = NULL;
+			rte->extraUpdatedCols = NULL;
+			rte->eref->colnames = NIL;
+			foreach(tc, batch->targetList)
+				rte->eref->colnames = lappend(rte->eref->colnames,
+											  makeString(((TargetEntry *) lfirst(tc))->resname));
+			if (rte->alias != NULL)
+				rte->alias->colnames = NIL;
+			w = (Expr *) makeVar(rti, list_length(batch->targetList), INT4OID, -1,
+								 InvalidOid, 0);
+		}
+		else if (rte->rtekind == RTE_SUBQUERY)
+		{
+			Expr	   *sw = apply_batches(rte->subquery, subpath, plan, changed, logs);
+
+			if (sw != NULL)
+			{
+				int			resno = list_length(rte->subquery->targetList) + 1;
+
+				rte->subquery->targetList =
+					lappend(rte->subquery->targetList,
+							makeTargetEntry(sw, resno, pstrdup("__dp_w"), false));
+				rte->eref->colnames = lappend(rte->eref->colnames,
+											  makeString(pstrdup("__dp_w")));
+				w = (Expr *) makeVar(rti, resno, INT4OID, -1, InvalidOid, 0);
+			}
+		}
+		if (w != NULL)
+			weight = int4_product(weight, w);
+	}
+	return weight;
+}
+
+/*
+ * dataproduct_delta_sql
+ *		The pre-aggregation delta of a batch in which the leaves in `changed'
+ *		(indexes into plan->leaves) have changes; logs[i] is leaf i's change
+ *		log.  Columns: those of the pre view, then __dp_w.  Parameters: $1
+ *		the refresh snapshot, $2 the previous one.
+ */
+char *
+dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
+{
+	StringInfoData buf;
+	int			nleaves = list_length(plan->leaves);
+	int			subset;
+
+	initStringInfo(&buf);
+	for (subset = 1; subset < (1 << nleaves); subset++)
+	{
+		Bitmapset  *u = NULL;
+		Query	   *term;
+		Expr	   *weight;
+		int			i;
+
+		for (i = 0; i < nleaves; i++)
+			if (subset & (1 << i))
+				u = bms_add_member(u, i);
+		if (!bms_is_subset(u, changed))
+			continue;
+
+		term = copyObject(plan->pre);
+		weight = apply_batches(term, NIL, plan, u, logs);
+		if (bms_num_members(u) % 2 == 0)
+			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		term->targetList = lappend(term->targetList,
+								   makeTargetEntry(weight, list_length(term->targetList) + 1,
+												   pstrdup("__dp_w"), false));
+		appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " UNION ALL " : "",
+						 pg_get_querydef(term, false));
+	}
+	return buf.data;
+}
+
+/* ----------------------------------------------------------------
+ * Merging a batch into the store
+ * ----------------------------------------------------------------
+ */
+
+/* avg from a sum and a count, in avg's result type */
+static char *
+avg_sql(DpAgg *agg, const char *sum, const char *nn)
+{
+	if (agg->float_avg)
+		return psprintf("(%s) / (%s)::pg_catalog.float8", sum, nn);
+	return psprintf("(%s)::pg_catalog.numeric / (%s)::pg_catalog.numeric", sum, nn);
+}
+
+/*
+ * dataproduct_upsert_sql
+ *		Aggregate the delta (ephemeral relation __dp_delta) per group and
+ *		merge it into the store: new groups are inserted, existing ones
+ *		updated.  Groups that need recomputation (min/max with deleted rows)
+ *		are left out.  Not used when an aggregate is recomputed anyway.
+ */
+char *
+dataproduct_upsert_sql(DpPlan *plan, const char *store)
+{
+	StringInfoData ins;
+	StringInfoData sel;
+	StringInfoData upd;
+	ListCell   *lc;
+	int			i;
+	int			nkeys = list_length(plan->keys);
+
+	initStringInfo(&ins);
+	initStringInfo(&sel);
+	initStringInfo(&upd);
+	for (i = 1; i <= list_length(plan->store_cols); i++)
+		appendStringInfo(&ins, "%s%s", i > 1 ? ", " : "", col(plan, i));
+	if (plan->global)
+		appendStringInfoString(&sel, "true, ");
+	else
+		for (i = 1; i <= nkeys; i++)
+			appendStringInfo(&sel, "d.%s, ", pre_col(plan, i));
+
+	foreach(lc, plan->aggs)
+	{
+		DpAgg	   *agg = lfirst(lc);
+		const char *a = col(plan, agg->first_col);
+		const char *x = agg->pre_col ? psprintf("d.%s", pre_col(plan, agg->pre_col)) : NULL;
+		char	   *nonnull = x ? psprintf("%s IS NOT NULL", x) : NULL;
+		char	   *dsum = NULL;
+		char	   *dnn = NULL;
+
+		if (agg->kind == DP_AGG_SUM || agg->kind == DP_AGG_AVG)
+		{
+			const char *xs = agg->float_avg && agg->kind == DP_AGG_AVG ?
+				psprintf("%s::pg_catalog.float8", x) : x;
+
+			dsum = psprintf("(coalesce(pg_catalog.sum(%s)%s, '0') - coalesce(pg_catalog.sum(%s)%s, '0'))",
+							xs, filter_clause(plan, agg, "d", "d.__dp_w > 0"),
+							xs, filter_clause(plan, agg, "d", "d.__dp_w < 0"));
+			dnn = psprintf("coalesce(pg_catalog.sum(d.__dp_w)%s, 0)",
+						   filter_clause(plan, agg, "d", nonnull));
+		}
+
+		switch (agg->kind)
+		{
+			case DP_AGG_COUNT_STAR:
+			case DP_AGG_COUNT:
+				appendStringInfo(&sel, "coalesce(pg_catalog.sum(d.__dp_w)%s, 0), ",
+								 filter_clause(plan, agg, "d", nonnull));
+				appendStringInfo(&upd, "%s = s.%s + EXCLUDED.%s, ", a, a, a);
+				break;
+			case DP_AGG_SUM:
+				{
+					const char *nn = col(plan, agg->first_col + 1);
+
+					appendStringInfo(&sel, "CASE WHEN %s = 0 AND %s = '0' THEN NULL ELSE %s END, %s, ",
+									 dnn, dsum, dsum, dnn);
+					appendStringInfo(&upd,
+									 "%s = CASE WHEN s.%s + EXCLUDED.%s = 0 THEN NULL ELSE coalesce(s.%s, '0') + coalesce(EXCLUDED.%s, '0') END, "
+									 "%s = s.%s + EXCLUDED.%s, ",
+									 a, nn, nn, a, a, nn, nn, nn);
+					break;
+				}
+			case DP_AGG_AVG:
+				{
+					const char *sum = col(plan, agg->first_col + 1);
+					const char *nn = col(plan, agg->first_col + 2);
+
+					appendStringInfo(&sel, "CASE WHEN %s = 0 THEN NULL ELSE %s END, %s, %s, ",
+									 dnn, avg_sql(agg, dsum, dnn), dsum, dnn);
+					appendStringInfo(&upd,
+									 "%s = CASE WHEN s.%s + EXCLUDED.%s = 0 THEN NULL ELSE %s END, "
+									 "%s = s.%s + EXCLUDED.%s, %s = s.%s + EXCLUDED.%s, ",
+									 a, nn, nn,
+									 avg_sql(agg, psprintf("s.%s + EXCLUDED.%s", sum, sum),
+											 psprintf("s.%s + EXCLUDED.%s", nn, nn)),
+									 sum, sum, sum, nn, nn, nn);
+					break;
+				}
+			case DP_AGG_MIN:
+			case DP_AGG_MAX:
+				appendStringInfo(&sel, "pg_catalog.%s(%s)%s, ",
+								 agg->kind == DP_AGG_MIN ? "min" : "max", x,
+								 filter_clause(plan, agg, "d", "d.__dp_w > 0"));
+				appendStringInfo(&upd, "%s = %s(s.%s, EXCLUDED.%s), ", a,
+								 agg->kind == DP_AGG_MIN ? "LEAST" : "GREATEST", a, a);
+				break;
+			case DP_AGG_OTHER:
+				elog(ERROR, "upsert of a recomputed aggregate");
+		}
+	}
+	appendStringInfoString(&sel, "pg_catalog.sum(d.__dp_w)");
+	appendStringInfoString(&upd, "__dp_count = s.__dp_count + EXCLUDED.__dp_count");
+
+	{
+		StringInfoData sql;
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s AS s (%s) SELECT %s FROM %s d",
+						 store, ins.data, sel.data, DP_DELTA_ENR);
+		if (!plan->global)
+		{
+			appendStringInfoString(&sql, " GROUP BY ");
+			for (i = 1; i <= nkeys; i++)
+				appendStringInfo(&sql, "%s%d", i > 1 ? ", " : "", i);
+		}
+		if (plan->has_minmax)
+			appendStringInfoString(&sql, " HAVING NOT coalesce(pg_catalog.bool_or(d.__dp_w < 0), false)");
+		appendStringInfoString(&sql, " ON CONFLICT (");
+		for (i = 1; i <= nkeys; i++)
+			appendStringInfo(&sql, "%s%s", i > 1 ? ", " : "", col(plan, i));
+		appendStringInfo(&sql, ") DO UPDATE SET %s", upd.data);
+		return sql.data;
+	}
+}
+
+/*
+ * dataproduct_affected_sql
+ *		Per key, the array of its non-null values among the groups to
+ *		recompute, and whether NULL is among them: the parameters of the
+ *		affected filter.  Groups to recompute: all a batch touches when an
+ *		aggregate must be recomputed, else those that lost rows (min/max).
+ */
+char *
+dataproduct_affected_sql(DpPlan *plan)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (i = 1; i <= list_length(plan->keys); i++)
+		appendStringInfo(&buf,
+						 "%spg_catalog.array_agg(DISTINCT d.%s) FILTER (WHERE d.%s IS NOT NULL), "
+						 "coalesce(pg_catalog.bool_or(d.%s IS NULL), false)",
+						 i > 1 ? ", " : "", pre_col(plan, i), pre_col(plan, i),
+						 pre_col(plan, i));
+	appendStringInfo(&buf, " FROM %s d", DP_DELTA_ENR);
+	if (!plan->has_other)
+		appendStringInfoString(&buf, " WHERE d.__dp_w < 0");
+	return buf.data;
+}
+
+/* Types of the affected filter's parameters. */
+Oid *
+dataproduct_affected_types(DpPlan *plan, int *nparams)
+{
+	int			nkeys = list_length(plan->keys);
+	Oid		   *types = palloc(sizeof(Oid) * 2 * nkeys);
+	int			i;
+
+	for (i = 0; i < nkeys; i++)
+	{
+		types[2 * i] = get_array_type(exprType(list_nth(plan->keys, i)));
+		types[2 * i + 1] = BOOLOID;
+	}
+	*nparams = 2 * nkeys;
+	return types;
+}
+
+/*
+ * dataproduct_zero_sql
+ *		Set the count of every store group matching the affected filter to
+ *		zero; recomputation then restores those that still have rows.
+ */
+char *
+dataproduct_zero_sql(DpPlan *plan, const char *store)
+{
+	if (plan->global)
+		return psprintf("UPDATE %s SET __dp_count = 0", store);
+	return psprintf("UPDATE %s s SET __dp_count = 0 WHERE %s", store,
+					affected_filter(plan, "s"));
+}
+
+/*
+ * dataproduct_recompute_sql
+ *		Recompute the groups matching the affected filter from the pre view
+ *		and write them over the store's rows.
+ */
+char *
+dataproduct_recompute_sql(DpPlan *plan, const char *store, const char *pre)
+{
+	StringInfoData buf;
+	int			i;
+	int			nkeys = list_length(plan->keys);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "INSERT INTO %s AS s (", store);
+	for (i = 1; i <= list_length(plan->store_cols); i++)
+		appendStringInfo(&buf, "%s%s", i > 1 ? ", " : "", col(plan, i));
+	appendStringInfo(&buf, ") %s ON CONFLICT (", dataproduct_store_sql(plan, pre, true));
+	for (i = 1; i <= nkeys; i++)
+		appendStringInfo(&buf, "%s%s", i > 1 ? ", " : "", col(plan, i));
+	appendStringInfoString(&buf, ") DO UPDATE SET ");
+	for (i = nkeys + 1; i <= list_length(plan->store_cols); i++)
+		appendStringInfo(&buf, "%s%s = EXCLUDED.%s", i > nkeys + 1 ? ", " : "",
+						 col(plan, i), col(plan, i));
+	return buf.data;
+}

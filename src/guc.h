@@ -1,0 +1,18 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *	  Configuration parameters of pg_dataproduct.
+ *
+ * IDENTIFICATION
+ *	  src/guc.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DATAPRODUCT_GUC_H
+#define DATAPRODUCT_GUC_H
+
+extern double dataproduct_full_refresh_fraction;
+
+extern void dataproduct_define_gucs(void);
+
+#endif							/* DATAPRODUCT_GUC_H */
