@@ -329,6 +329,12 @@ dataproduct_check_name(const char *kind, const char *name)
 				 errmsg("invalid %s name \"%s\"", kind, name),
 				 errhint("Use lower-case letters, digits and underscores, starting with a letter or an underscore, at most %d bytes.",
 						 NAMEDATALEN - 1)));
+	if (strcmp(quote_identifier(name), name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("%s name \"%s\" is an SQL key word", kind, name),
+				 errhint("Choose a name that needs no quotes in SQL, such as \"%s_%s\".",
+						 name, kind)));
 	if (strncmp(name, "pg_", 3) == 0 ||
 		strncmp(name, "dataproduct", 11) == 0 ||
 		strncmp(name, DP_RESERVED_PREFIX, strlen(DP_RESERVED_PREFIX)) == 0)

@@ -483,11 +483,7 @@ build_layout(DpPlan *plan)
 				agg->other_cols = lappend_int(agg->other_cols,
 											  add_pre_column(&tlist, ((TargetEntry *) lfirst(ac))->expr,
 															 psprintf("__dp_x%d_%d", j, ++m)));
-			m = 0;
-			foreach(ac, aggref->aggdirectargs)
-				agg->direct_cols = lappend_int(agg->direct_cols,
-											   add_pre_column(&tlist, lfirst(ac),
-															  psprintf("__dp_d%d_%d", j, ++m)));
+			/* direct arguments are constant per group: they stay as written */
 		}
 		else if (agg->kind != DP_AGG_COUNT_STAR)
 			agg->pre_col = add_pre_column(&tlist,
@@ -683,7 +679,7 @@ map_mutator(Node *node, MapContext *ctx)
 		{
 			tle = lfirst(lc);
 			i++;
-			if (strncmp(tle->resname, "__dp_k", 6) != 0 && equal(tle->expr, node))
+			if (equal(tle->expr, node) && !IsA(node, Const))
 				return (Node *) makeVar(ctx->varno, i, exprType(node),
 										exprTypmod(node), exprCollation(node), 0);
 		}

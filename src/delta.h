@@ -39,7 +39,6 @@ typedef struct DpAgg
 	int			pre_col;		/* its argument in the pre view, or 0 */
 	int			filter_col;		/* its FILTER in the pre view, or 0 */
 	List	   *other_cols;		/* OTHER: pre view columns of args (int) */
-	List	   *direct_cols;	/* OTHER: pre view columns of direct args */
 } DpAgg;
 
 /* A base relation the output reads, wherever it sits in the query tree. */
