@@ -88,6 +88,7 @@ SELECT dataproduct.add_output('player.plays', 'rock_plays',
        $$SELECT t.title, count(*) AS plays
            FROM player_sor.play_events e JOIN player_sor.rock_tracks t USING (track_id)
           GROUP BY t.title$$);
+SELECT dataproduct.refresh('player.rock_plays');
 
 SELECT output, product, name, mode, requested_mode, mode_reason, status, rows_changed, row_count,
        last_refresh IS NOT NULL AS refreshed, refresh_ms >= 0 AS timed
@@ -99,6 +100,9 @@ SET search_path = player_sor, public;
 SELECT dataproduct.add_output('player.plays', 'tracks_by_genre',
        'SELECT genre, count(*) AS tracks FROM tracks GROUP BY genre');
 RESET search_path;
+-- an incrementally maintained output refuses to be read before its first refresh
+SELECT * FROM player.tracks_by_genre ORDER BY genre NULLS FIRST;
+SELECT dataproduct.refresh('player.tracks_by_genre');
 SELECT * FROM player.tracks_by_genre ORDER BY genre NULLS FIRST;
 SELECT source FROM dataproduct.lineage WHERE output = 'player.tracks_by_genre'::regclass;
 

@@ -47,6 +47,7 @@ CREATE TABLE lc_source (k int, v int);
 INSERT INTO lc_source VALUES (1, 10), (1, 20), (2, 5);
 GRANT SELECT ON lc_source TO lc_team;
 SELECT dataproduct.add_output('lc.p', 'totals', 'SELECT k, sum(v) AS v FROM public.lc_source GROUP BY k');
+SELECT dataproduct.refresh('lc.totals');
 SELECT dataproduct.alter_product('lc.p', status => 'retired');
 -- retired is final, and a retired product gets no new outputs or refreshes,
 -- while its last data stays readable
@@ -64,6 +65,7 @@ SELECT dataproduct.alter_product('lc.q', status => 'retired');
 -- a transfer of ownership moves every object of the product
 SELECT dataproduct.create_product('lc.r');
 SELECT dataproduct.add_output('lc.r', 'r_totals', 'SELECT k, count(*) AS n FROM public.lc_source GROUP BY k');
+SELECT dataproduct.refresh('lc.r_totals');
 GRANT SELECT ON lc_source TO lc_other;
 SELECT dataproduct.alter_product('lc.r', owner => 'lc_other');
 SELECT owner FROM dataproduct.products WHERE product = 'lc.r';

@@ -82,6 +82,7 @@ SELECT to_regclass('pv.leak');
 CREATE VIEW pv_sor.secret_view AS SELECT * FROM pv_sor.secrets;
 GRANT SELECT ON pv_sor.secret_view TO pv_team;
 SELECT dataproduct.add_output('pv.sales', 'leak', 'SELECT id, salary FROM pv_sor.secret_view');
+SELECT dataproduct.refresh('pv.leak');
 -- (a view reads with its owner's privileges, as everywhere in PostgreSQL)
 SELECT count(*) FROM pv.leak;
 SELECT dataproduct.drop_output('pv.leak');

@@ -1,6 +1,7 @@
 --
 -- Full refresh: the store becomes exactly the query result, by a multiset
--- difference that reports how many rows really changed.
+-- difference that reports how many rows really changed.  (Incremental
+-- maintenance is tested in incremental.sql and test/t/003_differential.pl.)
 --
 CREATE EXTENSION pg_dataproduct;
 CREATE SCHEMA rf_sor;
@@ -14,11 +15,12 @@ SELECT dataproduct.create_product('rf.p');
 -- an aggregate output, a projection with duplicate rows, and columns of types
 -- whose equality is not identity (numeric) or that have none (json)
 SELECT dataproduct.add_output('rf.p', 'per_group',
-       'SELECT grp, count(*) AS n, sum(qty) AS qty, sum(price) AS value FROM rf_sor.items GROUP BY grp');
+       'SELECT grp, count(*) AS n, sum(qty) AS qty, sum(price) AS value FROM rf_sor.items GROUP BY grp',
+       refresh => 'full');
 SELECT dataproduct.add_output('rf.p', 'qty_grp',
-       'SELECT grp, qty FROM rf_sor.items');
+       'SELECT grp, qty FROM rf_sor.items', refresh => 'full');
 SELECT dataproduct.add_output('rf.p', 'docs',
-       'SELECT id, price, doc FROM rf_sor.items');
+       'SELECT id, price, doc FROM rf_sor.items', refresh => 'full');
 
 -- the store equals the query (EXCEPT ALL both ways), the counts agree
 CREATE FUNCTION rf_sor.check_equal() RETURNS TABLE (output text, missing bigint, extra bigint, rows bigint)
@@ -101,7 +103,7 @@ SELECT row_count = :before AS unchanged FROM dataproduct.outputs WHERE name = 'd
 
 -- outputs on outputs refresh in order: upstream first
 SELECT dataproduct.add_output('rf.p', 'big_groups',
-       'SELECT grp FROM rf.per_group WHERE n > 700');
+       'SELECT grp FROM rf.per_group WHERE n > 700', refresh => 'full');
 SELECT count(*) FROM rf.big_groups;
 DELETE FROM rf_sor.items WHERE grp = 'g1';
 SELECT dataproduct.refresh('rf.big_groups');

@@ -42,7 +42,9 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -51,6 +53,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -473,13 +476,12 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 	return log;
 }
 
-/* Set while this module drops capture triggers, which the guard allows. */
-static bool releasing = false;
-
 /*
  * dataproduct_release_sources
  *		Remove capture from relations no output consumes any more, and forget
- *		sources whose relation is gone.  SPI connected, search_path pinned.
+ *		sources whose relation is gone.  Triggers and logs are deleted
+ *		directly, without firing event triggers.  SPI connected, search_path
+ *		pinned.
  */
 void
 dataproduct_release_sources(void)
@@ -490,8 +492,12 @@ dataproduct_release_sources(void)
 	SPITupleTable *tuptable;
 
 	dataproduct_become_catalog_owner(&saved);
-	dataproduct_spi_exec("SELECT s.source_id, s.relation, s.log,"
-						 "       EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relation)"
+	dataproduct_spi_exec("SELECT s.source_id, s.log,"
+						 "       ARRAY(SELECT t.oid FROM pg_catalog.pg_trigger t"
+						 "              WHERE t.tgname IN ('__dp_capture', '__dp_capture_truncate')"
+						 "                AND t.tgparentid = 0"
+						 "                AND t.tgrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree(s.relation)"
+						 "                                  UNION ALL SELECT s.relation))"
 						 "  FROM dataproduct.source s"
 						 " WHERE NOT EXISTS (SELECT 1 FROM dataproduct.output_source os"
 						 "                    WHERE os.source_id = s.source_id)"
@@ -503,29 +509,30 @@ dataproduct_release_sources(void)
 	{
 		bool		isnull;
 		Datum		id = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull);
-		Oid			relid = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull));
-		Oid			log = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 3, &isnull));
-		bool		exists = DatumGetBool(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 4, &isnull));
+		Oid			log = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull));
+		ArrayType  *triggers = DatumGetArrayTypeP(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 3, &isnull));
+		Datum	   *elems;
+		int			nelems;
+		int			e;
+		ObjectAddresses *objects = new_object_addresses();
+		ObjectAddress addr;
 		Oid			argtypes[1] = {INT8OID};
 
-		if (exists)
+		deconstruct_array(triggers, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+						  &elems, NULL, &nelems);
+		for (e = 0; e < nelems; e++)
 		{
-			List	   *rels = find_all_inheritors(relid, AccessExclusiveLock, NULL);
-			ListCell   *lc;
-
-			releasing = true;
-			foreach(lc, rels)
-			{
-				exec_utility(psprintf("DROP TRIGGER IF EXISTS __dp_capture_truncate ON %s",
-									  qualified_name(lfirst_oid(lc))));
-				if (lfirst_oid(lc) == relid)
-					exec_utility(psprintf("DROP TRIGGER IF EXISTS __dp_capture ON %s",
-										  qualified_name(relid)));
-			}
-			releasing = false;
+			ObjectAddressSet(addr, TriggerRelationId, DatumGetObjectId(elems[e]));
+			add_exact_object_address(&addr, objects);
 		}
 		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(log)))
-			exec_utility(psprintf("DROP TABLE %s", qualified_name(log)));
+		{
+			ObjectAddressSet(addr, RelationRelationId, log);
+			add_exact_object_address(&addr, objects);
+		}
+		performMultipleDeletions(objects, DROP_RESTRICT,
+								 PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
+		free_object_addresses(objects);
 		dataproduct_spi_exec("DELETE FROM dataproduct.source WHERE source_id = $1",
 							 1, argtypes, &id, NULL, SPI_OK_DELETE);
 	}
@@ -540,8 +547,6 @@ dataproduct_release_sources(void)
 void
 dataproduct_check_capture_drops(void)
 {
-	if (releasing)
-		return;
 	dataproduct_spi_exec("SELECT object_identity FROM pg_catalog.pg_event_trigger_dropped_objects()"
 						 " WHERE object_type = 'trigger' AND original"
 						 "   AND object_identity LIKE '\\_\\_dp\\_capture%'",

@@ -411,7 +411,6 @@ drop_output_objects(DpOutput *output, DropBehavior behavior)
 						 1, argtypes, values, NULL, SPI_OK_DELETE);
 	dataproduct_restore_user(&saved);
 	CommandCounterIncrement();
-	dataproduct_release_sources();
 }
 
 /*
@@ -572,7 +571,8 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 			if (((DpLeaf *) lfirst(lc2))->relid == relid)
 				attnos = bms_union(attnos, ((DpLeaf *) lfirst(lc2))->attnos);
 		log = dataproduct_capture_relation(relid, attnos, &source_id);
-		exec_ddl(psprintf("GRANT SELECT ON %s TO %s",
+		exec_ddl(psprintf("GRANT SELECT (%s) ON %s TO %s",
+						  dataproduct_log_columns(relid, attnos),
 						  quote_qualified_identifier("dataproduct_internal", get_rel_name(log)),
 						  qowner));
 		*sources = lappend(*sources, makeInteger(source_id));
@@ -665,6 +665,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	else
 	{
 		plan = dataproduct_plan_output(query_view);
+		dataproduct_check_leaf_privileges(plan, product->owner, false);
 		if (plan->incremental)
 			mode = "incremental";
 		else if (strcmp(refresh, "incremental") == 0)
@@ -908,19 +909,29 @@ change_owner(DpProduct *product, Oid owner)
 		output->pre_view};
 		DpSavedUser saved;
 		int			i;
-		Oid			argtypes[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(output->id)};
 		uint64		n;
 
 		dataproduct_become_catalog_owner(&saved);
-		dataproduct_spi_exec("SELECT s.log::pg_catalog.text FROM dataproduct.source s"
-							 " JOIN dataproduct.output_source os USING (source_id)"
-							 " WHERE os.output_id = $1",
-							 1, argtypes, values, NULL, SPI_OK_SELECT);
-		for (n = 0; n < SPI_processed; n++)
-			exec_ddl(psprintf("GRANT SELECT ON %s TO %s",
-							  SPI_getvalue(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1),
-							  qowner));
+		if (OidIsValid(output->pre_view))
+		{
+			DpPlan	   *plan = dataproduct_plan_output(output->query_view);
+			ListCell   *lc2;
+
+			dataproduct_check_leaf_privileges(plan, owner, true);
+			foreach(lc2, plan->leaves)
+			{
+				DpLeaf	   *leaf = lfirst(lc2);
+
+				dataproduct_spi_exec(psprintf("SELECT log::pg_catalog.text FROM dataproduct.source"
+											  " WHERE relation = %u", leaf->relid),
+									 0, NULL, NULL, NULL, SPI_OK_SELECT);
+				for (n = 0; n < SPI_processed; n++)
+					exec_ddl(psprintf("GRANT SELECT (%s) ON %s TO %s",
+									  dataproduct_log_columns(leaf->relid, leaf->attnos),
+									  SPI_getvalue(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1),
+									  qowner));
+			}
+		}
 		for (i = 0; i < 4; i++)
 		{
 			if (!OidIsValid(rels[i]))

@@ -64,6 +64,7 @@
 #include "parser/parsetree.h"
 #include "parser/parser.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -103,12 +104,16 @@ function_is_deterministic(Oid funcid, void *context)
 
 	if (volatility == PROVOLATILE_IMMUTABLE)
 		return false;
+	/* the guard in the view of an output read before its first refresh */
+	if (strcmp(get_func_name(funcid), "assert_populated") == 0 &&
+		get_func_namespace(funcid) == get_namespace_oid("dataproduct", false))
+		return false;
 	if (volatility == PROVOLATILE_STABLE &&
 		get_func_namespace(funcid) == PG_CATALOG_NAMESPACE &&
 		funcid != F_NOW && funcid != F_STATEMENT_TIMESTAMP &&
 		funcid != F_TRANSACTION_TIMESTAMP)
 		return false;
-	refuse(plan, psprintf("it calls %s(), whose result can change while the sources do not",
+	refuse(plan, psprintf("calls %s(), whose result can change while the sources do not",
 						  get_func_name(funcid)));
 	return true;
 }
@@ -126,18 +131,18 @@ check_expression_walker(Node *node, DpPlan *plan)
 
 		if (svf->op <= SVFOP_LOCALTIMESTAMP_N)
 		{
-			refuse(plan, "it reads the current date or time");
+			refuse(plan, "reads the current date or time");
 			return true;
 		}
 	}
 	else if (IsA(node, NextValueExpr))
 	{
-		refuse(plan, "it draws from a sequence");
+		refuse(plan, "draws from a sequence");
 		return true;
 	}
 	else if (IsA(node, Var) && ((Var *) node)->varattno < 0)
 	{
-		refuse(plan, "it reads a system column");
+		refuse(plan, "reads a system column");
 		return true;
 	}
 	if (IsA(node, Query))
@@ -192,7 +197,7 @@ jointree_rtindexes(Node *node, List **rtindexes, DpPlan *plan)
 		JoinExpr   *join = (JoinExpr *) node;
 
 		if (join->jointype != JOIN_INNER)
-			refuse(plan, "it uses an outer join");
+			refuse(plan, "uses an outer join");
 		jointree_rtindexes(join->larg, rtindexes, plan);
 		jointree_rtindexes(join->rarg, rtindexes, plan);
 	}
@@ -211,27 +216,27 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 	ListCell   *lc;
 
 	if (query->setOperations != NULL)
-		refuse(plan, "it uses UNION, INTERSECT or EXCEPT");
+		refuse(plan, "uses UNION, INTERSECT or EXCEPT");
 	if (query->hasWindowFuncs)
-		refuse(plan, "it uses window functions");
+		refuse(plan, "uses window functions");
 	if (query->hasTargetSRFs)
-		refuse(plan, "it calls set-returning functions in the select list");
+		refuse(plan, "calls set-returning functions in the select list");
 	if (query->hasSubLinks)
-		refuse(plan, "it uses subqueries in expressions");
+		refuse(plan, "uses subqueries in expressions");
 	if (query->cteList != NIL)
-		refuse(plan, "it uses WITH");
+		refuse(plan, "uses WITH");
 	if (query->limitCount != NULL || query->limitOffset != NULL)
-		refuse(plan, "it uses LIMIT or OFFSET");
+		refuse(plan, "uses LIMIT or OFFSET");
 	if (query->hasDistinctOn)
-		refuse(plan, "it uses DISTINCT ON");
+		refuse(plan, "uses DISTINCT ON");
 	if (query->groupingSets != NIL)
-		refuse(plan, "it uses GROUPING SETS, ROLLUP or CUBE");
+		refuse(plan, "uses GROUPING SETS, ROLLUP or CUBE");
 	if (!top && (query->hasAggs || query->groupClause != NIL ||
 				 query->distinctClause != NIL || query->havingQual != NULL))
-		refuse(plan, "it reads a view or subquery that aggregates");
+		refuse(plan, "reads a view or subquery that aggregates");
 	if (top && query->distinctClause != NIL &&
 		(query->hasAggs || query->groupClause != NIL))
-		refuse(plan, "it uses DISTINCT together with aggregation");
+		refuse(plan, "uses DISTINCT together with aggregation");
 
 	jointree_rtindexes((Node *) query->jointree, &rtindexes, plan);
 	foreach(lc, rtindexes)
@@ -249,15 +254,15 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 			continue;
 		if (rte->rtekind != RTE_RELATION)
 		{
-			refuse(plan, "it reads from a function, VALUES, a CTE or a table function");
+			refuse(plan, "reads from a function, VALUES, a CTE or a table function");
 			continue;
 		}
 		if (rte->tablesample != NULL)
-			refuse(plan, "it uses TABLESAMPLE");
+			refuse(plan, "uses TABLESAMPLE");
 		if (rte->relkind != RELKIND_RELATION &&
 			rte->relkind != RELKIND_PARTITIONED_TABLE)
 		{
-			refuse(plan, psprintf("it reads %s, whose changes cannot be captured",
+			refuse(plan, psprintf("reads %s, whose changes cannot be captured",
 								  get_rel_relkind(rte->relid) == RELKIND_MATVIEW ?
 								  "a materialized view" :
 								  get_rel_relkind(rte->relid) == RELKIND_FOREIGN_TABLE ?
@@ -266,7 +271,7 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 		}
 		if (rte->relkind == RELKIND_RELATION && rte->inh &&
 			has_subclass(rte->relid))
-			refuse(plan, "it reads a table with inheritance children");
+			refuse(plan, "reads a table with inheritance children");
 		{
 			Relation	rel = relation_open(rte->relid, AccessShareLock);
 			bool		rls = rel->rd_rel->relrowsecurity;
@@ -531,8 +536,7 @@ strip_sorting(Query *query)
  *		Analyse an output's query (held by its query view) for incremental
  *		maintenance.  When it can be maintained, the plan also holds the
  *		store layout and pre-aggregation query; otherwise plan->reason says
- *		why, in words that complete "cannot be maintained incrementally
- *		because ...".
+ *		why, in words that complete "its query ...".
  *
  * Takes AccessShareLock on the relations the query reads.  Allocates in
  * the current memory context.
@@ -558,7 +562,7 @@ dataproduct_plan_output(Oid query_view)
 	check_query(query, true, NIL, plan);
 	(void) query_tree_walker(query, check_expression_walker, plan, 0);
 	if (list_length(plan->leaves) > 16)
-		refuse(plan, "it joins more than 16 relations");
+		refuse(plan, "joins more than 16 relations");
 	if (!plan->incremental)
 		return plan;
 	/* ORDER BY means nothing to a store; junk columns at the top feed GROUP BY */
@@ -578,7 +582,7 @@ dataproduct_plan_output(Oid query_view)
 		Aggref	   *aggref = ((DpAgg *) lfirst(lc))->aggref;
 
 		if (aggref->agglevelsup != 0)
-			refuse(plan, "it uses an aggregate of an outer query");
+			refuse(plan, "uses an aggregate of an outer query");
 	}
 
 	if (query->hasAggs || query->groupClause != NIL)
@@ -617,6 +621,68 @@ dataproduct_plan_output(Oid query_view)
 
 	build_layout(plan);
 	return plan;
+}
+
+/*
+ * dataproduct_check_leaf_privileges
+ *		Incremental maintenance reads base tables and their change logs
+ *		directly, where a full refresh reads through views with their
+ *		owners' rights.  So it is allowed only when the product owner may
+ *		read every column it uses of every base table itself; otherwise the
+ *		plan is not incremental (or, with error, the refresh fails).
+ */
+void
+dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner, bool error)
+{
+	ListCell   *lc;
+
+	if (!plan->incremental)
+		return;
+	foreach(lc, plan->leaves)
+	{
+		DpLeaf	   *leaf = lfirst(lc);
+		int			attno = -1;
+
+		/* a table-level grant covers every column */
+		if (pg_class_aclcheck(leaf->relid, owner, ACL_SELECT) == ACLCHECK_OK)
+			continue;
+		while ((attno = bms_next_member(leaf->attnos, attno)) >= 0)
+		{
+			if (pg_attribute_aclcheck(leaf->relid, attno, owner, ACL_SELECT) == ACLCHECK_OK)
+				continue;
+			if (error)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied for table %s",
+								get_rel_name(leaf->relid)),
+						 errdetail("Role \"%s\" must be able to read column \"%s\" itself to maintain the output incrementally.",
+								   GetUserNameFromId(owner, false),
+								   get_attname(leaf->relid, attno, false))));
+			refuse(plan, psprintf("reads table %s, whose column \"%s\" its owner may read only through a view",
+								  get_rel_name(leaf->relid),
+								  get_attname(leaf->relid, attno, false)));
+			return;
+		}
+	}
+}
+
+/*
+ * dataproduct_log_columns
+ *		The columns of relid's change log an output reading attnos needs,
+ *		quoted, comma-separated: what its owner is granted.
+ */
+char *
+dataproduct_log_columns(Oid relid, Bitmapset *attnos)
+{
+	StringInfoData buf;
+	int			attno = -1;
+
+	initStringInfo(&buf);
+	while ((attno = bms_next_member(attnos, attno)) >= 0)
+		appendStringInfo(&buf, "%s, ",
+						 quote_identifier(get_attname(relid, attno, false)));
+	appendStringInfoString(&buf, "__dp_xid, __dp_weight");
+	return buf.data;
 }
 
 /* ----------------------------------------------------------------

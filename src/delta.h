@@ -78,6 +78,9 @@ typedef struct DpPlan
 } DpPlan;
 
 extern DpPlan *dataproduct_plan_output(Oid query_view);
+extern void dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner,
+											  bool error);
+extern char *dataproduct_log_columns(Oid relid, Bitmapset *attnos);
 extern char *dataproduct_store_sql(DpPlan *plan, const char *pre,
 								   bool filtered);
 extern char *dataproduct_view_sql(DpPlan *plan, Oid store, bool gated);

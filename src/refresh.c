@@ -840,6 +840,7 @@ dataproduct_refresh_output(DpOutput *output)
 		refuse_own_changes(snap, sources, output->address);
 		dataproduct_check_owner_can_read(output, output->owner);
 		plan = dataproduct_plan_output(output->query_view);
+		dataproduct_check_leaf_privileges(plan, output->owner, true);
 		if (!plan->incremental)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

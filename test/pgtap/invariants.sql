@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(34);
+SELECT plan(41);
 
 CREATE ROLE tap_team;
 CREATE ROLE tap_other;
@@ -18,6 +18,7 @@ SELECT lives_ok($$SELECT dataproduct.create_product('tap.a')$$, 'create_product 
 SELECT lives_ok($$SELECT dataproduct.create_product('tap.b', owner => 'tap_other')$$, 'create_product b');
 SELECT lives_ok($$SELECT dataproduct.add_output('tap.a', 'sums', 'SELECT k, sum(v) AS v FROM public.tap_src GROUP BY k')$$, 'add_output sums');
 SELECT lives_ok($$SELECT dataproduct.add_output('tap.a', 'notes', 'SELECT k, note FROM public.tap_src')$$, 'add_output notes');
+SELECT lives_ok($$SELECT dataproduct.refresh('tap.sums')$$, 'first refresh loads');
 GRANT USAGE ON SCHEMA tap TO tap_other;
 SET ROLE tap_team;
 GRANT SELECT ON tap.sums TO tap_other;
@@ -25,8 +26,7 @@ RESET ROLE;
 SELECT lives_ok($$SELECT dataproduct.add_output('tap.b', 'top', 'SELECT k FROM tap.sums WHERE v > 1000')$$, 'add_output on an output');
 SELECT lives_ok($$SELECT dataproduct.alter_product('tap.a', owner => 'tap_other')$$, 'owner change');
 SELECT lives_ok($$SELECT dataproduct.drop_output('tap.notes')$$, 'drop_output');
-INSERT INTO public.tap_src VALUES (9, 5000, 'x');
-SELECT lives_ok($$SELECT dataproduct.refresh('tap.sums')$$, 'refresh');
+SELECT lives_ok($$SELECT dataproduct.refresh('tap.top')$$, 'refresh on an output');
 
 -- the invariants
 SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
@@ -46,9 +46,27 @@ SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
                   WHERE c.relnamespace <> d.schema OR c.relname <> o.name$$,
                 'every output view is <domain>.<name>');
 SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
-                   JOIN pg_class c ON c.oid IN (o.store, o.query_view)
+                   JOIN pg_class c ON c.oid IN (o.store, o.query_view, o.pre_view)
                   WHERE c.relnamespace <> 'dataproduct_internal'::regnamespace$$,
-                'stores and query views are internal');
+                'stores, query and pre views are internal');
+SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
+                   JOIN dataproduct.product p USING (product_id)
+                   JOIN pg_class c ON c.oid = o.pre_view
+                  WHERE c.relowner <> p.owner$$,
+                'the product owner owns the pre views');
+SELECT is_empty($$SELECT s.source_id FROM dataproduct.source s
+                   WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = s.relation
+                                       AND t.tgname = '__dp_capture' AND t.tgenabled = 'A')
+                      OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = s.relation
+                                       AND t.tgname = '__dp_capture_truncate' AND t.tgenabled = 'A')$$,
+                'every captured relation has both capture triggers, always enabled');
+SELECT is_empty($$SELECT s.source_id FROM dataproduct.source s
+                   WHERE NOT EXISTS (SELECT 1 FROM dataproduct.output_source os WHERE os.source_id = s.source_id)$$,
+                'every captured relation has a consumer');
+SELECT is_empty($$SELECT o.output_id FROM dataproduct.output o
+                   WHERE (o.mode = 'incremental') <> (o.pre_view IS NOT NULL)
+                      OR (o.mode = 'incremental' AND o.snapshot IS NULL)$$,
+                'incremental outputs have a pre view and a snapshot, full ones no pre view');
 SELECT is_empty($$SELECT o.output_id, a.attname FROM dataproduct.output o
                    JOIN pg_attribute a ON a.attrelid = o.view AND a.attnum > 0
                   WHERE NOT EXISTS (SELECT 1 FROM pg_attribute b
@@ -60,10 +78,13 @@ SELECT is_empty($$SELECT d.domain_id FROM dataproduct.domain d
                 'every domain has its schema');
 SELECT is_empty($$SELECT c.relname FROM pg_class c
                    WHERE c.relnamespace = 'dataproduct_internal'::regnamespace
-                     AND c.oid NOT IN (SELECT store FROM dataproduct.output UNION ALL SELECT query_view FROM dataproduct.output)
+                     AND c.oid NOT IN (SELECT store FROM dataproduct.output UNION ALL SELECT query_view FROM dataproduct.output
+                                       UNION ALL SELECT pre_view FROM dataproduct.output WHERE pre_view IS NOT NULL
+                                       UNION ALL SELECT log FROM dataproduct.source)
                      AND c.relkind IN ('r', 'v')$$,
                 'no orphan relation in dataproduct_internal');
 SELECT is((SELECT count(*)::int FROM dataproduct.outputs WHERE status = 'ok'), 2, 'both outputs refreshed');
+SELECT bag_eq($$SELECT * FROM tap.top$$, $$SELECT k FROM tap.sums WHERE v > 1000$$, 'an output on an output equals its query');
 SELECT bag_eq($$SELECT * FROM tap.sums$$, $$SELECT k, sum(v) FROM public.tap_src GROUP BY k$$,
               'the store equals its query');
 
@@ -84,10 +105,15 @@ SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'DELETE FROM publ
 SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'SELECT 1')$$, '42611', NULL, 'unnamed column: 42611');
 SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'SELECT 1 AS a, 2 AS a')$$, '42701', NULL, 'duplicate column: 42701');
 SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'sums', 'SELECT 1 AS a')$$, '42P07', NULL, 'existing output name: 42P07');
-SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'SELECT 1 AS a', refresh => 'incremental')$$, '0A000', NULL, 'incremental not yet: 0A000');
+SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', 'x', 'SELECT k FROM public.tap_src LIMIT 3', refresh => 'incremental')$$, '0A000', NULL, 'not incremental: 0A000');
 SELECT throws_ok($$SELECT dataproduct.drop_output('tap.sums')$$, '2BP01', NULL, 'drop with readers: 2BP01');
 SELECT throws_ok($$SELECT dataproduct.alter_product('tap.a', status => 'deprecated')$$, '22023', NULL, 'draft cannot be deprecated: 22023');
 SELECT throws_ok($$SELECT dataproduct.add_output('tap.a', NULL, 'SELECT 1 AS a')$$, '22004', NULL, 'null name: 22004');
+
+-- a transaction that wrote a source cannot refresh its outputs
+INSERT INTO public.tap_src VALUES (9, 5000, 'x');
+SELECT throws_ok($$SELECT dataproduct.refresh('tap.sums')$$, '55000', NULL,
+                 'refresh in the transaction that wrote a source: 55000');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,13 +2,13 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(49);
+SELECT plan(51);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
-SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output']);
+SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source']);
 SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage']);
-SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq']);
+SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq']);
 
 -- keys and constraints of the catalog
 SELECT col_is_pk('dataproduct', 'domain', 'domain_id', 'col_is_pk');
@@ -52,11 +52,16 @@ SELECT is_empty($$SELECT proname FROM pg_proc
                 'no SECURITY DEFINER function');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace
-                     AND (provolatile <> 'v' OR prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c'))$$,
-                'every function is a volatile C function');
+                     AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')$$,
+                'every function is a C function');
 SELECT is_empty($$SELECT proname FROM pg_proc
-                   WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'$$,
-                'every function is parallel unsafe (they write)');
+                   WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
+                     AND proname <> 'assert_populated'$$,
+                'every function that writes is parallel unsafe');
+SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public', ARRAY[]::text[],
+                          'nobody but the extension can install capture triggers');
+SELECT is((SELECT count(*)::int FROM pg_event_trigger WHERE evtname = 'dataproduct_ddl_end' AND evtevent = 'ddl_command_end'),
+          1, 'ddl_command_end event trigger installed');
 
 -- catalog tables: everyone reads, nobody but the extension owner writes
 SELECT table_privs_are('dataproduct', 'domain', 'public', ARRAY['SELECT']);
@@ -71,8 +76,9 @@ SELECT function_privs_are('dataproduct', 'refresh', ARRAY['regclass'], 'public',
 -- pg_dump keeps every catalog table and sequence
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'pg_dataproduct'$$,
               ARRAY['dataproduct.domain', 'dataproduct.product', 'dataproduct.output',
+                    'dataproduct.source', 'dataproduct.output_source',
                     'dataproduct.domain_id_seq', 'dataproduct.product_id_seq',
-                    'dataproduct.output_id_seq'],
+                    'dataproduct.output_id_seq', 'dataproduct.source_id_seq'],
               'every catalog table and sequence is dumped');
 
 -- the event trigger that keeps the catalog consistent
