@@ -45,6 +45,15 @@ $node->safe_psql('src', q{
 	       description => 'Plays and listening time per genre');
 	SELECT dataproduct.add_output('media.plays', 'long_by_track',
 	       'SELECT track_id, count(*) AS plays FROM sor.long_plays GROUP BY track_id');
+});
+# incrementally maintained outputs load in a transaction of their own
+$node->safe_psql('src', q{
+	SELECT dataproduct.refresh('media.by_genre');
+	SELECT dataproduct.refresh('media.long_by_track');
+	-- pending changes at dump time: captured, not yet applied
+	UPDATE sor.plays SET ms = ms + 1 WHERE play_id % 100 = 0;
+});
+$node->safe_psql('src', q{
 	GRANT USAGE ON SCHEMA media TO money_team, analyst;
 	SET ROLE media_team;
 	GRANT SELECT ON media.by_genre TO money_team, analyst;
@@ -93,26 +102,42 @@ is($node->safe_psql('dst', q{
 	SELECT has_table_privilege('analyst', 'media.by_genre', 'SELECT')}),
 	't', 'grants restored');
 
+is($node->safe_psql('dst', q{
+	SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
+	 WHERE tgrelid = 'sor.plays'::regclass AND tgname LIKE '\_\_dp%'}),
+	'__dp_capture:A,__dp_capture_truncate:A', 'capture triggers restored, always enabled');
+
 # the restored products keep working
 $node->safe_psql('dst', q{
 	INSERT INTO sor.tracks VALUES (51, 'ambient');
 	INSERT INTO sor.plays (track_id, ms, at)
 	  SELECT 51, 200000, now() FROM generate_series(1, 2000);
 });
+is($node->safe_psql('dst', q{SELECT dataproduct.refresh('media.by_genre')}), '3',
+	'refresh after restore rebuilds: the genre of the pending update replaced, the new one added');
+is($node->safe_psql('dst', q{
+	SELECT count(*) FROM dataproduct_internal.source_1_log WHERE __dp_xid < pg_snapshot_xmin(
+	   (SELECT snapshot FROM dataproduct.output WHERE view = 'media.by_genre'::regclass))}),
+	'0', 'change-log rows of the dumped cluster are gone');
+$node->safe_psql('dst', q{DELETE FROM sor.plays WHERE track_id = 51 AND play_id % 50 = 0});
 is($node->safe_psql('dst', q{SELECT dataproduct.refresh('media.by_genre')}), '1',
-	'refresh after restore adds the new group');
+	'incremental refresh after the rebuild');
 is($node->safe_psql('dst', q{SELECT dataproduct.refresh('money.top_genre')}), '2',
 	'an output on an output follows');
 is($node->safe_psql('dst', q{SELECT genre FROM money.top_genre}), 'ambient',
 	'and shows the new data');
 is($node->safe_psql('dst', q{
-	SELECT count(*) FROM (SELECT t.genre, count(*), sum(p.ms) FROM sor.plays p
+	SELECT (SELECT count(*) FROM (SELECT t.genre, count(*), sum(p.ms) FROM sor.plays p
 	                        JOIN sor.tracks t USING (track_id) GROUP BY t.genre
-	                      EXCEPT ALL SELECT * FROM media.by_genre) x}),
+	                      EXCEPT ALL SELECT * FROM media.by_genre) x)
+	     + (SELECT count(*) FROM (SELECT * FROM media.by_genre EXCEPT ALL
+	                        SELECT t.genre, count(*), sum(p.ms) FROM sor.plays p
+	                        JOIN sor.tracks t USING (track_id) GROUP BY t.genre) y)}),
 	'0', 'restored output equals its query after refresh');
 # new declarations do not collide with restored ones (sequences restored)
 $node->safe_psql('dst', q{
 	SELECT dataproduct.add_output('media.plays', 'tracks', 'SELECT count(*) AS n FROM sor.tracks')});
+$node->safe_psql('dst', q{SELECT dataproduct.refresh('media.tracks')});
 is($node->safe_psql('dst', q{SELECT n FROM media.tracks}), '51', 'new output after restore');
 $node->safe_psql('dst', q{SELECT dataproduct.drop_product('money.reports', cascade => true)});
 is($node->safe_psql('dst', q{SELECT count(*) FROM dataproduct.outputs}), '3',
