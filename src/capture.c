@@ -586,7 +586,7 @@ dataproduct_check_capture_alters(void)
 				 errdetail("It captures changes for incrementally maintained data product outputs."),
 				 errhint("Drop the outputs that read the table, or declare them with refresh => 'full'.")));
 
-	dataproduct_spi_exec("SELECT s.log FROM pg_catalog.pg_event_trigger_ddl_commands() c"
+	dataproduct_spi_exec("SELECT DISTINCT s.log FROM pg_catalog.pg_event_trigger_ddl_commands() c"
 						 "  JOIN dataproduct.source s ON s.relation = c.objid"
 						 " WHERE c.command_tag = 'ALTER TABLE'"
 						 "   AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass",

@@ -167,13 +167,15 @@ attnos_walker(Node *node, AttnosContext *ctx)
 	{
 		Var		   *var = (Var *) node;
 
-		if (var->varno == ctx->rti && var->varlevelsup == 0)
+		/* system columns are refused elsewhere */
+		if (var->varno == ctx->rti && var->varlevelsup == 0 && var->varattno >= 0)
 			ctx->attnos = bms_add_member(ctx->attnos, var->varattno);
 		return false;
 	}
+	/* join alias lists name every column of a join: not a use of them */
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, attnos_walker, ctx,
-								 QTW_IGNORE_RT_SUBQUERIES);
+								 QTW_IGNORE_RT_SUBQUERIES | QTW_IGNORE_JOINALIASES);
 	return expression_tree_walker(node, attnos_walker, ctx);
 }
 

@@ -812,6 +812,11 @@ dataproduct_refresh_output(DpOutput *output)
 	snap = RegisterSnapshot(GetTransactionSnapshot());
 	PushActiveSnapshot(snap);
 	snapdatum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
+	if (incremental)
+	{
+		output->sources = output_sources(output->id);
+		refuse_own_changes(snap, output->sources, output->address);
+	}
 
 	ctx.address = output->address;
 	ctx.owner = output->owner;
@@ -832,12 +837,11 @@ dataproduct_refresh_output(DpOutput *output)
 	else
 	{
 		DpPlan	   *plan;
-		List	   *sources = output_sources(output->id);
+		List	   *sources = output->sources;
 		bool		rebuild;
 		int64		batch_rows = 0;
 		ListCell   *lc;
 
-		refuse_own_changes(snap, sources, output->address);
 		dataproduct_check_owner_can_read(output, output->owner);
 		plan = dataproduct_plan_output(output->query_view);
 		dataproduct_check_leaf_privileges(plan, output->owner, true);
@@ -908,7 +912,6 @@ dataproduct_refresh_output(DpOutput *output)
 				   0, NULL, NULL, NULL, SPI_OK_UTILITY, false);
 			dataproduct_restore_user(&saved);
 		}
-		output->sources = sources;
 	}
 	elapsed_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	error_context_stack = errcallback.previous;
