@@ -102,6 +102,7 @@ CREATE TABLE dataproduct.output (
     datestyle       text NOT NULL,
     intervalstyle   text NOT NULL,
     last_refresh    timestamptz,
+    last_refresh_kind text CHECK (last_refresh_kind IN ('full', 'rebuild', 'incremental')),
     refresh_ms      double precision,
     rows_changed    bigint,
     row_count       bigint,
@@ -128,6 +129,7 @@ COMMENT ON COLUMN dataproduct.output.timezone IS 'TimeZone the query was declare
 COMMENT ON COLUMN dataproduct.output.datestyle IS 'DateStyle the query was declared under and is always evaluated under';
 COMMENT ON COLUMN dataproduct.output.intervalstyle IS 'IntervalStyle the query was declared under and is always evaluated under';
 COMMENT ON COLUMN dataproduct.output.last_refresh IS 'Start of the last successful refresh: the output equals its query as of then';
+COMMENT ON COLUMN dataproduct.output.last_refresh_kind IS 'How the last refresh was done: full (full mode), rebuild (an incremental output recomputed: first load, TRUNCATE, restore, large batch) or incremental';
 COMMENT ON COLUMN dataproduct.output.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
 COMMENT ON COLUMN dataproduct.output.rows_changed IS 'Rows inserted plus rows deleted by the last successful refresh';
 COMMENT ON COLUMN dataproduct.output.row_count IS 'Rows in the output after the last successful refresh';
@@ -237,6 +239,7 @@ SELECT o.view AS output,
        o.mode_reason,
        o.status,
        o.last_refresh,
+       o.last_refresh_kind,
        o.refresh_ms,
        o.rows_changed,
        o.row_count,
@@ -255,6 +258,7 @@ COMMENT ON COLUMN dataproduct.outputs.requested_mode IS 'Refresh mode asked for 
 COMMENT ON COLUMN dataproduct.outputs.mode_reason IS 'Why the output is refreshed in full, when it is';
 COMMENT ON COLUMN dataproduct.outputs.status IS 'empty (never refreshed) or ok';
 COMMENT ON COLUMN dataproduct.outputs.last_refresh IS 'Start of the last successful refresh';
+COMMENT ON COLUMN dataproduct.outputs.last_refresh_kind IS 'full, rebuild or incremental: how the last refresh was done';
 COMMENT ON COLUMN dataproduct.outputs.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
 COMMENT ON COLUMN dataproduct.outputs.rows_changed IS 'Rows inserted plus deleted by the last refresh';
 COMMENT ON COLUMN dataproduct.outputs.row_count IS 'Rows in the output after the last refresh';

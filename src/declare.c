@@ -538,7 +538,8 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 		if (OidIsValid(col->collation) && col->collation != get_typcollation(col->type))
 			appendStringInfo(&cols, " COLLATE %s", generate_collation_name(col->collation));
 	}
-	exec_ddl(psprintf("CREATE TABLE %s (%s)", qstore, cols.data));
+	/* group rows are updated in place: leave room for HOT updates */
+	exec_ddl(psprintf("CREATE TABLE %s (%s) WITH (fillfactor = 80)", qstore, cols.data));
 	initStringInfo(&keys);
 	for (i = 0; i < list_length(plan->keys); i++)
 		appendStringInfo(&keys, "%s%s", i > 0 ? ", " : "",
@@ -546,10 +547,6 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 	exec_ddl(psprintf("CREATE UNIQUE INDEX %s ON %s (%s) NULLS NOT DISTINCT",
 					  quote_identifier(psprintf("output_" INT64_FORMAT "_key", id)),
 					  qstore, keys.data));
-	if (!plan->global)
-		exec_ddl(psprintf("CREATE INDEX %s ON %s (__dp_count) WHERE __dp_count <= 0",
-						  quote_identifier(psprintf("output_" INT64_FORMAT "_empty", id)),
-						  qstore));
 	*store = get_relname_relid(store_name, internal);
 	exec_ddl(psprintf("CREATE VIEW %s AS %s", qview,
 					  dataproduct_view_sql(plan, *store, true)));

@@ -1309,6 +1309,18 @@ dataproduct_zero_sql(DpPlan *plan, const char *store)
 }
 
 /*
+ * dataproduct_delete_empty_sql
+ *		Delete the groups matching the affected filter that were left with
+ *		no rows after recomputation.
+ */
+char *
+dataproduct_delete_empty_sql(DpPlan *plan, const char *store)
+{
+	return psprintf("DELETE FROM %s s WHERE s.__dp_count <= 0 AND %s", store,
+					affected_filter(plan, "s"));
+}
+
+/*
  * dataproduct_recompute_sql
  *		Recompute the groups matching the affected filter from the pre view
  *		and write them over the store's rows.

@@ -89,6 +89,7 @@ extern char *dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed,
 extern char *dataproduct_upsert_sql(DpPlan *plan, const char *store);
 extern char *dataproduct_affected_sql(DpPlan *plan);
 extern char *dataproduct_zero_sql(DpPlan *plan, const char *store);
+extern char *dataproduct_delete_empty_sql(DpPlan *plan, const char *store);
 extern char *dataproduct_recompute_sql(DpPlan *plan, const char *store,
 									   const char *pre);
 extern Oid *dataproduct_affected_types(DpPlan *plan, int *nparams);

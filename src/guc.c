@@ -29,7 +29,7 @@ dataproduct_define_gucs(void)
 							 "Batch size, as a fraction of the sources' rows, above which an incremental output is recomputed instead.",
 							 "Recomputing wins over applying a very large batch. -1 never recomputes for batch size.",
 							 &dataproduct_full_refresh_fraction,
-							 0.15, -1.0, 1000.0,
+							 1.0, -1.0, 1000.0,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("dataproduct");

@@ -80,7 +80,7 @@
 #include "refresh.h"
 
 /* GUC: rebuild when a batch exceeds this fraction of its sources' rows */
-double		dataproduct_full_refresh_fraction = 0.15;
+double		dataproduct_full_refresh_fraction = 1.0;
 
 PG_FUNCTION_INFO_V1(dataproduct_assert_populated);
 
@@ -553,17 +553,30 @@ apply_batch(Snapshot snap, DpPlan *plan, Oid store, Oid pre,
 
 	if (!plan->has_other)
 	{
-		uint64		i;
+		bool		isnull;
+		Datum		emptied;
 
-		run_at(snap, psprintf("%s RETURNING (xmax = 0)", dataproduct_upsert_sql(plan, qstore)),
-			   0, NULL, NULL, NULL, SPI_OK_INSERT_RETURNING, false);
-		applied += SPI_processed;
-		for (i = 0; i < SPI_processed; i++)
+		/*
+		 * Groups whose count reaches zero go; their row ids come back from
+		 * the merge so that no index on the count (which would make every
+		 * update of a group non-HOT) is needed to find them.
+		 */
+		run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, __dp_count AS n, (xmax = 0) AS inserted)"
+							  " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE inserted),"
+							  "        pg_catalog.array_agg(tid) FILTER (WHERE n <= 0) FROM u",
+							  dataproduct_upsert_sql(plan, qstore)),
+			   0, NULL, NULL, NULL, SPI_OK_SELECT, false);
+		applied += result_int8(1);
+		*row_count += result_int8(2);
+		emptied = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull && !plan->global)
 		{
-			bool		isnull;
+			Oid			tidarray = TIDARRAYOID;
 
-			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)))
-				(*row_count)++;
+			run_at(snap, psprintf("DELETE FROM %s WHERE ctid = ANY ($1)", qstore),
+				   1, &tidarray, &emptied, NULL, SPI_OK_DELETE, true);
+			applied += SPI_processed;
+			*row_count -= SPI_processed;
 		}
 	}
 
@@ -593,31 +606,24 @@ apply_batch(Snapshot snap, DpPlan *plan, Oid store, Oid pre,
 		nulls[nparams] = '\0';
 		if (any)
 		{
-			uint64		r;
-
 			run_at(snap, dataproduct_zero_sql(plan, qstore), plan->global ? 0 : nparams,
 				   types, values, nulls, SPI_OK_UPDATE, true);
-			run_at(snap, psprintf("%s RETURNING (xmax = 0)",
+			run_at(snap, psprintf("WITH u AS (%s RETURNING (xmax = 0) AS inserted)"
+								  " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE inserted) FROM u",
 								  dataproduct_recompute_sql(plan, qstore, qpre)),
 				   plan->global ? 0 : nparams, types, values, nulls,
-				   SPI_OK_INSERT_RETURNING, true);
-			applied += SPI_processed;
-			for (r = 0; r < SPI_processed; r++)
+				   SPI_OK_SELECT, true);
+			applied += result_int8(1);
+			*row_count += result_int8(2);
+			/* recomputed groups that have no rows left */
+			if (!plan->global)
 			{
-				bool		isnull;
-
-				if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)))
-					(*row_count)++;
+				run_at(snap, dataproduct_delete_empty_sql(plan, qstore),
+					   nparams, types, values, nulls, SPI_OK_DELETE, true);
+				applied += SPI_processed;
+				*row_count -= SPI_processed;
 			}
 		}
-	}
-
-	if (!plan->global)
-	{
-		run_at(snap, psprintf("DELETE FROM %s WHERE __dp_count <= 0", qstore),
-			   0, NULL, NULL, NULL, SPI_OK_DELETE, true);
-		applied += SPI_processed;
-		*row_count -= SPI_processed;
 	}
 	return applied;
 }
@@ -796,9 +802,10 @@ dataproduct_refresh_output(DpOutput *output)
 	bool		was_populated;
 	char	   *origin = dataproduct_origin();
 	double		elapsed_ms;
-	Oid			argtypes[7] = {INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID,
-	INT8OID, PG_SNAPSHOTOID, TEXTOID};
-	Datum		values[7];
+	Oid			argtypes[8] = {INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID,
+	INT8OID, PG_SNAPSHOTOID, TEXTOID, TEXTOID};
+	Datum		values[8];
+	const char *kind = "full";
 
 	state = lock_output(output);
 	was_populated = state.populated;
@@ -842,7 +849,6 @@ dataproduct_refresh_output(DpOutput *output)
 		int64		batch_rows = 0;
 		ListCell   *lc;
 
-		dataproduct_check_owner_can_read(output, output->owner);
 		plan = dataproduct_plan_output(output->query_view);
 		dataproduct_check_leaf_privileges(plan, output->owner, true);
 		if (!plan->incremental)
@@ -871,8 +877,9 @@ dataproduct_refresh_output(DpOutput *output)
 				rebuild = true;
 		}
 
+		kind = rebuild ? "rebuild" : "incremental";
 		elog(DEBUG1, "refreshing %s: %s, batch of " INT64_FORMAT " rows",
-			 output->address, rebuild ? "rebuild" : "incremental", batch_rows);
+			 output->address, kind, batch_rows);
 		dataproduct_become_owner(output->owner, &saved);
 		if (rebuild)
 			changed = full_refresh(snap, output->store,
@@ -923,12 +930,14 @@ dataproduct_refresh_output(DpOutput *output)
 	values[4] = Int64GetDatum(row_count);
 	values[5] = snapshot_datum(snapdatum);
 	values[6] = CStringGetTextDatum(origin);
+	values[7] = CStringGetTextDatum(kind);
 	dataproduct_become_catalog_owner(&saved);
 	run_at(snap, "UPDATE dataproduct.output"
 		   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
-		   "       rows_changed = $4, row_count = $5, snapshot = $6, origin = $7"
+		   "       rows_changed = $4, row_count = $5, snapshot = $6, origin = $7,"
+		   "       last_refresh_kind = $8"
 		   " WHERE output_id = $1",
-		   7, argtypes, values, NULL, SPI_OK_UPDATE, true);
+		   8, argtypes, values, NULL, SPI_OK_UPDATE, true);
 	dataproduct_restore_user(&saved);
 	if (incremental)
 		trim_logs(snap, output->sources);
