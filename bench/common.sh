@@ -10,7 +10,7 @@ export PG_CONFIG=$PG_BIN/pg_config
 
 [[ $(id -u) -eq 0 ]] || { echo "run as root (installs, then runs PostgreSQL as postgres)" >&2; exit 1; }
 need=()
-for pkg in postgresql-15 postgresql-server-dev-15 postgresql-contrib build-essential; do
+for pkg in postgresql-15 postgresql-server-dev-15 build-essential; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

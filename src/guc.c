@@ -26,10 +26,10 @@ void
 dataproduct_define_gucs(void)
 {
 	DefineCustomRealVariable("dataproduct.full_refresh_fraction",
-							 "Batch size, as a fraction of the sources' rows, above which an incremental output is recomputed instead.",
-							 "Recomputing wins over applying a very large batch. -1 never recomputes for batch size.",
+							 "Recompute an incremental output when its batch has more rows than this fraction of (its sources' rows + 10 x its store's rows).",
+							 "Recomputing wins over applying a very large batch. -1 never recomputes because of batch size.",
 							 &dataproduct_full_refresh_fraction,
-							 1.0, -1.0, 1000.0,
+							 0.125, -1.0, 1000.0,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("dataproduct");
