@@ -7,8 +7,12 @@
  * team, from the catalog team's published product.  Finally each team grants
  * its published outputs to the analysts.
  *
- * Every add_output builds the view <domain>.<name>, fills it once, and
- * returns it.  Run by demo/run.sh after demo/schema.sql, as a superuser.
+ * Every add_output builds the view <domain>.<name> and returns it.  A query
+ * that can be maintained incrementally gets change capture on its sources
+ * and is loaded by its first refresh, in a transaction of its own; one that
+ * cannot (such as one using LIMIT or a window function)
+ * is refreshed in full and loaded at once.  Run by demo/run.sh after
+ * demo/schema.sql, as a superuser.
  */
 
 \set ON_ERROR_STOP 1
@@ -57,6 +61,7 @@ SELECT format('  output  %s', dataproduct.add_output('catalog.music_catalog', 't
       JOIN catalog_sor.artists ar ON ar.artist_id = al.artist_id
     $q$,
     description => 'One row per track, with its album and artist: the conformed track dimension'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'catalog.track_dim'::regclass;
 
 SELECT format('  output  %s', dataproduct.add_output('catalog.music_catalog', 'genre_summary', $q$
     SELECT t.genre,
@@ -69,6 +74,7 @@ SELECT format('  output  %s', dataproduct.add_output('catalog.music_catalog', 'g
      GROUP BY t.genre
     $q$,
     description => 'Per genre: tracks, artists, average length, share of explicit tracks'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'catalog.genre_summary'::regclass;
 
 SELECT '  product catalog.music_catalog is now published'
   FROM dataproduct.alter_product('catalog.music_catalog', status => 'published');
@@ -102,6 +108,7 @@ SELECT format('  output  %s', dataproduct.add_output('player.listening', 'daily_
      GROUP BY 1, 2
     $q$,
     description => 'Plays, distinct listeners, skips and minutes listened per track and day (UTC)'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'player.daily_track_plays'::regclass;
 
 -- A product built on another product: track metadata comes from catalog.track_dim.
 SELECT format('  output  %s', dataproduct.add_output('player.listening', 'top_artists_by_country', $q$
@@ -121,6 +128,7 @@ SELECT format('  output  %s', dataproduct.add_output('player.listening', 'top_ar
      WHERE rank <= 10
     $q$,
     description => 'The 10 artists with the most listening time in each country (of the listeners)'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'player.top_artists_by_country'::regclass;
 
 SELECT format('  output  %s', dataproduct.add_output('player.listening', 'skip_rate_by_genre', $q$
     SELECT t.genre,
@@ -133,6 +141,7 @@ SELECT format('  output  %s', dataproduct.add_output('player.listening', 'skip_r
      GROUP BY t.genre
     $q$,
     description => 'Share of plays skipped before the end, per genre'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'player.skip_rate_by_genre'::regclass;
 
 SELECT '  product player.listening is now published'
   FROM dataproduct.alter_product('player.listening', status => 'published');
@@ -154,6 +163,7 @@ SELECT format('  output  %s', dataproduct.add_output('player.engagement', 'devic
      GROUP BY 1, 2
     $q$,
     description => 'Plays and listeners per device and day (UTC)'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'player.device_daily'::regclass;
 
 SELECT format('  output  %s', dataproduct.add_output('player.engagement', 'daily_active_listeners', $q$
     SELECT (p.played_at AT TIME ZONE 'UTC')::date AS play_date,
@@ -164,6 +174,7 @@ SELECT format('  output  %s', dataproduct.add_output('player.engagement', 'daily
      GROUP BY 1, 2
     $q$,
     description => 'Distinct accounts that played at least one track, per day (UTC) and country'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'player.daily_active_listeners'::regclass;
 
 -- Queries run with the owner's privileges: the player team may read the
 -- country of an account but not its e-mail address, so no product of
@@ -213,6 +224,7 @@ SELECT format('  output  %s', dataproduct.add_output('billing.revenue', 'mrr_by_
      GROUP BY s.plan, a.country
     $q$,
     description => 'Active and past-due subscriptions, and MRR of the active ones, per plan and country'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'billing.mrr_by_plan_country'::regclass;
 
 -- An output built on another output of the same product.
 SELECT format('  output  %s', dataproduct.add_output('billing.revenue', 'mrr_by_plan', $q$
@@ -224,6 +236,7 @@ SELECT format('  output  %s', dataproduct.add_output('billing.revenue', 'mrr_by_
      GROUP BY plan
     $q$,
     description => 'MRR, active subscriptions and ARPU per plan, rolled up from mrr_by_plan_country'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'billing.mrr_by_plan'::regclass;
 
 SELECT format('  output  %s', dataproduct.add_output('billing.revenue', 'monthly_movements', $q$
     SELECT month, plan,
@@ -238,6 +251,7 @@ SELECT format('  output  %s', dataproduct.add_output('billing.revenue', 'monthly
      GROUP BY month, plan
     $q$,
     description => 'New subscriptions and cancellations per month and plan'));
+SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'billing.monthly_movements'::regclass;
 
 SELECT '  product billing.revenue is now published'
   FROM dataproduct.alter_product('billing.revenue', status => 'published');

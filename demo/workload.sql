@@ -191,7 +191,7 @@ SELECT format('SELECT format(%L, %L, dataproduct.refresh(%L))',
 
 \echo
 \echo 'The catalog records each refresh:'
-SELECT output, status, rows_changed, row_count, round(refresh_ms::numeric) AS refresh_ms,
+SELECT output, mode, last_refresh_kind AS how, status, rows_changed, row_count, round(refresh_ms::numeric) AS refresh_ms,
        to_char(last_refresh, 'HH24:MI:SS') AS last_refresh
   FROM dataproduct.outputs
  ORDER BY product, output::text;

@@ -80,6 +80,40 @@ SELECT count(*) AS logged FROM dataproduct_internal.source_1_log;
 -- a refresh with nothing to apply changes nothing
 SELECT dataproduct.refresh('inc.by_genre');
 
+-- every way of writing is captured: COPY, multi-row statements, writable CTEs
+COPY inc_sor.plays (id, track, ms, at, device) FROM stdin;
+20	1	100	2026-03-02 12:00:00+00	web
+21	2	200	2026-03-02 12:00:00+00	web
+\.
+INSERT INTO inc_sor.plays (id, track, ms, at)
+VALUES (22, 1, 1, '2026-03-02 13:00+00'), (23, 3, 2, '2026-03-02 13:00+00');
+WITH moved AS (DELETE FROM inc_sor.plays WHERE id IN (20, 23) RETURNING *)
+INSERT INTO inc_sor.plays (id, track, ms, at) SELECT id + 100, track, ms * 2, at FROM moved;
+SELECT dataproduct.refresh('inc.by_genre') > 0 AS changed;
+SELECT count(*) = 0 AS equal FROM (
+  (SELECT t.genre, count(*), sum(p.ms), avg(p.ms), max(p.at), p.at::date
+     FROM inc_sor.plays p JOIN inc_sor.tracks t USING (track) GROUP BY 1, 6
+   EXCEPT ALL SELECT * FROM inc.by_genre)
+  UNION ALL
+  (SELECT * FROM inc.by_genre EXCEPT ALL
+   SELECT t.genre, count(*), sum(p.ms), avg(p.ms), max(p.at), p.at::date
+     FROM inc_sor.plays p JOIN inc_sor.tracks t USING (track) GROUP BY 1, 6)) d;
+
+-- partitioned sources: rows routed to partitions, moved between them, and
+-- a partition truncated on its own
+CREATE TABLE inc_sor.events (at date, kind text) PARTITION BY RANGE (at);
+CREATE TABLE inc_sor.events_1 PARTITION OF inc_sor.events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE inc_sor.events_2 PARTITION OF inc_sor.events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+INSERT INTO inc_sor.events VALUES ('2026-01-05', 'a'), ('2026-02-05', 'b');
+SELECT dataproduct.add_output('inc.p', 'kinds', 'SELECT kind, count(*) AS n FROM inc_sor.events GROUP BY kind');
+SELECT dataproduct.refresh('inc.kinds');
+INSERT INTO inc_sor.events VALUES ('2026-01-06', 'b');
+UPDATE inc_sor.events SET at = '2026-02-07' WHERE at = '2026-01-05';
+TRUNCATE inc_sor.events_2;
+SELECT dataproduct.refresh('inc.kinds');
+SELECT * FROM inc.kinds ORDER BY kind;
+SELECT kind, count(*) FROM inc_sor.events GROUP BY kind ORDER BY kind;
+
 -- the output is evaluated under the settings it was declared with
 SET TimeZone = 'Asia/Tokyo';
 INSERT INTO inc_sor.plays VALUES (8, 1, 1, '2026-03-01 23:30+00', 'web', NULL);

@@ -29,7 +29,7 @@ dataproduct_define_gucs(void)
 							 "Recompute an incremental output when its batch has more rows than this fraction of (its sources' rows + 10 x its store's rows).",
 							 "Recomputing wins over applying a very large batch. -1 never recomputes because of batch size.",
 							 &dataproduct_full_refresh_fraction,
-							 0.125, -1.0, 1000.0,
+							 0.3, -1.0, 1000.0,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("dataproduct");

@@ -80,7 +80,7 @@
 #include "refresh.h"
 
 /* GUC: rebuild when a batch exceeds this fraction of its sources' rows */
-double		dataproduct_full_refresh_fraction = 0.125;
+double		dataproduct_full_refresh_fraction = 0.3;
 
 PG_FUNCTION_INFO_V1(dataproduct_assert_populated);
 
