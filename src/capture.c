@@ -17,12 +17,14 @@
  * for an old one, and the writing transaction's full xid.  An UPDATE that
  * leaves every captured column as it was logs nothing.  TRUNCATE, and an
  * ALTER TABLE of the relation (which can attach or detach partitions), log a
- * marker of weight 0, after which consumers rebuild.
+ * marker of weight 0, after which consumers rebuild; markers are rare, so
+ * they are written through SPI, which also enters them in the log's only
+ * index, a partial one on markers.
  *
  * The write path stays cheap: no SPI, no catalog lookups after the first row
  * of a backend (the column mapping is cached per trigger and dropped on
- * relcache invalidation), one heap insert per image into a table without
- * indexes.  The insert bypasses privilege checks on purpose: writers need no
+ * relcache invalidation), one heap insert per image into a table whose only
+ * index is a partial one that ordinary images never enter (markers only).  The insert bypasses privilege checks on purpose: writers need no
  * rights on the log, and only the extension can install this trigger
  * (EXECUTE is revoked from PUBLIC).
  *
@@ -218,6 +220,28 @@ log_image(CaptureEntry *entry, Relation log, TupleTableSlot *slot,
 	pfree(nulls);
 }
 
+/*
+ * log_marker
+ *		Append a marker (weight 0): its consumers must rebuild.  Written
+ *		through SPI as the log's owner, so that the log's partial index on
+ *		markers, which lets refreshes find them without a scan, has it.
+ */
+static void
+log_marker(Oid log)
+{
+	DpSavedUser saved;
+
+	dataproduct_spi_connect();
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec(psprintf("INSERT INTO %s (__dp_xid, __dp_weight)"
+								  " VALUES (pg_catalog.pg_current_xact_id(), 0)",
+								  quote_qualified_identifier(get_namespace_name(get_rel_namespace(log)),
+															 get_rel_name(log))),
+						 0, NULL, NULL, NULL, SPI_OK_INSERT);
+	dataproduct_restore_user(&saved);
+	dataproduct_spi_finish();
+}
+
 /* Did an update change any captured column? */
 static bool
 captured_columns_changed(CaptureEntry *entry, Relation rel,
@@ -269,11 +293,16 @@ dataproduct_capture(PG_FUNCTION_ARGS)
 		elog(ERROR, "dataproduct.capture must be an AFTER trigger");
 
 	entry = capture_entry(trigdata->tg_trigger, trigdata->tg_relation);
-	log = table_open(entry->logid, RowExclusiveLock);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(event))
-		log_image(entry, log, NULL, 0);
-	else if (!TRIGGER_FIRED_FOR_ROW(event))
+	{
+		/* a rare statement: the marker goes through SPI, indexes and all */
+		log_marker(entry->logid);
+		return PointerGetDatum(NULL);
+	}
+
+	log = table_open(entry->logid, RowExclusiveLock);
+	if (!TRIGGER_FIRED_FOR_ROW(event))
 		elog(ERROR, "dataproduct.capture must be a row trigger, or a TRUNCATE trigger");
 	else if (TRIGGER_FIRED_BY_INSERT(event))
 		log_image(entry, log, trigdata->tg_trigslot, 1);
@@ -422,6 +451,10 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 							  " __dp_weight pg_catalog.int2 NOT NULL)"
 							  " WITH (autovacuum_vacuum_scale_factor = 0.01)",
 							  qlog, cols.data));
+		/* markers (TRUNCATE, ALTER) are rare: found without scanning the log */
+		exec_utility(psprintf("CREATE INDEX %s ON %s (__dp_xid) WHERE __dp_weight = 0",
+							  quote_identifier(psprintf("source_" INT64_FORMAT "_markers", id)),
+							  qlog));
 		exec_utility(psprintf("COMMENT ON TABLE %s IS %s", qlog,
 							  quote_literal_cstr(psprintf("pg_dataproduct: change log of %s",
 														  qualified_name(relid)))));
@@ -604,10 +637,9 @@ dataproduct_check_capture_alters(void)
 			Oid			log = DatumGetObjectId(SPI_getbinval(tuptable->vals[i],
 															 tuptable->tupdesc, 1, &isnull));
 
-			dataproduct_spi_exec(psprintf("INSERT INTO %s (__dp_xid, __dp_weight)"
-										  " VALUES (pg_catalog.pg_current_xact_id(), 0)",
-										  qualified_name(log)),
-								 0, NULL, NULL, NULL, SPI_OK_INSERT);
+			dataproduct_restore_user(&saved);
+			log_marker(log);
+			dataproduct_become_catalog_owner(&saved);
 		}
 		dataproduct_restore_user(&saved);
 	}
