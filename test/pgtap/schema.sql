@@ -29,7 +29,7 @@ SELECT col_has_check('dataproduct', 'output', 'mode', 'col_has_check');
 -- the columns the outputs view promises
 SELECT columns_are('dataproduct', 'outputs', ARRAY[
     'output', 'product', 'name', 'mode', 'requested_mode', 'mode_reason', 'status',
-    'last_refresh', 'refresh_ms', 'rows_changed', 'row_count', 'description',
+    'last_refresh', 'last_refresh_kind', 'refresh_ms', 'rows_changed', 'row_count', 'description',
     'definition', 'created_at']);
 SELECT col_type_is('dataproduct', 'outputs', 'output', 'regclass', 'col_type_is');
 SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is');
