@@ -2,8 +2,9 @@
 # Apply throughput and memory: batches of 100,000 and 1,000,000 changed rows
 # applied incrementally to an aggregate output (recomputation disabled so the
 # batch really is applied), in changed source rows per second, with the peak
-# resident memory of the backend that applied each batch.  Memory must not
-# grow with the batch: deltas go through tuplestores that spill to disk.
+# private memory of the backend that applied each batch, at two work_mem
+# settings.  Memory is bounded by work_mem, not by the batch: deltas go
+# through tuplestores and hash aggregates that spill to disk past it.
 #
 #   bash bench/apply.sh            (as root; about 3 minutes)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -24,10 +25,12 @@ sql -c "SELECT dataproduct.refresh('ab.agg')" >/dev/null
 
 echo
 machine
-echo "settings: work_mem 64MB; dataproduct.full_refresh_fraction = -1 (always apply)"
-printf '\n%12s %12s %14s %22s\n' "changed rows" "apply time" "rows/second" "backend peak RssAnon"
+echo "settings: dataproduct.full_refresh_fraction = -1 (always apply)"
+printf '\n%9s %12s %12s %14s %22s\n' "work_mem" "changed rows" "apply time" "rows/second" "backend peak RssAnon"
 next=2000001
-for n in 100000 1000000; do
+for run in 64MB:100000 64MB:1000000 4MB:100000 4MB:1000000; do
+	wm=${run%%:*}
+	n=${run##*:}
 	# n new plays, in one transaction
 	sql -c "INSERT INTO a.plays SELECT g, 1 + (g * 7919) % 20000, date '2026-01-01' + (g % 30)::int, (g * 31) % 300000
 	        FROM generate_series($next::bigint, $((next + n - 1))) g" >/dev/null
@@ -50,7 +53,7 @@ for n in 100000 1000000; do
 	ms=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$BENCH_TMP/apply.out" | tail -1)
 	kind=$(sql -c "SELECT last_refresh_kind FROM dataproduct.outputs WHERE name = 'agg'")
 	[ "$kind" = incremental ] || { echo "batch was not applied incrementally ($kind)" >&2; exit 1; }
-	printf '%12s %9.0f ms %14.0f %19s MB\n' "$n" "$ms" \
+	printf '%9s %12s %9.0f ms %14.0f %19s MB\n' "$wm" "$n" "$ms" \
 		"$(awk -v n="$n" -v t="$ms" 'BEGIN { print n / (t / 1000) }')" "$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')"
 done
 diff=$(sql -c "SELECT count(*) FROM ((SELECT track_id, day, count(*), sum(ms), avg(ms) FROM a.plays GROUP BY 1, 2 EXCEPT ALL SELECT * FROM ab.agg)

@@ -486,11 +486,14 @@ build_layout(DpPlan *plan)
 
 		if (agg->kind == DP_AGG_OTHER)
 		{
+			/*
+			 * Each argument becomes a pre view column, to which the
+			 * recomputation maps it back; direct arguments are constant per
+			 * group and stay as written.
+			 */
 			foreach(ac, aggref->args)
-				agg->other_cols = lappend_int(agg->other_cols,
-											  add_pre_column(&tlist, ((TargetEntry *) lfirst(ac))->expr,
-															 psprintf("__dp_x%d_%d", j, ++m)));
-			/* direct arguments are constant per group: they stay as written */
+				(void) add_pre_column(&tlist, ((TargetEntry *) lfirst(ac))->expr,
+									  psprintf("__dp_x%d_%d", j, ++m));
 		}
 		else if (agg->kind != DP_AGG_COUNT_STAR)
 			agg->pre_col = add_pre_column(&tlist,

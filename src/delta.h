@@ -38,7 +38,6 @@ typedef struct DpAgg
 	int			first_col;		/* first store column (1-based) */
 	int			pre_col;		/* its argument in the pre view, or 0 */
 	int			filter_col;		/* its FILTER in the pre view, or 0 */
-	List	   *other_cols;		/* OTHER: pre view columns of args (int) */
 } DpAgg;
 
 /* A base relation the output reads, wherever it sits in the query tree. */
