@@ -37,7 +37,7 @@ for run in 64MB:100000 64MB:1000000 4MB:100000 4MB:1000000; do
 	next=$((next + n))
 	# refresh in a fresh backend; sample its private (anonymous) memory meanwhile
 	PGAPPNAME=apply_bench runuser -u postgres --preserve-environment -- "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
-		-c "SET dataproduct.full_refresh_fraction = -1" -c '\timing on' \
+		-c "SET dataproduct.full_refresh_fraction = -1" -c "SET work_mem = '$wm'" -c '\timing on' \
 		-c "SELECT dataproduct.refresh('ab.agg')" > "$BENCH_TMP/apply.out" 2>&1 &
 	client=$!
 	peak=0
