@@ -49,6 +49,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -57,6 +58,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
@@ -652,7 +654,8 @@ merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
  * batch_sizes
  *		Count each source's batch, stopping past cap rows (enough to decide
  *		on a rebuild; -1: no cap), and look for rebuild markers, through
- *		the log's partial index on them.
+ *		the log's partial index on them.  A log too small to hold cap rows
+ *		is only checked for being non-empty: sb->rows is then 0 or 1.
  */
 static void
 batch_sizes(Snapshot snap, List *sources, Datum snapdatum, Datum old_snap,
@@ -669,13 +672,30 @@ batch_sizes(Snapshot snap, List *sources, Datum snapdatum, Datum old_snap,
 	{
 		SourceBatch *sb = lfirst(lc);
 		char	   *log = qualified_name(sb->log);
+		Relation	rel = relation_open(sb->log, AccessShareLock);
+		double		most = (double) RelationGetNumberOfBlocks(rel) *
+			(BLCKSZ / (SizeofHeapTupleHeader + sizeof(ItemIdData)));
 
-		run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s"
-							  " WHERE pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
-							  "   AND NOT pg_catalog.pg_visible_in_snapshot(__dp_xid, $2)"
-							  " LIMIT $3) b", log),
-			   3, argtypes, values, nulls, SPI_OK_SELECT, true);
-		sb->rows = result_int8(1);
+		relation_close(rel, AccessShareLock);
+		if (cap >= 0 && most < cap)
+		{
+			/* too small a log to reach the cap: is the batch empty? */
+			run_at(snap, psprintf("SELECT 1 FROM %s"
+								  " WHERE pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
+								  "   AND NOT pg_catalog.pg_visible_in_snapshot(__dp_xid, $2)"
+								  " LIMIT 1", log),
+				   2, argtypes, values, NULL, SPI_OK_SELECT, true);
+			sb->rows = SPI_processed;
+		}
+		else
+		{
+			run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s"
+								  " WHERE pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
+								  "   AND NOT pg_catalog.pg_visible_in_snapshot(__dp_xid, $2)"
+								  " LIMIT $3) b", log),
+				   3, argtypes, values, nulls, SPI_OK_SELECT, true);
+			sb->rows = result_int8(1);
+		}
 		run_at(snap, psprintf("SELECT 1 FROM %s WHERE __dp_weight = 0"
 							  "   AND __dp_xid >= pg_catalog.pg_snapshot_xmin($2)"
 							  "   AND pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
