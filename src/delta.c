@@ -252,11 +252,20 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 			check_query(rte->subquery, false, subpath, plan);
 			continue;
 		}
-		if (rte->rtekind == RTE_JOIN)
+		/*
+		 * A function in FROM (lateral or not) maps each row to rows by
+		 * deterministic functions, which the expression check enforces, and
+		 * VALUES is constant: the delta rules carry over unchanged
+		 * (d(T lateral F) = dT lateral F).  Outputs of plain rows repeat
+		 * their rows that way, so products can be built on them.
+		 */
+		if (rte->rtekind == RTE_JOIN || rte->rtekind == RTE_FUNCTION ||
+			rte->rtekind == RTE_VALUES)
 			continue;
 		if (rte->rtekind != RTE_RELATION)
 		{
-			refuse(plan, "reads from a function, VALUES, a CTE or a table function");
+			refuse(plan, rte->rtekind == RTE_CTE ? "uses WITH" :
+				   "reads from a table function");
 			continue;
 		}
 		if (rte->tablesample != NULL)
@@ -663,9 +672,9 @@ dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner, bool error)
 						 errdetail("Role \"%s\" must be able to read column \"%s\" itself to maintain the output incrementally.",
 								   GetUserNameFromId(owner, false),
 								   get_attname(leaf->relid, attno, false))));
-			refuse(plan, psprintf("reads table %s, whose column \"%s\" its owner may read only through a view",
-								  get_rel_name(leaf->relid),
-								  get_attname(leaf->relid, attno, false)));
+			refuse(plan, psprintf("reads column \"%s\" of table %s, which its owner cannot read directly",
+								  get_attname(leaf->relid, attno, false),
+								  get_rel_name(leaf->relid)));
 			return;
 		}
 	}

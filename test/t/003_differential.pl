@@ -64,10 +64,13 @@ my @shapes = (
 	[ 'join_rows', 'SELECT f.a, d.name, d.cat FROM src.f JOIN src.d ON d.k = f.b WHERE f.a < 8' ],
 	[ 'dependent', 'SELECT d.k, d.name, count(f.id) AS n FROM src.d JOIN src.f ON f.b = d.k GROUP BY d.k' ],
 	[ 'date_trunc', q{SELECT date_trunc('day', t) AS day, count(*) AS n, sum(x) AS sx FROM src.f GROUP BY 1} ],
+	[ 'lateral_rows', 'SELECT f.g, s.i, count(*) AS n FROM src.f, LATERAL generate_series(1, f.b) s(i) GROUP BY 1, 2' ],
+	[ 'with_values', q{SELECT v.label, count(*) AS n FROM src.f JOIN (VALUES (1, 'one'), (2, 'two'), (NULL, 'none')) v(k, label) ON v.k = f.b GROUP BY v.label} ],
 );
 my @derived = (
 	[ 'on_output', 'SELECT g, n FROM dt.algebraic WHERE n > 2' ],
 	[ 'on_output_agg', 'SELECT count(*) AS groups, sum(n) AS rows FROM dt.minmax' ],
+	[ 'on_plain_output', 'SELECT name, count(*) AS n, sum(a) AS sa FROM dt.join_rows GROUP BY name' ],
 );
 
 sub random_writes
