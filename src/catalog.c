@@ -720,13 +720,13 @@ dataproduct_forget_dropped(void)
 }
 
 /*
- * dataproduct_on_sql_drop
- *		sql_drop event trigger: keep the catalog consistent after any DROP.
- *
- * Does nothing while the extension itself is being dropped.
+ * catalog_present
+ *		Check that fcinfo is an event trigger call and that the catalog
+ *		exists: the event triggers do nothing while the extension itself is
+ *		being created or dropped.
  */
-Datum
-dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
+static bool
+catalog_present(FunctionCallInfo fcinfo, const char *funcname)
 {
 	Oid			nspid;
 
@@ -734,12 +734,23 @@ dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired by an event trigger",
-						"dataproduct.on_sql_drop")));
-
+						funcname)));
 	nspid = get_namespace_oid("dataproduct", true);
-	if (!OidIsValid(nspid) ||
-		!OidIsValid(get_relname_relid("output", nspid)) ||
-		!OidIsValid(get_relname_relid("domain", nspid)))
+	return OidIsValid(nspid) &&
+		OidIsValid(get_relname_relid("output", nspid)) &&
+		OidIsValid(get_relname_relid("domain", nspid)) &&
+		OidIsValid(get_relname_relid("source", nspid));
+}
+
+/*
+ * dataproduct_on_sql_drop
+ *		sql_drop event trigger: refuse to drop capture triggers by hand, and
+ *		keep the catalog consistent after any DROP.
+ */
+Datum
+dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
+{
+	if (!catalog_present(fcinfo, "dataproduct.on_sql_drop"))
 		PG_RETURN_VOID();
 
 	dataproduct_spi_connect();
@@ -757,17 +768,7 @@ dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
 Datum
 dataproduct_on_ddl_end(PG_FUNCTION_ARGS)
 {
-	Oid			nspid;
-
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired by an event trigger",
-						"dataproduct.on_ddl_end")));
-
-	nspid = get_namespace_oid("dataproduct", true);
-	if (!OidIsValid(nspid) ||
-		!OidIsValid(get_relname_relid("source", nspid)))
+	if (!catalog_present(fcinfo, "dataproduct.on_ddl_end"))
 		PG_RETURN_VOID();
 
 	dataproduct_spi_connect();
