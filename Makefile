@@ -17,7 +17,8 @@ OBJS = \
 	src/delta.o \
 	src/capture.o \
 	src/guc.o \
-	src/refresh.o
+	src/refresh.o \
+	src/worker.o
 
 DATA = pg_dataproduct--0.1.0.sql
 PGFILEDESC = "pg_dataproduct - data products served from operational tables"

@@ -101,6 +101,12 @@ CREATE TABLE dataproduct.output (
     timezone        text NOT NULL,
     datestyle       text NOT NULL,
     intervalstyle   text NOT NULL,
+    min_interval    interval NOT NULL DEFAULT '0',
+    schedule        interval,
+    failures        integer NOT NULL DEFAULT 0,
+    last_error      text,
+    last_error_at   timestamptz,
+    next_retry      timestamptz,
     last_refresh    timestamptz,
     last_refresh_kind text CHECK (last_refresh_kind IN ('full', 'rebuild', 'incremental')),
     refresh_ms      double precision,
@@ -128,6 +134,12 @@ COMMENT ON COLUMN dataproduct.output.origin IS 'Cluster and database the snapsho
 COMMENT ON COLUMN dataproduct.output.timezone IS 'TimeZone the query was declared under and is always evaluated under';
 COMMENT ON COLUMN dataproduct.output.datestyle IS 'DateStyle the query was declared under and is always evaluated under';
 COMMENT ON COLUMN dataproduct.output.intervalstyle IS 'IntervalStyle the query was declared under and is always evaluated under';
+COMMENT ON COLUMN dataproduct.output.min_interval IS 'The background worker refreshes the output at most this often, however often its sources change';
+COMMENT ON COLUMN dataproduct.output.schedule IS 'The background worker also refreshes the output this often, changes or not (the only automatic refresh of full-mode outputs)';
+COMMENT ON COLUMN dataproduct.output.failures IS 'Automatic refreshes failed in a row; reset by a success';
+COMMENT ON COLUMN dataproduct.output.last_error IS 'Error of the last failed automatic refresh, until one succeeds';
+COMMENT ON COLUMN dataproduct.output.last_error_at IS 'When the last automatic refresh failed';
+COMMENT ON COLUMN dataproduct.output.next_retry IS 'After a failure, when the worker tries again (exponential backoff)';
 COMMENT ON COLUMN dataproduct.output.last_refresh IS 'Start of the last successful refresh: the output equals its query as of then';
 COMMENT ON COLUMN dataproduct.output.last_refresh_kind IS 'How the last refresh was done: full (full mode), rebuild (an incremental output recomputed: first load, TRUNCATE, restore, large batch) or incremental';
 COMMENT ON COLUMN dataproduct.output.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
@@ -136,6 +148,28 @@ COMMENT ON COLUMN dataproduct.output.row_count IS 'Rows in the output after the 
 COMMENT ON COLUMN dataproduct.output.created_at IS 'When the output was declared';
 
 CREATE INDEX ON dataproduct.output (product_id);
+
+CREATE TABLE dataproduct.refresh_history (
+    output_id       bigint NOT NULL REFERENCES dataproduct.output ON DELETE CASCADE,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz NOT NULL,
+    kind            text,
+    rows_changed    bigint,
+    row_count       bigint,
+    error           text,
+    by_worker       boolean NOT NULL
+);
+COMMENT ON TABLE dataproduct.refresh_history IS 'Every refresh, successful or failed, kept for dataproduct.history_retention';
+COMMENT ON COLUMN dataproduct.refresh_history.output_id IS 'The output refreshed';
+COMMENT ON COLUMN dataproduct.refresh_history.started_at IS 'When the refresh started';
+COMMENT ON COLUMN dataproduct.refresh_history.finished_at IS 'When it ended';
+COMMENT ON COLUMN dataproduct.refresh_history.kind IS 'incremental, rebuild or full; NULL when it failed';
+COMMENT ON COLUMN dataproduct.refresh_history.rows_changed IS 'Store rows inserted, updated or deleted';
+COMMENT ON COLUMN dataproduct.refresh_history.row_count IS 'Store rows afterwards';
+COMMENT ON COLUMN dataproduct.refresh_history.error IS 'The error, when it failed (failures are recorded by the background worker)';
+COMMENT ON COLUMN dataproduct.refresh_history.by_worker IS 'Whether the background worker ran it (else dataproduct.refresh)';
+CREATE INDEX ON dataproduct.refresh_history (output_id, started_at);
+CREATE INDEX ON dataproduct.refresh_history (started_at);
 
 CREATE SEQUENCE dataproduct.source_id_seq;
 
@@ -175,11 +209,14 @@ SELECT pg_catalog.pg_extension_config_dump('dataproduct.output_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.source', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.source_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.output_source', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.refresh_history', '');
 
 REVOKE ALL ON dataproduct.domain, dataproduct.product, dataproduct.output,
-              dataproduct.source, dataproduct.output_source FROM PUBLIC;
+              dataproduct.source, dataproduct.output_source,
+              dataproduct.refresh_history FROM PUBLIC;
 GRANT SELECT ON dataproduct.domain, dataproduct.product, dataproduct.output,
-                dataproduct.source, dataproduct.output_source TO PUBLIC;
+                dataproduct.source, dataproduct.output_source,
+                dataproduct.refresh_history TO PUBLIC;
 
 /* ------------------------------------------------------------------------
  * Catalog views
@@ -241,6 +278,11 @@ SELECT o.view AS output,
        o.last_refresh,
        o.last_refresh_kind,
        o.refresh_ms,
+       o.min_interval,
+       o.schedule,
+       o.failures,
+       o.last_error,
+       o.next_retry,
        o.rows_changed,
        o.row_count,
        o.description,
@@ -258,6 +300,11 @@ COMMENT ON COLUMN dataproduct.outputs.requested_mode IS 'Refresh mode asked for 
 COMMENT ON COLUMN dataproduct.outputs.mode_reason IS 'Why the output is refreshed in full, when it is';
 COMMENT ON COLUMN dataproduct.outputs.status IS 'empty (never refreshed) or ok';
 COMMENT ON COLUMN dataproduct.outputs.last_refresh IS 'Start of the last successful refresh';
+COMMENT ON COLUMN dataproduct.outputs.min_interval IS 'Minimum time between automatic refreshes';
+COMMENT ON COLUMN dataproduct.outputs.schedule IS 'Periodic automatic refresh, if any';
+COMMENT ON COLUMN dataproduct.outputs.failures IS 'Automatic refreshes failed in a row';
+COMMENT ON COLUMN dataproduct.outputs.last_error IS 'Error of the last failed automatic refresh, until one succeeds';
+COMMENT ON COLUMN dataproduct.outputs.next_retry IS 'When the worker retries after a failure';
 COMMENT ON COLUMN dataproduct.outputs.last_refresh_kind IS 'full, rebuild or incremental: how the last refresh was done';
 COMMENT ON COLUMN dataproduct.outputs.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
 COMMENT ON COLUMN dataproduct.outputs.rows_changed IS 'Rows inserted plus deleted by the last refresh';
@@ -333,6 +380,8 @@ COMMENT ON COLUMN dataproduct.lineage.depth IS '1 for relations named in the out
 GRANT SELECT ON dataproduct.domains, dataproduct.products, dataproduct.outputs,
                 dataproduct.lineage TO PUBLIC;
 
+
+
 /* ------------------------------------------------------------------------
  * SQL API
  *
@@ -393,11 +442,13 @@ CREATE FUNCTION dataproduct.add_output(product text,
                                        name text,
                                        query text,
                                        refresh text DEFAULT 'auto',
-                                       description text DEFAULT NULL)
+                                       description text DEFAULT NULL,
+                                       min_interval interval DEFAULT '0',
+                                       schedule interval DEFAULT NULL)
 RETURNS regclass
 AS 'MODULE_PATHNAME', 'dataproduct_add_output'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION dataproduct.add_output(text, text, text, text, text) IS
+COMMENT ON FUNCTION dataproduct.add_output(text, text, text, text, text, interval, interval) IS
   'Add an output port: the view <domain>.<name> over a store kept equal to query; returns the view';
 
 CREATE FUNCTION dataproduct.drop_output(output regclass, "cascade" boolean DEFAULT false)
@@ -406,6 +457,29 @@ AS 'MODULE_PATHNAME', 'dataproduct_drop_output'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION dataproduct.drop_output(regclass, boolean) IS
   'Drop an output port; with cascade => true also the outputs and views that read it';
+
+CREATE FUNCTION dataproduct.pending_changes(output regclass, OUT pending bigint, OUT oldest timestamptz)
+AS 'MODULE_PATHNAME', 'dataproduct_pending_changes'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dataproduct.pending_changes(regclass) IS
+  'Captured changes committed but not yet applied to an output, and when the oldest was written';
+
+CREATE FUNCTION dataproduct.alter_output(output regclass,
+                                         min_interval interval DEFAULT NULL,
+                                         schedule interval DEFAULT NULL,
+                                         description text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_alter_output'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.alter_output(regclass, interval, interval, text) IS
+  'Change how often the background worker refreshes an output (min_interval, schedule; ''0'' to clear a schedule) or its description';
+
+CREATE FUNCTION dataproduct.wake_workers()
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_wake_workers'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.wake_workers() IS
+  'Ask the background worker of this database to look for outputs to refresh now (it starts one if none runs)';
 
 CREATE FUNCTION dataproduct.refresh(output regclass)
 RETURNS bigint
@@ -454,3 +528,31 @@ CREATE EVENT TRIGGER dataproduct_sql_drop ON sql_drop
   EXECUTE FUNCTION dataproduct.on_sql_drop();
 COMMENT ON EVENT TRIGGER dataproduct_sql_drop IS
   'Keeps the pg_dataproduct catalog consistent when its views, stores or schemas are dropped';
+
+/*
+ * Freshness, measured from the change stream: for each incrementally
+ * maintained output, the captured changes committed but not yet applied and
+ * the age of the oldest of them.
+ */
+CREATE VIEW dataproduct.freshness AS
+SELECT o.view AS output,
+       d.name || '.' || p.name AS product,
+       o.mode,
+       o.last_refresh,
+       pend.pending,
+       CASE WHEN o.mode = 'incremental' THEN coalesce(pg_catalog.now() - pend.oldest, '0') END AS staleness
+  FROM dataproduct.output o
+  JOIN dataproduct.product p USING (product_id)
+  JOIN dataproduct.domain d USING (domain_id)
+  LEFT JOIN LATERAL dataproduct.pending_changes(o.view) pend ON true;
+COMMENT ON VIEW dataproduct.freshness IS 'Per output: captured changes committed but not yet applied, and the age of the oldest (staleness)';
+COMMENT ON COLUMN dataproduct.freshness.output IS 'The output';
+COMMENT ON COLUMN dataproduct.freshness.product IS 'Its product';
+COMMENT ON COLUMN dataproduct.freshness.mode IS 'incremental or full (full outputs have no change stream: NULL)';
+COMMENT ON COLUMN dataproduct.freshness.last_refresh IS 'Start of the last successful refresh';
+COMMENT ON COLUMN dataproduct.freshness.pending IS 'Captured row images committed but not yet applied';
+COMMENT ON COLUMN dataproduct.freshness.staleness IS 'Age of the oldest committed change not yet applied; 0 when up to date';
+GRANT SELECT ON dataproduct.freshness TO PUBLIC;
+
+/* a database that installs the extension gets its scheduler at once */
+SELECT dataproduct.wake_workers();

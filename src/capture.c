@@ -66,15 +66,18 @@
 #include "utils/syscache.h"
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
+#include "utils/timestamp.h"
 #include "utils/xid8.h"
 
 #include "capture.h"
 #include "catalog.h"
+#include "worker.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_capture);
 
 #define CAPTURE_XID		(-1)
 #define CAPTURE_WEIGHT	(-2)
+#define CAPTURE_AT		(-3)
 
 /*
  * Per trigger: where each column of the log comes from in the firing
@@ -164,6 +167,8 @@ capture_entry(Trigger *trigger, Relation rel)
 				entry->source[i] = CAPTURE_XID;
 			else if (strcmp(name, "__dp_weight") == 0)
 				entry->source[i] = CAPTURE_WEIGHT;
+			else if (strcmp(name, "__dp_at") == 0)
+				entry->source[i] = CAPTURE_AT;
 			else
 			{
 				entry->source[i] = get_attnum(entry->relid, name);
@@ -202,6 +207,8 @@ log_image(CaptureEntry *entry, Relation log, TupleTableSlot *slot,
 			values[i] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 		else if (src == CAPTURE_WEIGHT)
 			values[i] = Int16GetDatum(weight);
+		else if (src == CAPTURE_AT)
+			values[i] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 		else if (slot == NULL || src == InvalidAttrNumber)
 		{
 			values[i] = (Datum) 0;
@@ -293,6 +300,8 @@ dataproduct_capture(PG_FUNCTION_ARGS)
 		elog(ERROR, "dataproduct.capture must be an AFTER trigger");
 
 	entry = capture_entry(trigdata->tg_trigger, trigdata->tg_relation);
+	/* at commit, the background worker of this database is woken */
+	dataproduct_note_capture();
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(event))
 	{
@@ -448,7 +457,8 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 		foreach(lc, defs)
 			appendStringInfo(&cols, "%s, ", (char *) lfirst(lc));
 		exec_utility(psprintf("CREATE TABLE %s (%s__dp_xid pg_catalog.xid8 NOT NULL,"
-							  " __dp_weight pg_catalog.int2 NOT NULL)"
+							  " __dp_weight pg_catalog.int2 NOT NULL,"
+							  " __dp_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp())"
 							  " WITH (autovacuum_vacuum_scale_factor = 0.01)",
 							  qlog, cols.data));
 		/* markers (TRUNCATE, ALTER) are rare: found without scanning the log */
@@ -477,7 +487,7 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 		dataproduct_spi_exec("INSERT INTO dataproduct.source (source_id, relation, log, columns, origin)"
 							 " SELECT $2, $1, $3, ARRAY(SELECT attname::text FROM pg_catalog.pg_attribute"
 							 "   WHERE attrelid = $3 AND attnum > 0 AND NOT attisdropped"
-							 "     AND attname NOT IN ('__dp_xid', '__dp_weight') ORDER BY attnum), $5",
+							 "     AND attname NOT IN ('__dp_xid', '__dp_weight', '__dp_at') ORDER BY attnum), $5",
 							 5, argtypes, values, "   n ", SPI_OK_INSERT);
 		*source_id = id;
 	}

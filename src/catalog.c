@@ -568,6 +568,23 @@ dataproduct_get_output(Oid view, bool missing_ok)
 }
 
 /*
+ * dataproduct_get_output_by_id
+ *		Look an output up by its id; NULL if it is gone.
+ */
+DpOutput *
+dataproduct_get_output_by_id(int64 id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+
+	dataproduct_spi_exec(OUTPUT_SELECT "WHERE o.output_id = $1",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return NULL;
+	return output_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+}
+
+/*
  * dataproduct_product_outputs
  *		All outputs of a product, in declaration order.
  */

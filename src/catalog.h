@@ -99,6 +99,7 @@ extern void dataproduct_split_address(const char *address, char **domain,
 extern DpDomain *dataproduct_get_domain(const char *name, bool missing_ok);
 extern DpProduct *dataproduct_get_product(const char *address, bool missing_ok);
 extern DpOutput *dataproduct_get_output(Oid view, bool missing_ok);
+extern DpOutput *dataproduct_get_output_by_id(int64 id);
 extern List *dataproduct_product_outputs(int64 product_id);
 extern List *dataproduct_outputs_reading(Oid view);
 

@@ -51,12 +51,15 @@
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "analyze.h"
 #include "capture.h"
 #include "catalog.h"
 #include "delta.h"
+#include "guc.h"
 #include "refresh.h"
+#include "worker.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_create_domain);
 PG_FUNCTION_INFO_V1(dataproduct_drop_domain);
@@ -66,6 +69,7 @@ PG_FUNCTION_INFO_V1(dataproduct_drop_product);
 PG_FUNCTION_INFO_V1(dataproduct_add_output);
 PG_FUNCTION_INFO_V1(dataproduct_drop_output);
 PG_FUNCTION_INFO_V1(dataproduct_refresh);
+PG_FUNCTION_INFO_V1(dataproduct_alter_output);
 
 /* ----------------------------------------------------------------
  * Argument helpers
@@ -93,6 +97,30 @@ text_or_null(const char *value, char *null)
 {
 	*null = value ? ' ' : 'n';
 	return value ? CStringGetTextDatum(value) : (Datum) 0;
+}
+
+/*
+ * check_intervals
+ *		min_interval and schedule must not be negative.
+ */
+static void
+check_intervals(FunctionCallInfo fcinfo, int min_arg, int schedule_arg)
+{
+	int			args[2] = {min_arg, schedule_arg};
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		Interval   *iv;
+
+		if (PG_ARGISNULL(args[i]))
+			continue;
+		iv = PG_GETARG_INTERVAL_P(args[i]);
+		if (iv->time < 0 || iv->day < 0 || iv->month < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be negative", i == 0 ? "min_interval" : "schedule")));
+	}
 }
 
 /*
@@ -589,6 +617,8 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	char	   *sql = required_text(fcinfo, 2, "query");
 	char	   *refresh = PG_ARGISNULL(3) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	char	   *description = optional_text(fcinfo, 4);
+	Datum		min_interval = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	Datum		schedule = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
 	char	   *search_path;
 	DpQueryInfo *info;
 	DpProduct  *product;
@@ -611,12 +641,14 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	Oid			pre_view = InvalidOid;
 	Oid			store;
 	Oid			view;
-	Oid			argtypes[14] = {INT8OID, INT8OID, TEXTOID, OIDOID, OIDOID, OIDOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID};
-	Datum		values[14];
-	char		nulls[15] = "              ";
+	Oid			argtypes[15] = {INT8OID, INT8OID, TEXTOID, OIDOID, OIDOID, OIDOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID, INTERVALOID,
+	INTERVALOID};
+	Datum		values[15];
+	char		nulls[16] = "               ";
 
 	dataproduct_check_name("output", name);
+	check_intervals(fcinfo, 5, 6);
 	if (strcmp(refresh, "auto") != 0 && strcmp(refresh, "full") != 0 &&
 		strcmp(refresh, "incremental") != 0)
 		ereport(ERROR,
@@ -730,8 +762,10 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	values[11] = ObjectIdGetDatum(pre_view);
 	nulls[11] = OidIsValid(pre_view) ? ' ' : 'n';
 	values[12] = CStringGetTextDatum(dataproduct_origin());
-	values[13] = (Datum) 0;
-	nulls[13] = 'n';
+	values[13] = min_interval;
+	nulls[13] = PG_ARGISNULL(5) ? 'n' : ' ';
+	values[14] = schedule;
+	nulls[14] = PG_ARGISNULL(6) ? 'n' : ' ';
 	/*
 	 * An output not yet loaded holds the snapshot of its declaration: change
 	 * logs keep every row it may need from then on (see refresh.c).
@@ -739,13 +773,15 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	dataproduct_spi_exec("INSERT INTO dataproduct.output"
 						 " (output_id, product_id, name, view, store, query_view,"
 						 "  definition, refresh_mode, mode, mode_reason, description,"
-						 "  pre_view, origin, snapshot, timezone, datestyle, intervalstyle)"
+						 "  pre_view, origin, snapshot, timezone, datestyle, intervalstyle,"
+						 "  min_interval, schedule)"
 						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
 						 "  pg_catalog.pg_current_snapshot(),"
 						 "  pg_catalog.current_setting('TimeZone'),"
 						 "  pg_catalog.current_setting('DateStyle'),"
-						 "  pg_catalog.current_setting('IntervalStyle'))",
-						 13, argtypes, values, nulls, SPI_OK_INSERT);
+						 "  pg_catalog.current_setting('IntervalStyle'),"
+						 "  coalesce($14, '0'), $15)",
+						 15, argtypes, values, nulls, SPI_OK_INSERT);
 	foreach(lc, sources)
 	{
 		Oid			st[2] = {INT8OID, INT8OID};
@@ -758,6 +794,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	CommandCounterIncrement();
 
 	output = dataproduct_get_output(view, false);
+	dataproduct_note_capture(); /* the worker loads it after commit */
 	if (strcmp(mode, "full") == 0)
 	{
 		/* first refresh, as the owner: also proves the owner may read the sources */
@@ -823,7 +860,69 @@ dataproduct_refresh(PG_FUNCTION_ARGS)
 				 errdetail("The outputs of a retired product keep their last data and are no longer refreshed.")));
 	changed = dataproduct_refresh_output(output);
 	dataproduct_spi_finish();
+
+	/* once a session: say why outputs do not refresh by themselves */
+	{
+		static bool told = false;
+
+		if (!told && !dataproduct_workers_available())
+			ereport(NOTICE,
+					(errmsg("automatic refresh is off: pg_dataproduct is not in shared_preload_libraries"),
+					 errhint("Add pg_dataproduct to shared_preload_libraries and restart to have outputs refreshed when their sources change.")));
+		else if (!told && !dataproduct_enabled)
+			ereport(NOTICE,
+					(errmsg("automatic refresh is off: dataproduct.enabled is off"),
+					 errhint("Set dataproduct.enabled = on and reload the configuration.")));
+		told = true;
+	}
 	PG_RETURN_INT64(changed);
+}
+
+/*
+ * alter_output(output regclass, min_interval interval, schedule interval,
+ *				description text) returns void
+ *
+ * NULL leaves a field alone; a schedule of '0' removes it.
+ */
+Datum
+dataproduct_alter_output(PG_FUNCTION_ARGS)
+{
+	DpOutput   *output;
+	DpSavedUser saved;
+	Oid			argtypes[4] = {INT8OID, INTERVALOID, INTERVALOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[5] = "    ";
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", "output")));
+	check_intervals(fcinfo, 1, 2);
+	dataproduct_spi_connect();
+	output = dataproduct_get_output(PG_GETARG_OID(0), false);
+	dataproduct_check_acts_as(output->owner, "data product", output->product);
+
+	values[0] = Int64GetDatum(output->id);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+	nulls[3] = PG_ARGISNULL(3) ? 'n' : ' ';
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("UPDATE dataproduct.output"
+						 "   SET min_interval = coalesce($2, min_interval),"
+						 "       schedule = CASE WHEN $3 IS NULL THEN schedule"
+						 "                       WHEN $3 = '0' THEN NULL ELSE $3 END,"
+						 "       description = coalesce($4, description)"
+						 " WHERE output_id = $1",
+						 4, argtypes, values, nulls, SPI_OK_UPDATE);
+	if (!PG_ARGISNULL(3))
+		CreateComments(output->view, RelationRelationId, 0,
+					   text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	dataproduct_restore_user(&saved);
+	dataproduct_spi_finish();
+	PG_RETURN_VOID();
 }
 
 /* ----------------------------------------------------------------

@@ -695,7 +695,7 @@ dataproduct_log_columns(Oid relid, Bitmapset *attnos)
 	while ((attno = bms_next_member(attnos, attno)) >= 0)
 		appendStringInfo(&buf, "%s, ",
 						 quote_identifier(get_attname(relid, attno, false)));
-	appendStringInfoString(&buf, "__dp_xid, __dp_weight");
+	appendStringInfoString(&buf, "__dp_xid, __dp_weight, __dp_at");
 	return buf.data;
 }
 

@@ -18,6 +18,11 @@
 
 #include "guc.h"
 
+bool		dataproduct_enabled = true;
+int			dataproduct_max_workers = 2;
+int			dataproduct_naptime = 60000;
+int			dataproduct_history_days = 7;
+
 /*
  * dataproduct_define_gucs
  *		Define the parameters; called once from _PG_init.
@@ -32,5 +37,25 @@ dataproduct_define_gucs(void)
 							 0.3, -1.0, 1000.0,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("dataproduct.enabled",
+							 "Refresh outputs automatically with background workers.",
+							 "Needs pg_dataproduct in shared_preload_libraries.",
+							 &dataproduct_enabled, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataproduct.max_workers",
+							"Refresh workers running at once, per database.",
+							"They count against max_worker_processes.",
+							&dataproduct_max_workers, 2, 1, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataproduct.naptime",
+							"Longest sleep of an idle scheduler.",
+							"Commits that change a source wake it at once; this bounds how late scheduled refreshes and retries can be noticed.",
+							&dataproduct_naptime, 60000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataproduct.history_retention",
+							"Days of refresh history kept in dataproduct.refresh_history.",
+							NULL,
+							&dataproduct_history_days, 7, 0, 3650,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("dataproduct");
 }

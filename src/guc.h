@@ -12,6 +12,10 @@
 #define DATAPRODUCT_GUC_H
 
 extern double dataproduct_full_refresh_fraction;
+extern bool dataproduct_enabled;
+extern int	dataproduct_max_workers;
+extern int	dataproduct_naptime;
+extern int	dataproduct_history_days;
 
 extern void dataproduct_define_gucs(void);
 

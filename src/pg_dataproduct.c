@@ -22,6 +22,7 @@
 
 #include "catalog.h"
 #include "guc.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -43,4 +44,5 @@ _PG_init(void)
 
 	dataproduct_define_gucs();
 	dataproduct_catalog_init();
+	dataproduct_worker_init();
 }

@@ -56,6 +56,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -80,11 +81,13 @@
 #include "delta.h"
 #include "guc.h"
 #include "refresh.h"
+#include "worker.h"
 
 /* GUC: rebuild when a batch exceeds this fraction of its sources' rows */
 double		dataproduct_full_refresh_fraction = 0.3;
 
 PG_FUNCTION_INFO_V1(dataproduct_assert_populated);
+PG_FUNCTION_INFO_V1(dataproduct_pending_changes);
 
 typedef struct RefreshErrorContext
 {
@@ -1039,9 +1042,20 @@ dataproduct_refresh_output(DpOutput *output)
 	run_at(snap, "UPDATE dataproduct.output"
 		   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
 		   "       rows_changed = $4, row_count = $5, snapshot = $6, origin = $7,"
-		   "       last_refresh_kind = $8"
+		   "       last_refresh_kind = $8, failures = 0, last_error = NULL,"
+		   "       next_retry = NULL"
 		   " WHERE output_id = $1",
 		   8, argtypes, values, NULL, SPI_OK_UPDATE, true);
+	{
+		Oid			htypes[6] = {INT8OID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, BOOLOID};
+		Datum		hvalues[6] = {values[0], values[1], values[7], values[3],
+		values[4], BoolGetDatum(dataproduct_in_worker)};
+
+		run_at(snap, "INSERT INTO dataproduct.refresh_history"
+			   " (output_id, started_at, finished_at, kind, rows_changed, row_count, by_worker)"
+			   " VALUES ($1, $2, pg_catalog.clock_timestamp(), $3, $4, $5, $6)",
+			   6, htypes, hvalues, NULL, SPI_OK_INSERT, true);
+	}
 	dataproduct_restore_user(&saved);
 	if (incremental)
 		trim_logs(snap, output->sources);
@@ -1120,4 +1134,144 @@ dataproduct_assert_populated(PG_FUNCTION_ARGS)
 						 address ? address : get_rel_name(store))));
 	dataproduct_spi_finish();
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * dataproduct_refresh_in_worker
+ *		Refresh an output from a background worker, inside the worker's
+ *		transaction: in a subtransaction, so that a failure is recorded (with
+ *		its error, and a retry after an exponential backoff: 1 s, 2 s, 4 s,
+ *		... up to an hour) instead of ending the worker, and nothing of the
+ *		failed refresh remains.
+ */
+void
+dataproduct_refresh_in_worker(int64 output_id)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+	char	   *volatile address = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+	PG_TRY();
+	{
+		DpOutput   *output;
+
+		dataproduct_spi_connect();
+		output = dataproduct_get_output_by_id(output_id);
+		if (output != NULL)
+		{
+			address = MemoryContextStrdup(outer, output->address);
+			(void) dataproduct_refresh_output(output);
+		}
+		dataproduct_spi_finish();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+
+	if (edata != NULL)
+	{
+		Oid			argtypes[2] = {INT8OID, TEXTOID};
+		Datum		values[2] = {Int64GetDatum(output_id),
+		CStringGetTextDatum(edata->message)};
+		DpSavedUser saved;
+
+		ereport(LOG,
+				(errmsg("pg_dataproduct: refresh of output %s failed: %s",
+						address ? address : "?", edata->message)));
+		dataproduct_spi_connect();
+		dataproduct_become_catalog_owner(&saved);
+		dataproduct_spi_exec("UPDATE dataproduct.output"
+							 "   SET failures = failures + 1, last_error = $2,"
+							 "       last_error_at = pg_catalog.now(),"
+							 "       next_retry = pg_catalog.now() + least(interval '1 second' * power(2, failures), interval '1 hour')"
+							 " WHERE output_id = $1",
+							 2, argtypes, values, NULL, SPI_OK_UPDATE);
+		dataproduct_spi_exec("INSERT INTO dataproduct.refresh_history"
+							 " (output_id, started_at, finished_at, error, by_worker)"
+							 " SELECT $1, pg_catalog.now(), pg_catalog.clock_timestamp(), $2, true"
+							 "  WHERE EXISTS (SELECT 1 FROM dataproduct.output WHERE output_id = $1)",
+							 2, argtypes, values, NULL, SPI_OK_INSERT);
+		dataproduct_restore_user(&saved);
+		dataproduct_spi_finish();
+	}
+}
+
+/*
+ * pending_changes(output regclass, OUT pending bigint, OUT oldest timestamptz)
+ *
+ * Captured row images committed but not yet applied to an output, and when
+ * the oldest of them was written: the output's staleness, measured from the
+ * change stream.  NULLs for outputs refreshed in full (no change stream).
+ * Counts are read as the catalog owner; no captured data is returned.
+ */
+Datum
+dataproduct_pending_changes(PG_FUNCTION_ARGS)
+{
+	Oid			view = PG_GETARG_OID(0);
+	TupleDesc	desc;
+	Datum		result[2] = {0, 0};
+	bool		nulls[2] = {true, true};
+	DpOutput   *output;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	dataproduct_spi_connect();
+	output = dataproduct_get_output(view, false);
+	if (strcmp(output->mode, "incremental") == 0)
+	{
+		List	   *sources = output_sources(output->id);
+		ListCell   *lc;
+		DpSavedUser saved;
+		int64		pending = 0;
+		TimestampTz oldest = 0;
+		bool		any = false;
+
+		dataproduct_become_catalog_owner(&saved);
+		foreach(lc, sources)
+		{
+			SourceBatch *sb = lfirst(lc);
+			Oid			argtypes[1] = {INT8OID};
+			Datum		values[1] = {Int64GetDatum(output->id)};
+			bool		isnull;
+			Datum		d;
+
+			dataproduct_spi_exec(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(l.__dp_at)"
+										  "  FROM %s l, dataproduct.output o"
+										  " WHERE o.output_id = $1"
+										  "   AND NOT pg_catalog.pg_visible_in_snapshot(l.__dp_xid, o.snapshot)"
+										  "   AND pg_catalog.pg_visible_in_snapshot(l.__dp_xid, pg_catalog.pg_current_snapshot())",
+										  qualified_name(sb->log)),
+								 1, argtypes, values, NULL, SPI_OK_SELECT);
+			pending += result_int8(1);
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			if (!isnull && (!any || DatumGetTimestampTz(d) < oldest))
+			{
+				oldest = DatumGetTimestampTz(d);
+				any = true;
+			}
+		}
+		dataproduct_restore_user(&saved);
+		result[0] = Int64GetDatum(pending);
+		nulls[0] = false;
+		if (any)
+		{
+			result[1] = TimestampTzGetDatum(oldest);
+			nulls[1] = false;
+		}
+	}
+	dataproduct_spi_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, result, nulls)));
 }

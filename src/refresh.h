@@ -15,5 +15,6 @@
 
 extern int64 dataproduct_refresh_output(DpOutput *output);
 extern void dataproduct_check_owner_can_read(DpOutput *output, Oid owner);
+extern void dataproduct_refresh_in_worker(int64 output_id);
 
 #endif							/* DATAPRODUCT_REFRESH_H */

@@ -8,7 +8,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('pgtap');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_dataproduct'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_dataproduct'\ndataproduct.enabled = off");
 $node->start;
 
 my @suites = sort glob('test/pgtap/*.sql');

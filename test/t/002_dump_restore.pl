@@ -9,7 +9,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('dump');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_dataproduct'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_dataproduct'\ndataproduct.enabled = off");
 $node->start;
 
 $node->safe_psql('postgres', q{

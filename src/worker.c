@@ -1,0 +1,796 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  Background workers that keep outputs fresh.
+ *
+ * With the library in shared_preload_libraries, outputs refresh on their own:
+ *
+ *	 launcher         (static, "pg_dataproduct launcher", no database)
+ *	   reads pg_database and starts one scheduler per database that can take
+ *	   connections; a database without the extension is remembered as such
+ *	   and costs nothing until CREATE EXTENSION calls wake_workers().
+ *	 scheduler        (dynamic, "pg_dataproduct scheduler", one per database)
+ *	   sleeps on its latch; a commit that changed a captured source sets the
+ *	   database's wake flag and the latch (from the committing backend's
+ *	   transaction callback: never on rollback).  Awake, it lists the outputs
+ *	   due -- never loaded, with pending changes, on schedule -- holding back
+ *	   those within their min_interval or retry backoff, and hands them to
+ *	 refresh workers (dynamic, "pg_dataproduct refresh", at most
+ *	   dataproduct.max_workers at once), in dependency order: outputs that
+ *	   read other outputs after those.  Each refresh runs in a transaction of
+ *	   its own, so a crash loses or doubles nothing; a failure is recorded
+ *	   with its error and retried with exponential backoff, and does not hold
+ *	   up other outputs.  Refresh workers connect as the bootstrap superuser
+ *	   but, like dataproduct.refresh(), run output queries only as the
+ *	   product owner in a security-restricted operation.
+ *
+ * The scheduler sleeps until the earliest moment something can become due
+ * (a min_interval or backoff ending, a schedule), at most
+ * dataproduct.naptime: no busy polling.  DROP DATABASE (and the ALTER
+ * DATABASE forms that need the database to themselves) stop its scheduler
+ * first, from a ProcessUtility hook.
+ *
+ * Shared memory: DpShared below; every field is protected by its LWLock,
+ * taken shared to read and exclusive to write.  Latches are set outside it
+ * only after reading their pointer under it.
+ *
+ * IDENTIFICATION
+ *	  src/worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "guc.h"
+#include "refresh.h"
+#include "worker.h"
+
+PG_FUNCTION_INFO_V1(dataproduct_wake_workers);
+
+PGDLLEXPORT void dataproduct_launcher_main(Datum arg);
+PGDLLEXPORT void dataproduct_scheduler_main(Datum arg);
+PGDLLEXPORT void dataproduct_refresh_worker_main(Datum arg);
+
+#define DP_MAX_DATABASES 64
+
+typedef struct DpDatabaseSlot
+{
+	Oid			dbid;			/* InvalidOid: free */
+	pid_t		scheduler_pid;	/* 0: none running */
+	Latch	   *latch;			/* the scheduler's, while it runs */
+	bool		wake;			/* a commit changed a captured source */
+	bool		no_extension;	/* the extension is not installed here */
+	bool		stop;			/* DROP/ALTER DATABASE: stay away */
+} DpDatabaseSlot;
+
+typedef struct DpShared
+{
+	LWLock	   *lock;
+	Latch	   *launcher_latch;
+	DpDatabaseSlot dbs[DP_MAX_DATABASES];
+} DpShared;
+
+static DpShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* this transaction asks for a wake-up at commit (and installed the extension) */
+static bool wake_at_commit = false;
+static bool installed_in_xact = false;
+
+/* true in the background workers of this module */
+bool		dataproduct_in_worker = false;
+
+/* ----------------------------------------------------------------
+ * Shared memory
+ * ----------------------------------------------------------------
+ */
+
+static void
+worker_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(DpShared)));
+	RequestNamedLWLockTranche("pg_dataproduct", 1);
+}
+
+static void
+worker_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("pg_dataproduct", sizeof(DpShared), &found);
+	if (!found)
+	{
+		memset(shared, 0, sizeof(DpShared));
+		shared->lock = &(GetNamedLWLockTranche("pg_dataproduct"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* The slot of a database; with create, a free one if it has none.  Lock held. */
+static DpDatabaseSlot *
+find_slot(Oid dbid, bool create)
+{
+	int			i;
+	DpDatabaseSlot *free_slot = NULL;
+
+	for (i = 0; i < DP_MAX_DATABASES; i++)
+	{
+		if (shared->dbs[i].dbid == dbid)
+			return &shared->dbs[i];
+		if (free_slot == NULL && shared->dbs[i].dbid == InvalidOid)
+			free_slot = &shared->dbs[i];
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(DpDatabaseSlot));
+	free_slot->dbid = dbid;
+	return free_slot;
+}
+
+/*
+ * wake_database
+ *		Set the wake flag of a database and its scheduler's latch, or ask the
+ *		launcher for a scheduler if it has none.
+ */
+static void
+wake_database(Oid dbid, bool installed)
+{
+	DpDatabaseSlot *slot;
+	Latch	   *latch = NULL;
+	Latch	   *launcher = NULL;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	slot = find_slot(dbid, true);
+	if (slot != NULL)
+	{
+		slot->wake = true;
+		if (installed)
+			slot->no_extension = false;
+		latch = slot->latch;
+	}
+	if (latch == NULL)
+		launcher = shared->launcher_latch;
+	LWLockRelease(shared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+	if (launcher != NULL)
+		SetLatch(launcher);
+}
+
+/* ----------------------------------------------------------------
+ * In every backend
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * dataproduct_note_capture
+ *		This transaction changed a captured source or declared an output:
+ *		wake the scheduler of this database when (and only if) it commits.
+ */
+void
+dataproduct_note_capture(void)
+{
+	wake_at_commit = true;
+}
+
+static void
+worker_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_at_commit)
+				wake_database(MyDatabaseId, installed_in_xact);
+			wake_at_commit = installed_in_xact = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			wake_at_commit = installed_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Whether automatic refresh can run in this server. */
+bool
+dataproduct_workers_available(void)
+{
+	return shared != NULL;
+}
+
+/*
+ * wake_workers() returns void: when this transaction commits, ask this
+ * database's scheduler to look for outputs, starting one if none runs (the
+ * install script calls it: the new extension is visible only after commit).
+ */
+Datum
+dataproduct_wake_workers(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;
+	wake_at_commit = true;
+	installed_in_xact = true;
+	PG_RETURN_VOID();
+}
+
+/*
+ * Stop the scheduler of a database for the length of a command that needs
+ * the database to itself; the launcher starts it again afterwards.
+ */
+static void
+stop_scheduler(Oid dbid, bool stop)
+{
+	DpDatabaseSlot *slot;
+	pid_t		pid = 0;
+	int			i;
+
+	if (shared == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	slot = find_slot(dbid, stop);
+	if (slot != NULL)
+	{
+		slot->stop = stop;
+		pid = slot->scheduler_pid;
+	}
+	LWLockRelease(shared->lock);
+	if (!stop)
+	{
+		wake_database(dbid, false);
+		return;
+	}
+	if (pid != 0)
+		kill(pid, SIGTERM);
+	/* wait for it to go, up to ten seconds */
+	for (i = 0; i < 1000 && pid != 0; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+		LWLockAcquire(shared->lock, LW_SHARED);
+		slot = find_slot(dbid, false);
+		pid = slot ? slot->scheduler_pid : 0;
+		LWLockRelease(shared->lock);
+	}
+}
+
+static void
+worker_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					  bool readOnlyTree, ProcessUtilityContext context,
+					  ParamListInfo params, QueryEnvironment *queryEnv,
+					  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	volatile Oid dbid = InvalidOid;
+
+	if (IsA(parsetree, DropdbStmt))
+		dbid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	else if (IsA(parsetree, RenameStmt) &&
+			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		dbid = get_database_oid(((RenameStmt *) parsetree)->subname, true);
+	else if (IsA(parsetree, AlterDatabaseStmt))
+		dbid = get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
+
+	if (OidIsValid(dbid))
+		stop_scheduler(dbid, true);
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (OidIsValid(dbid))
+			stop_scheduler(dbid, false);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * dataproduct_worker_init
+ *		From _PG_init: the transaction callback in every backend; with the
+ *		library preloaded, shared memory, the DROP DATABASE hook and the
+ *		launcher.
+ */
+void
+dataproduct_worker_init(void)
+{
+	BackgroundWorker worker;
+
+	RegisterXactCallback(worker_xact_callback, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = worker_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = worker_shmem_startup;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = worker_ProcessUtility;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_dataproduct");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dataproduct_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_dataproduct launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_dataproduct launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ----------------------------------------------------------------
+ * Launcher
+ * ----------------------------------------------------------------
+ */
+
+static BackgroundWorkerHandle *
+start_worker(const char *function, const char *type, Datum arg, Oid dbid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_dataproduct");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	worker.bgw_main_arg = arg;
+	memcpy(worker.bgw_extra, &dbid, sizeof(Oid));
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return NULL;
+	return handle;
+}
+
+/* Databases that can take connections. */
+static List *
+list_databases(void)
+{
+	List	   *result = NIL;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	MemoryContext outer = CurrentMemoryContext;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
+
+		if (db->datallowconn && !db->datistemplate)
+		{
+			MemoryContext old = MemoryContextSwitchTo(outer);
+
+			result = lappend_oid(result, db->oid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return result;
+}
+
+void
+dataproduct_launcher_main(Datum arg)
+{
+	BackgroundWorkerHandle *handles[DP_MAX_DATABASES] = {0};
+	TimestampTz started[DP_MAX_DATABASES] = {0};
+	Oid			started_db[DP_MAX_DATABASES] = {0};
+	MemoryContext loop_cxt;
+
+	(void) arg;
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	dataproduct_in_worker = true;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	shared->launcher_latch = MyLatch;
+	LWLockRelease(shared->lock);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_dataproduct launcher",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (dataproduct_enabled)
+		{
+			List	   *dbs;
+			int			i;
+			MemoryContext old = MemoryContextSwitchTo(loop_cxt);
+
+			pgstat_report_activity(STATE_RUNNING, "starting schedulers");
+			dbs = list_databases();
+			for (i = 0; i < DP_MAX_DATABASES; i++)
+			{
+				DpDatabaseSlot *slot = &shared->dbs[i];
+				Oid			dbid;
+				bool		start;
+				pid_t		pid;
+
+				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+				dbid = slot->dbid;
+				if (OidIsValid(dbid) && !list_member_oid(dbs, dbid) &&
+					slot->scheduler_pid == 0)
+					slot->dbid = dbid = InvalidOid; /* dropped database */
+				start = OidIsValid(dbid) && slot->scheduler_pid == 0 &&
+					!slot->no_extension && !slot->stop;
+				LWLockRelease(shared->lock);
+
+				/* a scheduler we started may not have registered yet */
+				if (start && handles[i] != NULL &&
+					GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+					start = false;
+				/* one that failed is restarted at most every ten seconds */
+				if (start && started_db[i] == dbid &&
+					!TimestampDifferenceExceeds(started[i], GetCurrentTimestamp(), 10000))
+					start = false;
+				if (start)
+				{
+					handles[i] = start_worker("dataproduct_scheduler_main",
+											  "pg_dataproduct scheduler",
+											  ObjectIdGetDatum(dbid), dbid);
+					started[i] = GetCurrentTimestamp();
+					started_db[i] = dbid;
+				}
+			}
+			/* databases seen for the first time get a slot and a scheduler */
+			{
+				ListCell   *lc;
+
+				foreach(lc, dbs)
+				{
+					Oid			dbid = lfirst_oid(lc);
+					bool		known;
+
+					LWLockAcquire(shared->lock, LW_SHARED);
+					known = (find_slot(dbid, false) != NULL);
+					LWLockRelease(shared->lock);
+					if (!known)
+					{
+						LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+						(void) find_slot(dbid, true);
+						LWLockRelease(shared->lock);
+						SetLatch(MyLatch);	/* start it in the next round */
+					}
+				}
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(loop_cxt);
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * Scheduler
+ * ----------------------------------------------------------------
+ */
+
+static DpDatabaseSlot *my_slot = NULL;
+
+static void
+scheduler_detach(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	if (my_slot == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_slot->scheduler_pid = 0;
+	my_slot->latch = NULL;
+	LWLockRelease(shared->lock);
+}
+
+typedef struct DueOutput
+{
+	int64		id;
+	int			depth;
+} DueOutput;
+
+/*
+ * due_outputs
+ *		The outputs to refresh now, in dependency order, and in *wait_ms how
+ *		long until another may become due (-1: only on a wake-up).  Returns
+ *		false if the extension is gone.
+ */
+static bool
+due_outputs(List **due, long *wait_ms)
+{
+	bool		installed;
+	uint64		i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "looking for outputs to refresh");
+	installed = OidIsValid(get_extension_oid("pg_dataproduct", true));
+	*due = NIL;
+	*wait_ms = -1;
+	if (installed)
+	{
+		MemoryContext outer = TopMemoryContext;
+
+		dataproduct_spi_connect();
+		/* keep the history within its retention */
+		dataproduct_spi_exec(psprintf("DELETE FROM dataproduct.refresh_history"
+									  " WHERE started_at < pg_catalog.now() - interval '%d days'",
+									  dataproduct_history_days),
+							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		dataproduct_spi_exec(
+							 "WITH RECURSIVE reads(output_id, upstream) AS ("
+							 "  SELECT os.output_id, up.output_id"
+							 "    FROM dataproduct.output_source os"
+							 "    JOIN dataproduct.source s USING (source_id)"
+							 "    JOIN dataproduct.output up ON up.store = s.relation),"
+							 " depth(output_id, d) AS ("
+							 "  SELECT output_id, 0 FROM dataproduct.output"
+							 "  UNION ALL"
+							 "  SELECT r.output_id, depth.d + 1 FROM reads r JOIN depth ON depth.output_id = r.upstream"
+							 "   WHERE depth.d < 16),"
+							 " state AS ("
+							 "  SELECT o.output_id, (SELECT max(d) FROM depth WHERE depth.output_id = o.output_id) AS d,"
+							 "         o.status = 'empty'"
+							 "         OR (o.mode = 'incremental' AND (dataproduct.pending_changes(o.view)).pending > 0)"
+							 "         OR (coalesce(o.schedule, '0') > '0'"
+							 "             AND pg_catalog.now() >= coalesce(o.last_refresh, '-infinity') + o.schedule) AS wants,"
+							 "         greatest(o.last_refresh + o.min_interval, o.next_retry) AS held_until,"
+							 "         CASE WHEN coalesce(o.schedule, '0') > '0' THEN o.last_refresh + o.schedule END AS scheduled"
+							 "    FROM dataproduct.output o JOIN dataproduct.product p USING (product_id)"
+							 "   WHERE p.status <> 'retired')"
+							 " SELECT output_id, d, wants AND pg_catalog.now() >= coalesce(held_until, '-infinity'),"
+							 "        (extract(epoch FROM least(CASE WHEN wants THEN held_until END, scheduled)"
+							 "                 - pg_catalog.now()) * 1000)::pg_catalog.int8"
+							 "   FROM state ORDER BY d, output_id",
+							 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		is_due = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull));
+			Datum		wait = SPI_getbinval(tuple, desc, 4, &isnull);
+
+			if (!isnull && !is_due)
+			{
+				long		ms = (long) Max(DatumGetInt64(wait), 0);
+
+				if (*wait_ms < 0 || ms < *wait_ms)
+					*wait_ms = ms;
+			}
+			if (is_due)
+			{
+				MemoryContext old = MemoryContextSwitchTo(outer);
+				DueOutput  *d = palloc(sizeof(DueOutput));
+
+				d->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+				d->depth = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+				*due = lappend(*due, d);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		dataproduct_spi_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return installed;
+}
+
+/*
+ * refresh_due
+ *		Refresh the due outputs, up to dataproduct.max_workers at once, an
+ *		output only after those it reads (lower depth).
+ */
+static void
+refresh_due(List *due)
+{
+	ListCell   *lc;
+	List	   *running = NIL;
+	int			depth = -1;
+
+	foreach(lc, due)
+	{
+		DueOutput  *d = lfirst(lc);
+		BackgroundWorkerHandle *handle;
+
+		/* a new level, or no room: wait for the running ones */
+		if (d->depth != depth || list_length(running) >= Max(dataproduct_max_workers, 1))
+		{
+			ListCell   *rc;
+
+			foreach(rc, running)
+				(void) WaitForBackgroundWorkerShutdown(lfirst(rc));
+			list_free(running);
+			running = NIL;
+			depth = d->depth;
+		}
+		CHECK_FOR_INTERRUPTS();
+		handle = start_worker("dataproduct_refresh_worker_main", "pg_dataproduct refresh",
+							  Int64GetDatum(d->id), MyDatabaseId);
+		if (handle == NULL)
+		{
+			ereport(LOG,
+					(errmsg("pg_dataproduct could not start a refresh worker"),
+					 errhint("Raise max_worker_processes.")));
+			break;
+		}
+		running = lappend(running, handle);
+	}
+	foreach(lc, running)
+		(void) WaitForBackgroundWorkerShutdown(lfirst(lc));
+}
+
+void
+dataproduct_scheduler_main(Datum arg)
+{
+	Oid			dbid = DatumGetObjectId(arg);
+	bool		installed;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	dataproduct_in_worker = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	installed = OidIsValid(get_extension_oid("pg_dataproduct", true));
+	if (installed &&
+		!OidIsValid(get_relname_relid("refresh_history",
+									  get_namespace_oid("dataproduct", false))))
+	{
+		ereport(LOG,
+				(errmsg("pg_dataproduct in database \"%s\" is older than its library; outputs there are not refreshed automatically",
+						get_database_name(dbid)),
+				 errhint("Run ALTER EXTENSION pg_dataproduct UPDATE in that database.")));
+		installed = false;
+	}
+	CommitTransactionCommand();
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_slot = find_slot(dbid, true);
+	if (my_slot != NULL)
+	{
+		my_slot->no_extension = !installed;
+		if (installed)
+		{
+			my_slot->scheduler_pid = MyProcPid;
+			my_slot->latch = MyLatch;
+		}
+	}
+	LWLockRelease(shared->lock);
+	if (!installed || my_slot == NULL)
+		proc_exit(0);
+	before_shmem_exit(scheduler_detach, (Datum) 0);
+
+	for (;;)
+	{
+		List	   *due;
+		long		wait_ms;
+		bool		stop;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		my_slot->wake = false;
+		stop = my_slot->stop;
+		LWLockRelease(shared->lock);
+		if (stop || !dataproduct_enabled)
+			proc_exit(0);
+
+		if (!due_outputs(&due, &wait_ms))
+		{
+			/* DROP EXTENSION */
+			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+			my_slot->no_extension = true;
+			LWLockRelease(shared->lock);
+			proc_exit(0);
+		}
+		if (due != NIL)
+		{
+			refresh_due(due);
+			list_free_deep(due);
+			continue;			/* their commits may have made others due */
+		}
+
+		if (wait_ms < 0 || wait_ms > dataproduct_naptime)
+			wait_ms = dataproduct_naptime;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(wait_ms, 10), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * Refresh workers
+ * ----------------------------------------------------------------
+ */
+
+void
+dataproduct_refresh_worker_main(Datum arg)
+{
+	int64		output_id = DatumGetInt64(arg);
+	Oid			dbid;
+
+	memcpy(&dbid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	dataproduct_in_worker = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("refreshing output " INT64_FORMAT, output_id));
+	dataproduct_refresh_in_worker(output_id);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
