@@ -2,12 +2,12 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(51);
+SELECT plan(52);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
-SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source']);
-SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage']);
+SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source', 'refresh_history']);
+SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness']);
 SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq']);
 
 -- keys and constraints of the catalog
@@ -29,7 +29,8 @@ SELECT col_has_check('dataproduct', 'output', 'mode', 'col_has_check');
 -- the columns the outputs view promises
 SELECT columns_are('dataproduct', 'outputs', ARRAY[
     'output', 'product', 'name', 'mode', 'requested_mode', 'mode_reason', 'status',
-    'last_refresh', 'last_refresh_kind', 'refresh_ms', 'rows_changed', 'row_count', 'description',
+    'last_refresh', 'last_refresh_kind', 'refresh_ms', 'min_interval', 'schedule', 'failures',
+    'last_error', 'next_retry', 'rows_changed', 'row_count', 'description',
     'definition', 'created_at']);
 SELECT col_type_is('dataproduct', 'outputs', 'output', 'regclass', 'col_type_is');
 SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is');
@@ -40,10 +41,11 @@ SELECT has_function('dataproduct', 'drop_domain', ARRAY['text', 'boolean']);
 SELECT has_function('dataproduct', 'create_product', ARRAY['text', 'regrole', 'text', 'text', 'text[]', 'text']);
 SELECT has_function('dataproduct', 'alter_product', ARRAY['text', 'text', 'text', 'text[]', 'regrole', 'text', 'text']);
 SELECT has_function('dataproduct', 'drop_product', ARRAY['text', 'boolean']);
-SELECT has_function('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text']);
+SELECT has_function('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval']);
+SELECT has_function('dataproduct', 'alter_output', ARRAY['regclass', 'interval', 'interval', 'text']);
 SELECT has_function('dataproduct', 'drop_output', ARRAY['regclass', 'boolean']);
 SELECT has_function('dataproduct', 'refresh', ARRAY['regclass']);
-SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text'], 'regclass');
+SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval'], 'regclass');
 SELECT function_returns('dataproduct', 'refresh', ARRAY['regclass'], 'bigint');
 
 -- no function runs with its owner's rights; all are volatile C
@@ -56,7 +58,7 @@ SELECT is_empty($$SELECT proname FROM pg_proc
                 'every function is a C function');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
-                     AND proname <> 'assert_populated'$$,
+                     AND proname NOT IN ('assert_populated', 'pending_changes')$$,
                 'every function that writes is parallel unsafe');
 SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public', ARRAY[]::text[],
                           'nobody but the extension can install capture triggers');
@@ -76,7 +78,7 @@ SELECT function_privs_are('dataproduct', 'refresh', ARRAY['regclass'], 'public',
 -- pg_dump keeps every catalog table and sequence
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'pg_dataproduct'$$,
               ARRAY['dataproduct.domain', 'dataproduct.product', 'dataproduct.output',
-                    'dataproduct.source', 'dataproduct.output_source',
+                    'dataproduct.source', 'dataproduct.output_source', 'dataproduct.refresh_history',
                     'dataproduct.domain_id_seq', 'dataproduct.product_id_seq',
                     'dataproduct.output_id_seq', 'dataproduct.source_id_seq'],
               'every catalog table and sequence is dumped');
