@@ -796,6 +796,59 @@ trim_logs(Snapshot snap, List *sources)
 	dataproduct_restore_user(&saved);
 }
 
+/*
+ * try_apply_batch
+ *		Apply the batch in a subtransaction.  A batch holds every image of a
+ *		row, also of rows inserted and deleted again within it, and an
+ *		expression can fail on those (a division by a value that no longer
+ *		exists) where recomputing from the current rows would not.  So an
+ *		error here is not the refresh's: the subtransaction goes and the
+ *		caller recomputes instead.  Returns whether the batch was applied.
+ */
+static bool
+try_apply_batch(Snapshot snap, DpPlan *plan, DpOutput *output,
+				List *changed_leaves, Oid *logs, Datum snapdatum,
+				Datum old_snap, int64 *changed, int64 *row_count)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool applied = false;
+	int64	   *rows = palloc(sizeof(int64));
+
+	*rows = *row_count;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+	PG_TRY();
+	{
+		*changed = apply_batch(snap, plan, output->store, output->pre_view,
+							   changed_leaves, logs, snapdatum, old_snap, rows);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+		applied = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(outer);
+		CurrentResourceOwner = owner;
+		(void) SPI_unregister_relation(DP_DELTA_ENR);
+		ereport(DEBUG1,
+				(errmsg("applying the batch of output %s failed, recomputing: %s",
+						output->address, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	if (applied)
+		*row_count = *rows;
+	return applied;
+}
+
 /* ----------------------------------------------------------------
  * Entry points
  * ----------------------------------------------------------------
@@ -1009,10 +1062,15 @@ dataproduct_refresh_output(DpOutput *output)
 				if (sb->rows > 0)
 					changed_leaves = lappend_int(changed_leaves, foreach_current_index(lc));
 			}
-			if (changed_leaves != NIL)
-				changed = apply_batch(snap, plan, output->store, output->pre_view,
-									  changed_leaves, logs, snapdatum, state.snapshot,
-									  &row_count);
+			if (changed_leaves != NIL &&
+				!try_apply_batch(snap, plan, output, changed_leaves, logs, snapdatum,
+								 state.snapshot, &changed, &row_count))
+			{
+				kind = "rebuild";
+				changed = full_refresh(snap, output->store,
+									   dataproduct_store_sql(plan, qualified_name(output->pre_view), false),
+									   &row_count);
+			}
 		}
 		dataproduct_restore_user(&saved);
 

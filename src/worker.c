@@ -442,6 +442,8 @@ dataproduct_launcher_main(Datum arg)
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
+		long		timeout = 10000L;
+
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -477,10 +479,13 @@ dataproduct_launcher_main(Datum arg)
 				if (start && handles[i] != NULL &&
 					GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
 					start = false;
-				/* one that failed is restarted at most every ten seconds */
+				/* one that failed is restarted at most every two seconds */
 				if (start && started_db[i] == dbid &&
-					!TimestampDifferenceExceeds(started[i], GetCurrentTimestamp(), 10000))
+					!TimestampDifferenceExceeds(started[i], GetCurrentTimestamp(), 2000))
+				{
 					start = false;
+					timeout = Min(timeout, 2000L);	/* come back when allowed */
+				}
 				if (start)
 				{
 					handles[i] = start_worker("dataproduct_scheduler_main",
@@ -517,7 +522,7 @@ dataproduct_launcher_main(Datum arg)
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10000L, PG_WAIT_EXTENSION);
+						 timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

@@ -1,0 +1,186 @@
+# The background worker: outputs refresh after commits without any manual
+# call, never after rollbacks; schedulers follow CREATE/DROP EXTENSION and
+# databases; SIGHUP, crashes and failures are handled; refreshes run with
+# the owner's privileges.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('worker');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_dataproduct'
+dataproduct.naptime = 500
+max_worker_processes = 16
+restart_after_crash = on
+});
+$node->start;
+
+sub schedulers
+{
+	return $node->safe_psql('postgres', q{
+		SELECT coalesce(string_agg(datname, ',' ORDER BY datname), '') FROM pg_stat_activity
+		 WHERE backend_type = 'pg_dataproduct scheduler'});
+}
+
+my $equal_sums = q{
+	SELECT count(*) = 0 FROM ((SELECT k, sum(v), count(*) FROM public.ev GROUP BY k
+	                            EXCEPT ALL SELECT * FROM w.sums)
+	                          UNION ALL (SELECT * FROM w.sums EXCEPT ALL
+	                            SELECT k, sum(v), count(*) FROM public.ev GROUP BY k)) d};
+
+$node->safe_psql('postgres', 'CREATE DATABASE app');
+$node->safe_psql('app', q{
+	CREATE ROLE team;
+	CREATE EXTENSION pg_dataproduct;
+	CREATE TABLE ev (id bigserial PRIMARY KEY, k int, v int);
+	INSERT INTO ev (k, v) SELECT g % 5, g FROM generate_series(1, 1000) g;
+	GRANT SELECT ON ev TO team;
+	SELECT dataproduct.create_domain('w', owner => 'team');
+	SELECT dataproduct.create_product('w.p');
+	SELECT dataproduct.add_output('w.p', 'sums', 'SELECT k, sum(v) AS v, count(*) AS n FROM public.ev GROUP BY k');
+	SELECT dataproduct.add_output('w.p', 'total', 'SELECT sum(v) AS v FROM public.ev');
+});
+
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct launcher'}), 'launcher runs');
+ok($node->poll_query_until('app', q{SELECT count(*) = 2 FROM dataproduct.outputs WHERE status = 'ok'}),
+	'new outputs are loaded by the worker');
+is(schedulers(), 'app', 'one scheduler, for the database with the extension');
+
+# a commit is applied without any manual call
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (1, 100000)');
+ok($node->poll_query_until('app', "SELECT sum(v) = 100000 + 500500 FROM w.total"),
+	'a commit reaches the output by itself');
+ok($node->poll_query_until('app', $equal_sums), 'and equals its query');
+is($node->safe_psql('app', q{SELECT count(*) > 0 FROM dataproduct.refresh_history
+	WHERE by_worker AND kind = 'incremental'}), 't', 'refreshes recorded in the history');
+
+# a rollback wakes nobody and changes nothing
+my $before = $node->safe_psql('app', q{SELECT count(*) FROM dataproduct.refresh_history});
+$node->safe_psql('app', q{BEGIN; INSERT INTO ev (k, v) VALUES (2, 7); ROLLBACK;});
+sleep(1);	# nothing to wait for: give a wrong wake-up the chance to happen
+is($node->safe_psql('app', q{SELECT count(*) FROM dataproduct.refresh_history}), $before,
+	'no refresh after a rollback');
+is($node->safe_psql('app', q{SELECT pending FROM dataproduct.freshness WHERE output = 'w.sums'::regclass}),
+	'0', 'nothing pending');
+
+# min_interval debounces
+$node->safe_psql('app', q{SELECT dataproduct.alter_output('w.sums', min_interval => '3 seconds')});
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (3, 5)');
+ok($node->poll_query_until('app', "SELECT sum(v) = 100000 + 500505 FROM w.total"), 'other outputs go on');
+my $first = $node->safe_psql('app', q{SELECT last_refresh FROM dataproduct.outputs WHERE name = 'sums'});
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (3, 6)');
+ok($node->poll_query_until('app', $equal_sums), 'a debounced output catches up');
+is($node->safe_psql('app', qq{SELECT last_refresh - '$first'::timestamptz >= interval '2.9 seconds'
+	FROM dataproduct.outputs WHERE name = 'sums'}), 't', 'but not before min_interval');
+$node->safe_psql('app', q{SELECT dataproduct.alter_output('w.sums', min_interval => '0')});
+
+# a failing output is recorded and retried with backoff; others stay fresh
+$node->safe_psql('app', q{
+	SELECT dataproduct.add_output('w.p', 'ratio', 'SELECT k, sum(1000 / v) AS r FROM public.ev GROUP BY k')});
+ok($node->poll_query_until('app', q{SELECT status = 'ok' FROM dataproduct.outputs WHERE name = 'ratio'}),
+	'a third output loads');
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (4, 0)');
+ok($node->poll_query_until('app', q{SELECT failures >= 2 AND last_error LIKE '%division by zero%'
+	AND next_retry > now() FROM dataproduct.outputs WHERE name = 'ratio'}),
+	'a failing refresh is recorded, with retries and backoff');
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (0, 11)');
+ok($node->poll_query_until('app', $equal_sums), 'other outputs stay fresh meanwhile');
+is($node->safe_psql('app', q{SELECT count(*) > 0 FROM dataproduct.refresh_history
+	WHERE error LIKE '%division by zero%'}), 't', 'failures are in the history');
+$node->safe_psql('app', 'DELETE FROM ev WHERE v = 0');
+ok($node->poll_query_until('app', q{SELECT failures = 0 AND last_error IS NULL
+	FROM dataproduct.outputs WHERE name = 'ratio'}, 't'),
+	'the error clears once a refresh succeeds');
+
+# refreshes run as the owner: a revoked source fails, it is not read as superuser
+$node->safe_psql('app', 'REVOKE SELECT ON ev FROM team');
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (2, 2)');
+ok($node->poll_query_until('app', q{SELECT last_error LIKE '%permission denied%'
+	FROM dataproduct.outputs WHERE name = 'total'}), 'no privilege, no refresh');
+$node->safe_psql('app', 'GRANT SELECT ON ev TO team');
+ok($node->poll_query_until('app', $equal_sums), 'and back once granted');
+
+# a second database, picked up without a restart
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+$node->safe_psql('other', q{
+	CREATE EXTENSION pg_dataproduct;
+	CREATE TABLE t (x int);
+	SELECT dataproduct.create_domain('o');
+	SELECT dataproduct.create_product('o.p');
+	SELECT dataproduct.add_output('o.p', 'n', 'SELECT count(*) AS n FROM public.t');
+	INSERT INTO t SELECT generate_series(1, 10);
+});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 2 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct scheduler'}), 'a scheduler for the new database');
+$node->safe_psql('other', 'INSERT INTO t VALUES (11)');
+ok($node->poll_query_until('other', 'SELECT n = 11 FROM o.n'), 'both databases are served');
+
+# SIGHUP: off, then on again
+$node->append_conf('postgresql.conf', 'dataproduct.enabled = off');
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct scheduler'}), 'schedulers stop when disabled');
+$node->safe_psql('other', 'INSERT INTO t VALUES (12)');
+sleep(1);
+is($node->safe_psql('other', 'SELECT n FROM o.n'), '11', 'and refresh nothing');
+$node->adjust_conf('postgresql.conf', 'dataproduct.enabled', 'on');
+$node->reload;
+ok($node->poll_query_until('other', 'SELECT n = 12 FROM o.n'), 'enabled again, catching up');
+
+# DROP EXTENSION stops the scheduler; DROP DATABASE works while one runs
+$node->safe_psql('other', 'DROP EXTENSION pg_dataproduct CASCADE');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct scheduler' AND datname = 'other'}), 'DROP EXTENSION stops it');
+$node->safe_psql('other', 'CREATE EXTENSION pg_dataproduct');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct scheduler' AND datname = 'other'}), 'CREATE EXTENSION starts it');
+$node->safe_psql('postgres', 'DROP DATABASE other');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname = 'other'}), '0',
+	'DROP DATABASE with a scheduler running');
+
+# kill -9 of the scheduler in the middle of a refresh, then of the postmaster:
+# nothing lost, nothing doubled
+$node->safe_psql('app', q{
+	SELECT dataproduct.add_output('w.p', 'slow', 'SELECT k, count(*) AS n, sum(v) AS v FROM public.ev, pg_catalog.generate_series(1, 300) GROUP BY k')});
+ok($node->poll_query_until('app', q{SELECT status = 'ok' FROM dataproduct.outputs WHERE name = 'slow'}),
+	'a slow output loads');
+# wait until a query answers, through crash recovery
+sub wait_for_server
+{
+	for (1 .. 600)
+	{
+		my $ok = eval { $node->safe_psql('postgres', 'SELECT 1'); 1 };
+		return 1 if $ok;
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
+}
+for my $round (1 .. 3)
+{
+	$node->safe_psql('app', 'INSERT INTO ev (k, v) SELECT g % 5, g FROM generate_series(1, 20000) g');
+	# catch a refresh worker at work, for up to five seconds
+	for (1 .. 50)
+	{
+		last if $node->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity
+			WHERE backend_type = 'pg_dataproduct refresh'}) eq 't';
+		select(undef, undef, undef, 0.1);
+	}
+	my $pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity
+		WHERE backend_type = 'pg_dataproduct scheduler' AND datname = 'app'});
+	kill 'KILL', $pid if $pid;
+	ok(wait_for_server(), "round $round: server back after kill -9 of the scheduler");
+}
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (1, 1)');
+$node->stop('immediate');
+$node->start;
+ok($node->poll_query_until('app', $equal_sums), 'after crashes: equal to its query');
+ok($node->poll_query_until('app', q{SELECT count(*) = 0 FROM ((SELECT k, count(*) * 300, sum(v) * 300 FROM public.ev GROUP BY k
+	EXCEPT ALL SELECT * FROM w.slow) UNION ALL (SELECT * FROM w.slow EXCEPT ALL
+	SELECT k, count(*) * 300, sum(v) * 300 FROM public.ev GROUP BY k)) d}), 'the slow output too');
+
+$node->stop;
+done_testing();
