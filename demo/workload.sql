@@ -166,31 +166,53 @@ UPDATE accounts_sor.subscriptions s
  WHERE a.account_id = s.account_id
    AND a.country = 'DE' AND s.plan = 'family' AND s.status IN ('active', 'past_due');
 
+\echo
+\echo '--- the writes are committed: at each commit, the background worker was woken and is'
+\echo '    applying the captured changes to the incrementally maintained outputs. Freshness,'
+\echo '    measured from the change stream, right after the last commit:'
+SELECT output, mode, pending, round(extract(epoch FROM staleness)::numeric, 2) AS staleness_s
+  FROM dataproduct.freshness ORDER BY product, output::text;
+\echo '    ... and a moment later (nobody called refresh):'
+SELECT pg_sleep(0.5) \gset
+DO $$
+BEGIN
+  FOR i IN 1 .. 200 LOOP
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM dataproduct.freshness WHERE pending > 0);
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT output, mode, pending, round(extract(epoch FROM staleness)::numeric, 2) AS staleness_s,
+       last_refresh_kind AS how
+  FROM dataproduct.freshness JOIN dataproduct.outputs USING (output, product, mode)
+ ORDER BY product, output::text;
+
 \set QUIET on
 INSERT INTO spotlight_history SELECT 2, * FROM spotlight;
 
 \echo
-\echo '--- the writes are committed, but the outputs have not moved: they change when refreshed'
+\echo '--- the views maintained incrementally have moved by themselves; those refreshed in full'
+\echo '    (no change stream) have not:'
 SELECT h1.metric, h1.read_from AS "read from", h1.value AS "before writes", h2.value AS "after writes"
   FROM spotlight_history h1
   JOIN spotlight_history h2 ON h2.phase = 2 AND h2.n = h1.n AND h2.metric = h1.metric
  WHERE h1.phase = 1
  ORDER BY h1.n, h1.metric;
 
-\echo '--- dataproduct.refresh(output) for every output, in declaration order (so an output'
-\echo '    built on another output is refreshed after it); it returns the rows changed:'
+\echo '--- dataproduct.refresh(output) for the outputs refreshed in full (they could also be'
+\echo '    given a schedule: add_output(..., schedule => ...)); it returns the rows changed:'
 \echo '    rows deleted plus rows inserted, so a row whose values change counts twice'
 \pset format unaligned
 \t on
 SELECT format('SELECT format(%L, %L, dataproduct.refresh(%L))',
               '  %-32s %8s rows changed', o.view, o.view)
   FROM dataproduct.output o
+ WHERE o.mode = 'full'
  ORDER BY o.output_id \gexec
 \t off
 \pset format aligned
 
 \echo
-\echo 'The catalog records each refresh:'
+\echo 'The catalog records each refresh (how: incremental by the worker, full by refresh()):'
 SELECT output, mode, last_refresh_kind AS how, status, rows_changed, row_count, round(refresh_ms::numeric) AS refresh_ms,
        to_char(last_refresh, 'HH24:MI:SS') AS last_refresh
   FROM dataproduct.outputs

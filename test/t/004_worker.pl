@@ -183,4 +183,27 @@ ok($node->poll_query_until('app', q{SELECT count(*) = 0 FROM ((SELECT k, count(*
 	SELECT k, count(*) * 300, sum(v) * 300 FROM public.ev GROUP BY k)) d}), 'the slow output too');
 
 $node->stop;
+
+# without the preload: everything works, and refresh() says how to get the worker
+my $plain = PostgreSQL::Test::Cluster->new('plain');
+$plain->init;
+$plain->start;
+my ($ret, $out, $err) = $plain->psql('postgres', q{
+	CREATE EXTENSION pg_dataproduct;
+	CREATE TABLE t (x int);
+	SELECT dataproduct.create_domain('p');
+	SELECT dataproduct.create_product('p.p');
+	SELECT dataproduct.add_output('p.p', 'n', 'SELECT count(*) AS n FROM public.t');
+	INSERT INTO t VALUES (1);
+	SELECT dataproduct.refresh('p.n');
+	SELECT n FROM p.n;
+});
+is($ret, 0, 'without the preload, declarations and refresh work');
+like($out, qr/^1$/m, 'and the output is right');
+like($err, qr/automatic refresh is off: pg_dataproduct is not in shared_preload_libraries/,
+	'refresh says automatic refresh is off');
+like($err, qr/HINT:  Add pg_dataproduct to shared_preload_libraries/, 'and how to turn it on');
+is($plain->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type LIKE 'pg_dataproduct%'}), '0', 'and no worker runs');
+$plain->stop;
 done_testing();
