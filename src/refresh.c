@@ -797,6 +797,63 @@ trim_logs(Snapshot snap, List *sources)
 }
 
 /*
+ * in_subtransaction
+ *		Run fn(arg) in a subtransaction.  Returns NULL if it succeeded, else
+ *		its error (in the caller's memory context), everything it did
+ *		rolled back.  Memory context and resource owner are the caller's
+ *		again either way.
+ */
+static ErrorData *
+in_subtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(outer);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+typedef struct ApplyArgs
+{
+	Snapshot	snap;
+	DpPlan	   *plan;
+	DpOutput   *output;
+	List	   *changed_leaves;
+	Oid		   *logs;
+	Datum		snapdatum;
+	Datum		old_snap;
+	int64		changed;
+	int64		row_count;
+} ApplyArgs;
+
+static void
+apply_batch_cb(void *arg)
+{
+	ApplyArgs  *a = arg;
+
+	a->changed = apply_batch(a->snap, a->plan, a->output->store, a->output->pre_view,
+							 a->changed_leaves, a->logs, a->snapdatum, a->old_snap,
+							 &a->row_count);
+}
+
+/*
  * try_apply_batch
  *		Apply the batch in a subtransaction.  A batch holds every image of a
  *		row, also of rows inserted and deleted again within it, and an
@@ -810,43 +867,22 @@ try_apply_batch(Snapshot snap, DpPlan *plan, DpOutput *output,
 				List *changed_leaves, Oid *logs, Datum snapdatum,
 				Datum old_snap, int64 *changed, int64 *row_count)
 {
-	MemoryContext outer = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool applied = false;
-	int64	   *rows = palloc(sizeof(int64));
+	ApplyArgs	a = {snap, plan, output, changed_leaves, logs, snapdatum,
+	old_snap, 0, *row_count};
+	ErrorData  *edata = in_subtransaction(apply_batch_cb, &a);
 
-	*rows = *row_count;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(outer);
-	PG_TRY();
+	if (edata != NULL)
 	{
-		*changed = apply_batch(snap, plan, output->store, output->pre_view,
-							   changed_leaves, logs, snapdatum, old_snap, rows);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(outer);
-		CurrentResourceOwner = owner;
-		applied = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(outer);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(outer);
-		CurrentResourceOwner = owner;
 		(void) SPI_unregister_relation(DP_DELTA_ENR);
 		ereport(DEBUG1,
 				(errmsg("applying the batch of output %s failed, recomputing: %s",
 						output->address, edata->message)));
 		FreeErrorData(edata);
+		return false;
 	}
-	PG_END_TRY();
-	if (applied)
-		*row_count = *rows;
-	return applied;
+	*changed = a.changed;
+	*row_count = a.row_count;
+	return true;
 }
 
 /* ----------------------------------------------------------------
@@ -1194,6 +1230,29 @@ dataproduct_assert_populated(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+typedef struct WorkerRefresh
+{
+	int64		output_id;
+	char	   *address;		/* in the caller's context */
+} WorkerRefresh;
+
+static void
+refresh_by_id_cb(void *arg)
+{
+	WorkerRefresh *w = arg;
+	MemoryContext outer = CurrentMemoryContext;
+	DpOutput   *output;
+
+	dataproduct_spi_connect();
+	output = dataproduct_get_output_by_id(w->output_id);
+	if (output != NULL)
+	{
+		w->address = MemoryContextStrdup(outer, output->address);
+		(void) dataproduct_refresh_output(output);
+	}
+	dataproduct_spi_finish();
+}
+
 /*
  * dataproduct_refresh_in_worker
  *		Refresh an output from a background worker, inside the worker's
@@ -1205,39 +1264,8 @@ dataproduct_assert_populated(PG_FUNCTION_ARGS)
 void
 dataproduct_refresh_in_worker(int64 output_id)
 {
-	MemoryContext outer = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-	char	   *volatile address = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(outer);
-	PG_TRY();
-	{
-		DpOutput   *output;
-
-		dataproduct_spi_connect();
-		output = dataproduct_get_output_by_id(output_id);
-		if (output != NULL)
-		{
-			address = MemoryContextStrdup(outer, output->address);
-			(void) dataproduct_refresh_output(output);
-		}
-		dataproduct_spi_finish();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(outer);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(outer);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(outer);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
+	WorkerRefresh w = {output_id, NULL};
+	ErrorData  *edata = in_subtransaction(refresh_by_id_cb, &w);
 
 	if (edata != NULL)
 	{
@@ -1248,7 +1276,7 @@ dataproduct_refresh_in_worker(int64 output_id)
 
 		ereport(LOG,
 				(errmsg("pg_dataproduct: refresh of output %s failed: %s",
-						address ? address : "?", edata->message)));
+						w.address ? w.address : "?", edata->message)));
 		dataproduct_spi_connect();
 		dataproduct_become_catalog_owner(&saved);
 		dataproduct_spi_exec("UPDATE dataproduct.output"
