@@ -64,6 +64,7 @@ CREATE TABLE dataproduct.product (
                     CHECK (status IN ('draft', 'published', 'deprecated', 'retired')),
     tags            text[] NOT NULL DEFAULT '{}',
     contact         text,
+    max_staleness   interval CHECK (max_staleness > '0'),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (domain_id, name)
@@ -78,6 +79,7 @@ COMMENT ON COLUMN dataproduct.product.version IS 'Semantic version (MAJOR.MINOR.
 COMMENT ON COLUMN dataproduct.product.status IS 'Lifecycle status: draft, published, deprecated or retired';
 COMMENT ON COLUMN dataproduct.product.tags IS 'Free-form tags for discovery';
 COMMENT ON COLUMN dataproduct.product.contact IS 'How consumers reach the owning team';
+COMMENT ON COLUMN dataproduct.product.max_staleness IS 'Freshness promise: how far behind its sources an output may be, measured from the change stream';
 COMMENT ON COLUMN dataproduct.product.created_at IS 'When the product was declared';
 COMMENT ON COLUMN dataproduct.product.updated_at IS 'When the product''s declaration last changed';
 
@@ -249,6 +251,7 @@ SELECT d.name || '.' || p.name AS product,
        p.tags,
        p.contact,
        (SELECT count(*) FROM dataproduct.output o WHERE o.product_id = p.product_id) AS outputs,
+       p.max_staleness,
        p.created_at,
        p.updated_at
   FROM dataproduct.product p
@@ -264,6 +267,7 @@ COMMENT ON COLUMN dataproduct.products.status IS 'Lifecycle status: draft, publi
 COMMENT ON COLUMN dataproduct.products.tags IS 'Tags for discovery';
 COMMENT ON COLUMN dataproduct.products.contact IS 'How to reach the owning team';
 COMMENT ON COLUMN dataproduct.products.outputs IS 'Number of output ports';
+COMMENT ON COLUMN dataproduct.products.max_staleness IS 'Freshness promise';
 COMMENT ON COLUMN dataproduct.products.created_at IS 'When the product was declared';
 COMMENT ON COLUMN dataproduct.products.updated_at IS 'When the declaration last changed';
 
@@ -411,11 +415,12 @@ CREATE FUNCTION dataproduct.create_product(product text,
                                            description text DEFAULT NULL,
                                            version text DEFAULT '0.1.0',
                                            tags text[] DEFAULT '{}',
-                                           contact text DEFAULT NULL)
+                                           contact text DEFAULT NULL,
+                                           max_staleness interval DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'dataproduct_create_product'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION dataproduct.create_product(text, regrole, text, text, text[], text) IS
+COMMENT ON FUNCTION dataproduct.create_product(text, regrole, text, text, text[], text, interval) IS
   'Declare a data product domain.name, owned by owner (default: the domain owner), in status draft';
 
 CREATE FUNCTION dataproduct.alter_product(product text,
@@ -424,12 +429,13 @@ CREATE FUNCTION dataproduct.alter_product(product text,
                                           tags text[] DEFAULT NULL,
                                           owner regrole DEFAULT NULL,
                                           status text DEFAULT NULL,
-                                          contact text DEFAULT NULL)
+                                          contact text DEFAULT NULL,
+                                          max_staleness interval DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'dataproduct_alter_product'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION dataproduct.alter_product(text, text, text, text[], regrole, text, text) IS
-  'Change a product''s description, version, tags, owner, lifecycle status or contact; NULL leaves a field as it is';
+COMMENT ON FUNCTION dataproduct.alter_product(text, text, text, text[], regrole, text, text, interval) IS
+  'Change a product''s description, version, tags, owner, lifecycle status, contact or freshness promise (max_staleness, ''0'' to remove it); NULL leaves a field as it is';
 
 CREATE FUNCTION dataproduct.drop_product(product text, "cascade" boolean DEFAULT false)
 RETURNS void
@@ -553,6 +559,226 @@ COMMENT ON COLUMN dataproduct.freshness.last_refresh IS 'Start of the last succe
 COMMENT ON COLUMN dataproduct.freshness.pending IS 'Captured row images committed but not yet applied';
 COMMENT ON COLUMN dataproduct.freshness.staleness IS 'Age of the oldest committed change not yet applied; 0 when up to date';
 GRANT SELECT ON dataproduct.freshness TO PUBLIC;
+
+
+/* ------------------------------------------------------------------------
+ * Trust and discovery
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION dataproduct.comment_column(output regclass, column_name text, description text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_comment_column'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.comment_column(regclass, text, text) IS
+  'Document a column of an output: the COMMENT of the view''s column, shown by describe(), search() and BI tools';
+
+CREATE FUNCTION dataproduct.word_similarity(query text, text text)
+RETURNS real
+AS 'MODULE_PATHNAME', 'dataproduct_word_similarity'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dataproduct.word_similarity(text, text) IS
+  'Trigram similarity of the query''s words to their best match among the text''s words (pg_trgm''s definition), 0 to 1';
+
+CREATE FUNCTION dataproduct.health(product text, OUT status text, OUT reasons text[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  p record;
+BEGIN
+  SELECT pr.*, d.name || '.' || pr.name AS address INTO p
+    FROM dataproduct.product pr JOIN dataproduct.domain d USING (domain_id)
+   WHERE d.name || '.' || pr.name = health.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', health.product),
+      HINT = 'Products are listed in dataproduct.products.';
+  END IF;
+  SELECT coalesce(array_agg(r.reason ORDER BY r.level, r.reason), '{}'),
+         coalesce(min(r.level), 9)
+    INTO reasons, status
+    FROM (SELECT 1 AS level, format('output %s: refreshes fail (%s): %s', o.view, o.failures, o.last_error) AS reason
+            FROM dataproduct.output o WHERE o.product_id = p.product_id AND o.last_error IS NOT NULL
+          UNION ALL
+          SELECT 2, format('output %s: %s behind its sources, promised at most %s', f.output,
+                           date_trunc('second', f.staleness), p.max_staleness)
+            FROM dataproduct.output o JOIN dataproduct.freshness f ON f.output = o.view
+           WHERE o.product_id = p.product_id AND o.mode = 'incremental'
+             AND p.max_staleness IS NOT NULL AND f.staleness > p.max_staleness
+          UNION ALL
+          SELECT 2, format('output %s: last refreshed %s ago, promised at most %s', o.view,
+                           date_trunc('second', now() - o.last_refresh), p.max_staleness)
+            FROM dataproduct.output o
+           WHERE o.product_id = p.product_id AND o.mode = 'full' AND p.max_staleness IS NOT NULL
+             AND now() - o.last_refresh > p.max_staleness
+          UNION ALL
+          SELECT 3, format('output %s: not loaded yet', o.view)
+            FROM dataproduct.output o WHERE o.product_id = p.product_id AND o.status = 'empty'
+          UNION ALL
+          SELECT 3, 'no outputs'
+           WHERE NOT EXISTS (SELECT 1 FROM dataproduct.output o WHERE o.product_id = p.product_id)) r;
+  status := CASE status WHEN '1' THEN 'failing' WHEN '2' THEN 'stale'
+                        WHEN '3' THEN 'warning' ELSE 'healthy' END;
+  RETURN;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.health(text) IS
+  'A product''s health (healthy, warning, stale, failing) and the reasons, from its refreshes and its freshness promise';
+
+/* the products view shows health, now that there is a health() */
+CREATE OR REPLACE VIEW dataproduct.products AS
+SELECT d.name || '.' || p.name AS product,
+       d.name AS domain,
+       p.name,
+       p.owner,
+       p.description,
+       p.version,
+       p.status,
+       p.tags,
+       p.contact,
+       (SELECT count(*) FROM dataproduct.output o WHERE o.product_id = p.product_id) AS outputs,
+       p.max_staleness,
+       p.created_at,
+       p.updated_at,
+       (dataproduct.health(d.name || '.' || p.name)).status AS health
+  FROM dataproduct.product p
+  JOIN dataproduct.domain d USING (domain_id);
+COMMENT ON COLUMN dataproduct.products.health IS 'healthy, warning, stale or failing: see dataproduct.health(product) for the reasons';
+
+/* which products the current role may see in search() and describe() */
+CREATE FUNCTION dataproduct.visible(product_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT p.status = 'published'
+         OR pg_has_role(current_user, p.owner, 'USAGE')
+         OR EXISTS (SELECT 1 FROM dataproduct.output o
+                     WHERE o.product_id = p.product_id
+                       AND has_table_privilege(o.view, 'SELECT'))
+    FROM dataproduct.product p WHERE p.product_id = visible.product_id
+$fn$;
+COMMENT ON FUNCTION dataproduct.visible(bigint) IS
+  'Whether the current role may find a product: published ones, those it owns, those with an output it may read';
+
+CREATE FUNCTION dataproduct.search(query text)
+RETURNS TABLE (kind text, address text, rank real, owner regrole, status text,
+               health text, description text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  WITH docs AS (
+    SELECT 'product'::text AS kind, d.name || '.' || p.name AS address, p.product_id,
+           p.owner, p.status, p.description,
+           setweight(to_tsvector('simple', replace(d.name || ' ' || p.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('simple', array_to_string(p.tags, ' ')), 'A') ||
+           setweight(to_tsvector('english', coalesce(p.description, '')), 'B') AS doc,
+           d.name || ' ' || p.name || ' ' || array_to_string(p.tags, ' ') AS names,
+           coalesce(p.description, '') AS prose
+      FROM dataproduct.product p JOIN dataproduct.domain d USING (domain_id)
+    UNION ALL
+    SELECT 'output', o.view::text, o.product_id, p.owner, p.status, o.description,
+           setweight(to_tsvector('simple', replace(o.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('english', coalesce(o.description, '')), 'B') ||
+           setweight(to_tsvector('simple', replace(coalesce(c.names, ''), '_', ' ')), 'C') ||
+           setweight(to_tsvector('english', coalesce(c.comments, '')), 'D'),
+           o.name || ' ' || coalesce(c.names, ''),
+           coalesce(o.description, '') || ' ' || coalesce(c.comments, '')
+      FROM dataproduct.output o
+      JOIN dataproduct.product p USING (product_id)
+      LEFT JOIN LATERAL (
+        SELECT string_agg(a.attname, ' ') AS names,
+               string_agg(col_description(a.attrelid, a.attnum), ' ') AS comments
+          FROM pg_attribute a
+         WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped) c ON true),
+  scored AS (
+    SELECT docs.*,
+           ts_rank(doc, websearch_to_tsquery('english', search.query))
+             + CASE WHEN lower(docs.address) = lower(search.query)
+                      OR split_part(docs.address, '.', 2) = lower(search.query) THEN 1 ELSE 0 END
+             + 0.5 * dataproduct.word_similarity(search.query, docs.names)
+             + 0.1 * dataproduct.word_similarity(search.query, docs.prose) AS score,
+           doc @@ websearch_to_tsquery('english', search.query) AS matches,
+           greatest(dataproduct.word_similarity(search.query, docs.names),
+                    dataproduct.word_similarity(search.query, docs.prose)) AS fuzzy
+      FROM docs
+     WHERE dataproduct.visible(docs.product_id))
+  SELECT s.kind, s.address, round(s.score::numeric, 4)::real, s.owner, s.status,
+         (dataproduct.health(p.address)).status, s.description
+    FROM scored s
+    JOIN (SELECT pr.product_id, d.name || '.' || pr.name AS address
+            FROM dataproduct.product pr JOIN dataproduct.domain d USING (domain_id)) p USING (product_id)
+   WHERE s.matches OR s.fuzzy >= 0.4
+   ORDER BY s.score DESC, s.address
+$fn$;
+COMMENT ON FUNCTION dataproduct.search(text) IS
+  'Products and outputs ranked by relevance: full-text search over names, tags, descriptions, column names and comments, with trigram similarity for typos; only those the current role may find';
+
+CREATE FUNCTION dataproduct.describe(product text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = iso_8601
+AS $fn$
+DECLARE
+  p record;
+  result jsonb;
+BEGIN
+  SELECT pr.*, d.name AS domain, d.name || '.' || pr.name AS address INTO p
+    FROM dataproduct.product pr JOIN dataproduct.domain d USING (domain_id)
+   WHERE d.name || '.' || pr.name = describe.product;
+  IF NOT FOUND OR NOT dataproduct.visible(p.product_id) THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', describe.product),
+      HINT = 'Products are listed in dataproduct.products; search them with dataproduct.search().';
+  END IF;
+  SELECT jsonb_build_object(
+    'product', p.address,
+    'domain', p.domain,
+    'name', p.name,
+    'owner', p.owner::text,
+    'description', p.description,
+    'version', p.version,
+    'status', p.status,
+    'tags', to_jsonb(p.tags),
+    'contact', p.contact,
+    'freshness_promise', p.max_staleness::text,
+    'health', (SELECT to_jsonb(h) FROM dataproduct.health(p.address) h),
+    'outputs', coalesce((
+      SELECT jsonb_agg(jsonb_build_object(
+               'output', o.view::text,
+               'description', o.description,
+               'mode', o.mode,
+               'status', o.status,
+               'last_refresh', o.last_refresh,
+               'staleness', f.staleness::text,
+               'pending_changes', f.pending,
+               'columns', (SELECT jsonb_agg(jsonb_build_object(
+                                    'name', a.attname,
+                                    'type', format_type(a.atttypid, a.atttypmod),
+                                    'description', col_description(a.attrelid, a.attnum))
+                                  ORDER BY a.attnum)
+                             FROM pg_attribute a
+                            WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped),
+               'reads', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'source', l.source::text, 'kind', l.source_kind,
+                                    'product', l.source_product, 'via', l.via::text)
+                                  ORDER BY l.depth, l.source::text), '[]')
+                           FROM dataproduct.lineage l WHERE l.output = o.view))
+             ORDER BY o.output_id)
+        FROM dataproduct.output o
+        LEFT JOIN dataproduct.freshness f ON f.output = o.view
+       WHERE o.product_id = p.product_id), '[]'),
+    'read_by', coalesce((
+      SELECT jsonb_agg(DISTINCT jsonb_build_object('output', l.output::text, 'product', l.product))
+        FROM dataproduct.lineage l
+       WHERE l.source_product = p.address AND l.product <> p.address), '[]'))
+    INTO result;
+  RETURN result;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.describe(text) IS
+  'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, outputs with columns, descriptions, lineage up and down';
 
 /* a database that installs the extension gets its scheduler at once */
 SELECT dataproduct.wake_workers();

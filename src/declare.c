@@ -124,6 +124,25 @@ check_intervals(FunctionCallInfo fcinfo, int min_arg, int schedule_arg)
 }
 
 /*
+ * check_promise
+ *		A freshness promise (max_staleness) must be positive.
+ */
+static void
+check_promise(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *iv;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (iv->time <= 0 && iv->day <= 0 && iv->month <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_staleness must be positive"),
+				 errhint("Promise how far behind its sources the product may be, for example '5 minutes'.")));
+}
+
+/*
  * check_tags
  *		Tags must be a one-dimensional array of non-empty, non-null strings.
  */
@@ -947,10 +966,10 @@ dataproduct_create_product(PG_FUNCTION_ARGS)
 	DpDomain   *domain;
 	Oid			owner;
 	DpSavedUser saved;
-	Oid			argtypes[7] = {INT8OID, TEXTOID, OIDOID, TEXTOID, TEXTOID,
-	TEXTARRAYOID, TEXTOID};
-	Datum		values[7];
-	char		nulls[7] = "       ";
+	Oid			argtypes[8] = {INT8OID, TEXTOID, OIDOID, TEXTOID, TEXTOID,
+	TEXTARRAYOID, TEXTOID, INTERVALOID};
+	Datum		values[8];
+	char		nulls[9] = "        ";
 
 	dataproduct_split_address(address, &domain_name, &name);
 	(void) parse_semver(version);
@@ -975,11 +994,14 @@ dataproduct_create_product(PG_FUNCTION_ARGS)
 	values[4] = CStringGetTextDatum(version);
 	values[5] = PointerGetDatum(tags);
 	values[6] = text_or_null(contact, &nulls[6]);
+	values[7] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	nulls[7] = PG_ARGISNULL(6) ? 'n' : ' ';
+	check_promise(fcinfo, 6);
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("INSERT INTO dataproduct.product"
-						 " (domain_id, name, owner, description, version, tags, contact)"
-						 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-						 7, argtypes, values, nulls, SPI_OK_INSERT);
+						 " (domain_id, name, owner, description, version, tags, contact, max_staleness)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						 8, argtypes, values, nulls, SPI_OK_INSERT);
 	dataproduct_restore_user(&saved);
 	dataproduct_spi_finish();
 
@@ -1059,10 +1081,10 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 	char	   *contact = optional_text(fcinfo, 6);
 	DpProduct  *product;
 	DpSavedUser saved;
-	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, OIDOID,
-	TEXTOID, TEXTOID};
-	Datum		values[7];
-	char		nulls[7] = "       ";
+	Oid			argtypes[8] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, OIDOID,
+	TEXTOID, TEXTOID, INTERVALOID};
+	Datum		values[8];
+	char		nulls[9] = "        ";
 
 	dataproduct_spi_connect();
 	product = dataproduct_get_product(address, false);
@@ -1079,6 +1101,14 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 		check_transition(product->address, product->status, status);
 	if (!PG_ARGISNULL(3))
 		check_tags(PG_GETARG_ARRAYTYPE_P(3));
+	if (!PG_ARGISNULL(7))
+	{
+		Interval   *iv = PG_GETARG_INTERVAL_P(7);
+
+		/* '0' removes the promise */
+		if (iv->time != 0 || iv->day != 0 || iv->month != 0)
+			check_promise(fcinfo, 7);
+	}
 	if (!PG_ARGISNULL(4) && PG_GETARG_OID(4) != product->owner)
 	{
 		dataproduct_check_may_assign(PG_GETARG_OID(4));
@@ -1094,6 +1124,8 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 	nulls[4] = PG_ARGISNULL(4) ? 'n' : ' ';
 	values[5] = text_or_null(status, &nulls[5]);
 	values[6] = text_or_null(contact, &nulls[6]);
+	values[7] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
+	nulls[7] = PG_ARGISNULL(7) ? 'n' : ' ';
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("UPDATE dataproduct.product"
 						 "   SET description = coalesce($2, description),"
@@ -1102,9 +1134,11 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 						 "       owner = coalesce($5::pg_catalog.regrole, owner),"
 						 "       status = coalesce($6, status),"
 						 "       contact = coalesce($7, contact),"
+						 "       max_staleness = CASE WHEN $8 IS NULL THEN max_staleness"
+						 "                            WHEN $8 = '0' THEN NULL ELSE $8 END,"
 						 "       updated_at = pg_catalog.now()"
 						 " WHERE product_id = $1",
-						 7, argtypes, values, nulls, SPI_OK_UPDATE);
+						 8, argtypes, values, nulls, SPI_OK_UPDATE);
 	dataproduct_restore_user(&saved);
 	dataproduct_spi_finish();
 	PG_RETURN_VOID();

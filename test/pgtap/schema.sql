@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(52);
+SELECT plan(63);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
@@ -38,8 +38,8 @@ SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is'
 -- the API, with its exact signatures
 SELECT has_function('dataproduct', 'create_domain', ARRAY['text', 'regrole', 'text']);
 SELECT has_function('dataproduct', 'drop_domain', ARRAY['text', 'boolean']);
-SELECT has_function('dataproduct', 'create_product', ARRAY['text', 'regrole', 'text', 'text', 'text[]', 'text']);
-SELECT has_function('dataproduct', 'alter_product', ARRAY['text', 'text', 'text', 'text[]', 'regrole', 'text', 'text']);
+SELECT has_function('dataproduct', 'create_product', ARRAY['text', 'regrole', 'text', 'text', 'text[]', 'text', 'interval']);
+SELECT has_function('dataproduct', 'alter_product', ARRAY['text', 'text', 'text', 'text[]', 'regrole', 'text', 'text', 'interval']);
 SELECT has_function('dataproduct', 'drop_product', ARRAY['text', 'boolean']);
 SELECT has_function('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval']);
 SELECT has_function('dataproduct', 'alter_output', ARRAY['regclass', 'interval', 'interval', 'text']);
@@ -47,18 +47,38 @@ SELECT has_function('dataproduct', 'drop_output', ARRAY['regclass', 'boolean']);
 SELECT has_function('dataproduct', 'refresh', ARRAY['regclass']);
 SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval'], 'regclass');
 SELECT function_returns('dataproduct', 'refresh', ARRAY['regclass'], 'bigint');
+SELECT has_function('dataproduct', 'comment_column', ARRAY['regclass', 'text', 'text']);
+SELECT has_function('dataproduct', 'health', ARRAY['text']);
+SELECT function_returns('dataproduct', 'search', ARRAY['text'], 'setof record');
+SELECT function_returns('dataproduct', 'describe', ARRAY['text'], 'jsonb');
+SELECT function_returns('dataproduct', 'word_similarity', ARRAY['text', 'text'], 'real');
+SELECT volatility_is('dataproduct', 'word_similarity', ARRAY['text', 'text'], 'immutable');
+SELECT volatility_is('dataproduct', 'search', ARRAY['text'], 'stable');
+SELECT volatility_is('dataproduct', 'describe', ARRAY['text'], 'stable');
+SELECT columns_are('dataproduct', 'products', ARRAY[
+    'product', 'domain', 'name', 'owner', 'description', 'version', 'status', 'tags',
+    'contact', 'outputs', 'max_staleness', 'created_at', 'updated_at', 'health']);
+SELECT col_type_is('dataproduct', 'product', 'max_staleness', 'interval', 'col_type_is');
 
--- no function runs with its owner's rights; all are volatile C
+-- no function runs with its owner's rights; the engine is C, the read-only
+-- discovery functions are SQL and PL/pgSQL with a pinned search_path
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND prosecdef$$,
                 'no SECURITY DEFINER function');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace
-                     AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')$$,
-                'every function is a C function');
+                     AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+                     AND proname NOT IN ('health', 'visible', 'search', 'describe')$$,
+                'every function but the read-only discovery ones is a C function');
+SELECT is_empty($$SELECT proname FROM pg_proc
+                   WHERE pronamespace = 'dataproduct'::regnamespace
+                     AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+                     AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)$$,
+                'every SQL and PL/pgSQL function pins its search_path');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
-                     AND proname NOT IN ('assert_populated', 'pending_changes')$$,
+                     AND proname NOT IN ('assert_populated', 'pending_changes', 'word_similarity',
+                                         'health', 'visible', 'search', 'describe')$$,
                 'every function that writes is parallel unsafe');
 SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public', ARRAY[]::text[],
                           'nobody but the extension can install capture triggers');
