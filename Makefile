@@ -19,7 +19,8 @@ OBJS = \
 	src/guc.o \
 	src/refresh.o \
 	src/worker.o \
-	src/discovery.o
+	src/discovery.o \
+	src/quality.o
 
 DATA = pg_dataproduct--0.1.0.sql
 PGFILEDESC = "pg_dataproduct - data products served from operational tables"
@@ -28,7 +29,7 @@ PGFILEDESC = "pg_dataproduct - data products served from operational tables"
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental discovery drop
+REGRESS = declare errors lifecycle privileges lineage refresh incremental discovery quality drop
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency

@@ -202,6 +202,49 @@ COMMENT ON COLUMN dataproduct.output_source.source_id IS 'The captured relation 
 CREATE INDEX ON dataproduct.output_source (source_id);
 CREATE INDEX ON dataproduct.product (domain_id);
 
+CREATE TABLE dataproduct.quality_check (
+    check_id        bigserial PRIMARY KEY,
+    output_id       bigint NOT NULL REFERENCES dataproduct.output ON DELETE CASCADE,
+    name            text NOT NULL,
+    kind            text NOT NULL
+                    CHECK (kind IN ('not_null', 'unique', 'accepted_values', 'range', 'row_count',
+                                    'relationship', 'freshness', 'custom')),
+    params          jsonb NOT NULL DEFAULT '{}',
+    severity        text NOT NULL DEFAULT 'blocking' CHECK (severity IN ('blocking', 'warning')),
+    description     text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (output_id, name)
+);
+COMMENT ON TABLE dataproduct.quality_check IS 'Quality checks declared on outputs with add_check(); they run after every refresh';
+COMMENT ON COLUMN dataproduct.quality_check.check_id IS 'Identifier of the check';
+COMMENT ON COLUMN dataproduct.quality_check.output_id IS 'The output checked';
+COMMENT ON COLUMN dataproduct.quality_check.description IS 'What the check guarantees, in words';
+COMMENT ON COLUMN dataproduct.quality_check.created_at IS 'When the check was declared';
+COMMENT ON COLUMN dataproduct.quality_check.name IS 'Name, unique per output';
+COMMENT ON COLUMN dataproduct.quality_check.kind IS 'not_null, unique, accepted_values, range, row_count, relationship, freshness or custom';
+COMMENT ON COLUMN dataproduct.quality_check.params IS 'The kind''s parameters as given to add_check()';
+COMMENT ON COLUMN dataproduct.quality_check.severity IS 'blocking (a failure rolls the refresh back) or warning (a failure is recorded)';
+
+CREATE TABLE dataproduct.check_result (
+    check_id        bigint NOT NULL REFERENCES dataproduct.quality_check ON DELETE CASCADE,
+    checked_at      timestamptz NOT NULL,
+    passed          boolean NOT NULL,
+    observed        text NOT NULL,
+    sample          jsonb,
+    snapshot        pg_snapshot,
+    run_by          text NOT NULL CHECK (run_by IN ('refresh', 'on demand'))
+);
+CREATE INDEX check_result_check_idx ON dataproduct.check_result (check_id, checked_at);
+COMMENT ON TABLE dataproduct.check_result IS 'Every run of every check, kept for dataproduct.history_retention; read it through dataproduct.check_results';
+COMMENT ON COLUMN dataproduct.check_result.check_id IS 'The check run';
+COMMENT ON COLUMN dataproduct.check_result.checked_at IS 'When it ran';
+COMMENT ON COLUMN dataproduct.check_result.passed IS 'Whether it passed';
+COMMENT ON COLUMN dataproduct.check_result.observed IS 'What it measured: offending rows, row count, staleness, or the error of its query';
+COMMENT ON COLUMN dataproduct.check_result.sample IS 'Up to five offending rows';
+COMMENT ON COLUMN dataproduct.check_result.snapshot IS 'The snapshot of the data it certified';
+COMMENT ON COLUMN dataproduct.check_result.run_by IS 'refresh or on demand';
+REVOKE ALL ON dataproduct.check_result FROM PUBLIC;
+
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.domain', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.product', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.output', '');
@@ -212,13 +255,16 @@ SELECT pg_catalog.pg_extension_config_dump('dataproduct.source', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.source_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.output_source', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.refresh_history', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.quality_check', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.quality_check_check_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.check_result', '');
 
 REVOKE ALL ON dataproduct.domain, dataproduct.product, dataproduct.output,
               dataproduct.source, dataproduct.output_source,
               dataproduct.refresh_history FROM PUBLIC;
 GRANT SELECT ON dataproduct.domain, dataproduct.product, dataproduct.output,
                 dataproduct.source, dataproduct.output_source,
-                dataproduct.refresh_history TO PUBLIC;
+                dataproduct.refresh_history, dataproduct.quality_check TO PUBLIC;
 
 /* ------------------------------------------------------------------------
  * Catalog views
@@ -579,6 +625,108 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION dataproduct.word_similarity(text, text) IS
   'Trigram similarity of the query''s words to their best match among the text''s words (pg_trgm''s definition), 0 to 1';
 
+/* ------------------------------------------------------------------------
+ * Quality checks
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION dataproduct.add_check(output regclass,
+                                      kind text,
+                                      name text DEFAULT NULL,
+                                      severity text DEFAULT 'blocking',
+                                      description text DEFAULT NULL,
+                                      "column" text DEFAULT NULL,
+                                      columns text[] DEFAULT NULL,
+                                      "values" text[] DEFAULT NULL,
+                                      min text DEFAULT NULL,
+                                      max text DEFAULT NULL,
+                                      to_relation regclass DEFAULT NULL,
+                                      to_column text DEFAULT NULL,
+                                      max_staleness interval DEFAULT NULL,
+                                      sql text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'dataproduct_add_check'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.add_check(regclass, text, text, text, text, text, text[], text[], text, text, regclass, text, interval, text) IS
+  'Declare a quality check on an output (not_null, unique, accepted_values, range, row_count, relationship, freshness, custom); returns its name';
+
+CREATE FUNCTION dataproduct.alter_check(output regclass, name text,
+                                        severity text DEFAULT NULL,
+                                        description text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_alter_check'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.alter_check(regclass, text, text, text) IS
+  'Change a check''s severity (blocking or warning) or description';
+
+CREATE FUNCTION dataproduct.drop_check(output regclass, name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_drop_check'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.drop_check(regclass, text) IS
+  'Drop a check and its history';
+
+CREATE FUNCTION dataproduct.run_checks(target text)
+RETURNS TABLE (output regclass, check_name text, severity text, passed boolean,
+               observed text, sample jsonb)
+AS 'MODULE_PATHNAME', 'dataproduct_run_checks'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.run_checks(text) IS
+  'Run the checks of a product (domain.product) or of one output now, record and return the results; nothing is rolled back';
+
+CREATE VIEW dataproduct.check_results AS
+SELECT c.name AS check_name,
+       o.view AS output,
+       c.kind,
+       c.severity,
+       r.checked_at,
+       r.passed,
+       r.observed,
+       CASE WHEN pg_catalog.has_table_privilege(o.view, 'SELECT') THEN r.sample END AS sample,
+       r.snapshot,
+       r.run_by
+  FROM dataproduct.check_result r
+  JOIN dataproduct.quality_check c USING (check_id)
+  JOIN dataproduct.output o USING (output_id);
+COMMENT ON VIEW dataproduct.check_results IS 'Every run of every quality check; samples of offending rows only for roles that may read the output';
+COMMENT ON COLUMN dataproduct.check_results.check_name IS 'The check';
+COMMENT ON COLUMN dataproduct.check_results.output IS 'The output it checked';
+COMMENT ON COLUMN dataproduct.check_results.kind IS 'The kind of check';
+COMMENT ON COLUMN dataproduct.check_results.severity IS 'blocking or warning, as declared now';
+COMMENT ON COLUMN dataproduct.check_results.checked_at IS 'When it ran';
+COMMENT ON COLUMN dataproduct.check_results.passed IS 'Whether it passed';
+COMMENT ON COLUMN dataproduct.check_results.observed IS 'What the check measured: offending rows (or duplicated keys), the row count, the staleness, or the error of the check''s query';
+COMMENT ON COLUMN dataproduct.check_results.sample IS 'Up to five offending rows, for roles that may read the output';
+COMMENT ON COLUMN dataproduct.check_results.snapshot IS 'The snapshot of the data the check certified';
+COMMENT ON COLUMN dataproduct.check_results.run_by IS 'refresh (after a refresh, in its transaction) or on demand (run_checks)';
+
+CREATE VIEW dataproduct.checks AS
+SELECT o.view AS output,
+       c.name,
+       c.kind,
+       c.params,
+       c.severity,
+       c.description,
+       last.checked_at AS last_checked,
+       last.passed AS last_passed,
+       last.observed AS last_observed
+  FROM dataproduct.quality_check c
+  JOIN dataproduct.output o USING (output_id)
+  LEFT JOIN LATERAL (SELECT r.checked_at, r.passed, r.observed
+                       FROM dataproduct.check_result r
+                      WHERE r.check_id = c.check_id
+                      ORDER BY r.checked_at DESC LIMIT 1) last ON true;
+COMMENT ON VIEW dataproduct.checks IS 'Declared quality checks with their latest result';
+COMMENT ON COLUMN dataproduct.checks.output IS 'The output checked';
+COMMENT ON COLUMN dataproduct.checks.name IS 'Name of the check, unique per output';
+COMMENT ON COLUMN dataproduct.checks.kind IS 'not_null, unique, accepted_values, range, row_count, relationship, freshness or custom';
+COMMENT ON COLUMN dataproduct.checks.params IS 'The kind''s parameters as given to add_check()';
+COMMENT ON COLUMN dataproduct.checks.severity IS 'blocking (a failure rolls the refresh back) or warning (a failure is recorded)';
+COMMENT ON COLUMN dataproduct.checks.description IS 'What the check guarantees, in words';
+COMMENT ON COLUMN dataproduct.checks.last_checked IS 'When it last ran';
+COMMENT ON COLUMN dataproduct.checks.last_passed IS 'Whether it passed then';
+COMMENT ON COLUMN dataproduct.checks.last_observed IS 'What it observed then';
+GRANT SELECT ON dataproduct.check_results, dataproduct.checks TO PUBLIC;
+
 CREATE FUNCTION dataproduct.health(product text, OUT status text, OUT reasons text[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -611,6 +759,11 @@ BEGIN
             FROM dataproduct.output o
            WHERE o.product_id = p.product_id AND o.mode = 'full' AND p.max_staleness IS NOT NULL
              AND now() - o.last_refresh > p.max_staleness
+          UNION ALL
+          SELECT CASE c.severity WHEN 'blocking' THEN 1 ELSE 3 END,
+                 format('output %s: check %s failed (%s)', c.output, c.name, c.last_observed)
+            FROM dataproduct.checks c JOIN dataproduct.output o ON o.view = c.output
+           WHERE o.product_id = p.product_id AND NOT c.last_passed
           UNION ALL
           SELECT 3, format('output %s: not loaded yet', o.view)
             FROM dataproduct.output o WHERE o.product_id = p.product_id AND o.status = 'empty'
@@ -764,7 +917,14 @@ BEGIN
                                     'source', l.source::text, 'kind', l.source_kind,
                                     'product', l.source_product, 'via', l.via::text)
                                   ORDER BY l.depth, l.source::text), '[]')
-                           FROM dataproduct.lineage l WHERE l.output = o.view))
+                           FROM dataproduct.lineage l WHERE l.output = o.view),
+               'checks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'name', c.name, 'kind', c.kind, 'params', c.params,
+                                    'severity', c.severity, 'description', c.description,
+                                    'last_checked', c.last_checked, 'passed', c.last_passed,
+                                    'observed', c.last_observed)
+                                  ORDER BY c.name), '[]')
+                            FROM dataproduct.checks c WHERE c.output = o.view))
              ORDER BY o.output_id)
         FROM dataproduct.output o
         LEFT JOIN dataproduct.freshness f ON f.output = o.view
@@ -778,7 +938,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION dataproduct.describe(text) IS
-  'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, outputs with columns, descriptions, lineage up and down';
+  'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, outputs with columns, descriptions, checks and their latest results, lineage up and down';
 
 /* a database that installs the extension gets its scheduler at once */
 SELECT dataproduct.wake_workers();

@@ -53,7 +53,7 @@ dataproduct_define_gucs(void)
 							&dataproduct_naptime, 60000, 100, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("dataproduct.history_retention",
-							"Days of refresh history kept in dataproduct.refresh_history.",
+							"Days of refresh history and check results kept.",
 							NULL,
 							&dataproduct_history_days, 7, 0, 3650,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);

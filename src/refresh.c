@@ -80,6 +80,7 @@
 #include "catalog.h"
 #include "delta.h"
 #include "guc.h"
+#include "quality.h"
 #include "refresh.h"
 #include "worker.h"
 
@@ -1151,6 +1152,10 @@ dataproduct_refresh_output(DpOutput *output)
 			   6, htypes, hvalues, NULL, SPI_OK_INSERT, true);
 	}
 	dataproduct_restore_user(&saved);
+
+	/* certify the new contents; a failing blocking check rolls it all back */
+	dataproduct_checks_after_refresh(output, snap, values[5]);
+
 	if (incremental)
 		trim_logs(snap, output->sources);
 
@@ -1278,6 +1283,7 @@ dataproduct_refresh_in_worker(int64 output_id)
 				(errmsg("pg_dataproduct: refresh of output %s failed: %s",
 						w.address ? w.address : "?", edata->message)));
 		dataproduct_spi_connect();
+		dataproduct_record_failed_checks();
 		dataproduct_become_catalog_owner(&saved);
 		dataproduct_spi_exec("UPDATE dataproduct.output"
 							 "   SET failures = failures + 1, last_error = $2,"

@@ -582,6 +582,10 @@ due_outputs(List **due, long *wait_ms)
 									  " WHERE started_at < pg_catalog.now() - interval '%d days'",
 									  dataproduct_history_days),
 							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		dataproduct_spi_exec(psprintf("DELETE FROM dataproduct.check_result"
+									  " WHERE checked_at < pg_catalog.now() - interval '%d days'",
+									  dataproduct_history_days),
+							 0, NULL, NULL, NULL, SPI_OK_DELETE);
 		dataproduct_spi_exec(
 							 "WITH RECURSIVE reads(output_id, upstream) AS ("
 							 "  SELECT os.output_id, up.output_id"

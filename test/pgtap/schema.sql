@@ -2,13 +2,15 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(63);
+SELECT plan(70);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
-SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source', 'refresh_history']);
-SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness']);
-SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq']);
+SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source', 'refresh_history',
+                                      'quality_check', 'check_result']);
+SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results']);
+SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq',
+                                         'quality_check_check_id_seq']);
 
 -- keys and constraints of the catalog
 SELECT col_is_pk('dataproduct', 'domain', 'domain_id', 'col_is_pk');
@@ -48,6 +50,17 @@ SELECT has_function('dataproduct', 'refresh', ARRAY['regclass']);
 SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval'], 'regclass');
 SELECT function_returns('dataproduct', 'refresh', ARRAY['regclass'], 'bigint');
 SELECT has_function('dataproduct', 'comment_column', ARRAY['regclass', 'text', 'text']);
+SELECT has_function('dataproduct', 'add_check', ARRAY['regclass', 'text', 'text', 'text', 'text', 'text', 'text[]',
+                    'text[]', 'text', 'text', 'regclass', 'text', 'interval', 'text']);
+SELECT has_function('dataproduct', 'alter_check', ARRAY['regclass', 'text', 'text', 'text']);
+SELECT has_function('dataproduct', 'drop_check', ARRAY['regclass', 'text']);
+SELECT function_returns('dataproduct', 'run_checks', ARRAY['text'], 'setof record');
+SELECT columns_are('dataproduct', 'check_results', ARRAY[
+    'check_name', 'output', 'kind', 'severity', 'checked_at', 'passed', 'observed', 'sample',
+    'snapshot', 'run_by']);
+SELECT table_privs_are('dataproduct', 'check_result', 'public', ARRAY[]::text[],
+                       'check results (with samples of data) are read only through check_results');
+SELECT fk_ok('dataproduct', 'quality_check', 'output_id', 'dataproduct', 'output', 'output_id');
 SELECT has_function('dataproduct', 'health', ARRAY['text']);
 SELECT function_returns('dataproduct', 'search', ARRAY['text'], 'setof record');
 SELECT function_returns('dataproduct', 'describe', ARRAY['text'], 'jsonb');
@@ -100,7 +113,9 @@ SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE
               ARRAY['dataproduct.domain', 'dataproduct.product', 'dataproduct.output',
                     'dataproduct.source', 'dataproduct.output_source', 'dataproduct.refresh_history',
                     'dataproduct.domain_id_seq', 'dataproduct.product_id_seq',
-                    'dataproduct.output_id_seq', 'dataproduct.source_id_seq'],
+                    'dataproduct.output_id_seq', 'dataproduct.source_id_seq',
+                    'dataproduct.quality_check', 'dataproduct.quality_check_check_id_seq',
+                    'dataproduct.check_result'],
               'every catalog table and sequence is dumped');
 
 -- the event trigger that keeps the catalog consistent

@@ -104,6 +104,27 @@ ok($node->poll_query_until('app', q{SELECT last_error LIKE '%permission denied%'
 $node->safe_psql('app', 'GRANT SELECT ON ev TO team');
 ok($node->poll_query_until('app', $equal_sums), 'and back once granted');
 
+# a blocking check that fails stops the worker's refresh: the output keeps
+# its last good data, the failure and the check's result are recorded
+my $total = $node->safe_psql('app', 'SELECT v FROM w.total');
+$node->safe_psql('app', qq{SELECT dataproduct.add_check('w.total', 'range', "column" => 'v',
+	max => '@{[$total + 1000]}')});
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (3, 5000)');
+ok($node->poll_query_until('app', q{SELECT last_error LIKE 'blocking check "range_v" failed%'
+	FROM dataproduct.outputs WHERE name = 'total'}), 'a failing blocking check stops the refresh');
+is($node->safe_psql('app', 'SELECT v FROM w.total'), $total, 'the output keeps its last good data');
+is($node->safe_psql('app', q{SELECT passed, run_by, observed FROM dataproduct.check_results
+	WHERE check_name = 'range_v' ORDER BY checked_at DESC LIMIT 1}), 'f|refresh|1',
+	'the failing result is recorded despite the rollback');
+is($node->safe_psql('app', q{SELECT status FROM dataproduct.health('w.p')}), 'failing',
+	'health says failing');
+$node->safe_psql('app', q{SELECT dataproduct.alter_check('w.total', 'range_v', severity => 'warning')});
+ok($node->poll_query_until('app', "SELECT v = $total + 5000 FROM w.total"),
+	'as a warning, the refresh goes through');
+is($node->safe_psql('app', q{SELECT passed FROM dataproduct.check_results
+	WHERE check_name = 'range_v' ORDER BY checked_at DESC LIMIT 1}), 'f', 'and records the failure');
+$node->safe_psql('app', q{SELECT dataproduct.drop_check('w.total', 'range_v')});
+
 # a second database, picked up without a restart
 $node->safe_psql('postgres', 'CREATE DATABASE other');
 $node->safe_psql('other', q{

@@ -1,0 +1,980 @@
+/*-------------------------------------------------------------------------
+ *
+ * quality.c
+ *	  Quality checks on outputs: declaring them, running them after every
+ *	  refresh and on demand, and keeping their results.
+ *
+ * A check is declared with add_check() as a kind and its parameters
+ * (not_null, unique, accepted_values, range, row_count, relationship,
+ * freshness, custom).  Each kind becomes one query over the output's view
+ * that returns a single row: the observed value, whether the check passed,
+ * and a small sample of offending rows.  The query is built from the catalog
+ * each time it runs (so it always names the output by its current name) and
+ * runs as the product owner, at the refresh's snapshot.
+ *
+ * Data flow: dataproduct_refresh_output() (refresh.c) writes the store, then
+ * calls dataproduct_checks_after_refresh() in the same transaction.  Every
+ * result is recorded in dataproduct.check_result.  If a blocking check
+ * fails, the refresh errors out, which rolls it back: consumers keep the last
+ * good data.  Because that rollback would take the failing results with it,
+ * they are also kept in memory and the worker, which runs each refresh in a
+ * subtransaction, records them with the failure
+ * (dataproduct_record_failed_checks()).  A warning check only records its
+ * failure; health() reports it.
+ *
+ * IDENTIFICATION
+ *	  src/quality.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/json.h"
+#include "utils/regproc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "quality.h"
+
+PG_FUNCTION_INFO_V1(dataproduct_add_check);
+PG_FUNCTION_INFO_V1(dataproduct_alter_check);
+PG_FUNCTION_INFO_V1(dataproduct_drop_check);
+PG_FUNCTION_INFO_V1(dataproduct_run_checks);
+
+/* most offending rows kept as a sample with each result */
+#define SAMPLE_ROWS 5
+
+/* A declared check, as read from the catalog. */
+typedef struct DpCheck
+{
+	int64		id;
+	char	   *name;
+	char	   *kind;
+	char	   *severity;
+	Jsonb	   *params;
+} DpCheck;
+
+/* The outcome of one run of a check. */
+typedef struct DpCheckResult
+{
+	int64		check_id;
+	char	   *name;
+	char	   *severity;
+	bool		passed;
+	char	   *observed;
+	char	   *sample;			/* jsonb text, or NULL */
+} DpCheckResult;
+
+/* failing results of a refresh a blocking check rolled back */
+static List *failed_results = NIL;
+static Datum failed_snapshot = (Datum) 0;
+
+/* ----------------------------------------------------------------
+ * Parameters
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * A text parameter of a check, or NULL.  (Read with SPI: the jsonb
+ * accessors can return NULL, which DirectFunctionCall does not allow.)
+ */
+static char *
+param(DpCheck *check, const char *key)
+{
+	Oid			argtypes[2] = {JSONBOID, TEXTOID};
+	Datum		values[2] = {JsonbPGetDatum(check->params), CStringGetTextDatum(key)};
+	bool		isnull;
+	Datum		d;
+
+	dataproduct_spi_exec("SELECT $1 ->> $2", 2, argtypes, values, NULL, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* A text[] parameter as a list of C strings. */
+static List *
+param_list(DpCheck *check, const char *key)
+{
+	Oid			argtypes[2] = {JSONBOID, TEXTOID};
+	Datum		values[2] = {JsonbPGetDatum(check->params), CStringGetTextDatum(key)};
+	List	   *result = NIL;
+	uint64		i;
+
+	dataproduct_spi_exec("SELECT pg_catalog.jsonb_array_elements_text($1 -> $2)",
+						 2, argtypes, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1));
+	return result;
+}
+
+/* ----------------------------------------------------------------
+ * The query of a check
+ * ----------------------------------------------------------------
+ */
+
+static char *
+qualified_relation(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* Error out unless column is a column of output; returns its type. */
+static Oid
+column_type(DpOutput *output, const char *column, const char *kind)
+{
+	AttrNumber	attnum;
+
+	if (column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a %s check needs a column", kind),
+				 errhint("Pass it as \"column\" => 'name'.")));
+	attnum = get_attnum(output->view, column);
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of output %s does not exist",
+						column, output->address),
+				 errhint("The columns of an output are those of its view: \\d %s.",
+						 output->address)));
+	return get_atttype(output->view, attnum);
+}
+
+/*
+ * A query over the offending rows q, made into the one row a check returns:
+ * how many there are, whether there are none, and the first few as jsonb.
+ */
+static char *
+offending_rows(const char *q)
+{
+	return psprintf("WITH __dp_bad AS MATERIALIZED (%s)"
+					" SELECT pg_catalog.count(*)::text, pg_catalog.count(*) = 0,"
+					"        (SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s))"
+					"           FROM (SELECT * FROM __dp_bad LIMIT %d) s)"
+					"   FROM __dp_bad",
+					q, SAMPLE_ROWS);
+}
+
+/*
+ * check_query
+ *		The query that runs a check on output: one row of (observed text,
+ *		passed boolean, sample jsonb).  Validates the parameters on the way,
+ *		so add_check() calls it before storing a check.  SPI connected.
+ */
+static char *
+check_query(DpOutput *output, DpCheck *check)
+{
+	const char *kind = check->kind;
+	char	   *view = qualified_relation(output->view);
+	char	   *column = param(check, "column");
+
+	if (strcmp(kind, "not_null") == 0)
+	{
+		(void) column_type(output, column, kind);
+		return offending_rows(psprintf("SELECT * FROM %s WHERE %s IS NULL",
+									   view, quote_identifier(column)));
+	}
+	else if (strcmp(kind, "unique") == 0)
+	{
+		List	   *columns = param_list(check, "columns");
+		StringInfoData cols;
+		StringInfoData notnull;
+		ListCell   *lc;
+
+		if (columns == NIL && column != NULL)
+			columns = list_make1(column);
+		if (columns == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a unique check needs columns"),
+					 errhint("Pass them as columns => '{a,b}'.")));
+		initStringInfo(&cols);
+		initStringInfo(&notnull);
+		foreach(lc, columns)
+		{
+			char	   *c = lfirst(lc);
+
+			(void) column_type(output, c, kind);
+			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(c));
+			appendStringInfo(&notnull, " AND %s IS NOT NULL", quote_identifier(c));
+		}
+		/* NULLs are distinct, as in a UNIQUE constraint */
+		return offending_rows(psprintf("SELECT %s, pg_catalog.count(*) AS occurrences"
+									   "  FROM %s WHERE true%s GROUP BY %s"
+									   " HAVING pg_catalog.count(*) > 1",
+									   cols.data, view, notnull.data, cols.data));
+	}
+	else if (strcmp(kind, "accepted_values") == 0)
+	{
+		char	   *values = param(check, "values_literal");
+
+		(void) column_type(output, column, kind);
+		if (values == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("an accepted_values check needs values"),
+					 errhint("Pass them as \"values\" => '{a,b}'.")));
+		return offending_rows(psprintf("SELECT * FROM %s WHERE %s IS NOT NULL"
+									   "   AND %s::text <> ALL (%s::text[])",
+									   view, quote_identifier(column),
+									   quote_identifier(column),
+									   quote_literal_cstr(values)));
+	}
+	else if (strcmp(kind, "range") == 0)
+	{
+		Oid			type = column_type(output, column, kind);
+		char	   *min = param(check, "min");
+		char	   *max = param(check, "max");
+		char	   *typname = format_type_be_qualified(type);
+		StringInfoData cond;
+
+		if (min == NULL && max == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a range check needs min, max or both")));
+		initStringInfo(&cond);
+		if (min != NULL)
+			appendStringInfo(&cond, "%s < %s::%s", quote_identifier(column),
+							 quote_literal_cstr(min), typname);
+		if (max != NULL)
+			appendStringInfo(&cond, "%s%s > %s::%s", cond.len > 0 ? " OR " : "",
+							 quote_identifier(column), quote_literal_cstr(max), typname);
+		return offending_rows(psprintf("SELECT * FROM %s WHERE %s", view, cond.data));
+	}
+	else if (strcmp(kind, "row_count") == 0)
+	{
+		char	   *min = param(check, "min");
+		char	   *max = param(check, "max");
+
+		if (min == NULL && max == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a row_count check needs min, max or both")));
+		return psprintf("SELECT n::text, n >= %s::int8 AND n <= %s::int8, NULL::jsonb"
+						"  FROM (SELECT pg_catalog.count(*) AS n FROM %s) c",
+						quote_literal_cstr(min ? min : "0"),
+						quote_literal_cstr(max ? max : "9223372036854775807"),
+						view);
+	}
+	else if (strcmp(kind, "relationship") == 0)
+	{
+		char	   *to_relation = param(check, "to_relation");
+		char	   *to_column = param(check, "to_column");
+		Oid			to_relid;
+
+		(void) column_type(output, column, kind);
+		if (to_relation == NULL || to_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a relationship check needs to_relation and to_column")));
+		to_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
+														CStringGetDatum(to_relation)));
+		if (get_attnum(to_relid, to_column) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation %s does not exist",
+							to_column, to_relation)));
+		if (pg_class_aclcheck(to_relid, output->owner, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("owner \"%s\" of output %s may not read %s",
+							GetUserNameFromId(output->owner, false),
+							output->address, to_relation),
+					 errhint("Checks run as the product owner: GRANT SELECT ON %s TO %s.",
+							 to_relation,
+							 quote_identifier(GetUserNameFromId(output->owner, false)))));
+		return offending_rows(psprintf("SELECT * FROM %s v WHERE v.%s IS NOT NULL"
+									   "   AND NOT EXISTS (SELECT 1 FROM %s t"
+									   "                    WHERE t.%s = v.%s)",
+									   view, quote_identifier(column),
+									   qualified_relation(to_relid),
+									   quote_identifier(to_column),
+									   quote_identifier(column)));
+	}
+	else if (strcmp(kind, "freshness") == 0)
+	{
+		char	   *max = param(check, "max_staleness");
+
+		if (max == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a freshness check needs max_staleness"),
+					 errhint("Pass it as max_staleness => '5 minutes'.")));
+		/* measured from the change stream; outputs refreshed in full, by age */
+		return psprintf("SELECT s::text, s <= %s::interval, NULL::jsonb"
+						"  FROM (SELECT COALESCE(f.staleness,"
+						"                 pg_catalog.now() - f.last_refresh, '0') AS s"
+						"          FROM dataproduct.freshness f"
+						"         WHERE f.output = %u::pg_catalog.regclass) f",
+						quote_literal_cstr(max), output->view);
+	}
+	else if (strcmp(kind, "custom") == 0)
+	{
+		char	   *sql = param(check, "sql");
+		List	   *parsed;
+
+		if (sql == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a custom check needs sql"),
+					 errhint("Pass a query returning the offending rows as sql => 'SELECT ...'.")));
+		/* syntax and names first, reported against the check's own text */
+		if (SPI_prepare(sql, 0, NULL) == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
+		if (list_length(parsed) != 1 ||
+			!IsA(((RawStmt *) linitial(parsed))->stmt, SelectStmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("the sql of a custom check must be a single query"),
+					 errhint("Write a SELECT that returns the offending rows; the check passes when it returns none.")));
+		return offending_rows(sql);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown check kind \"%s\"", kind),
+			 errhint("Kinds are not_null, unique, accepted_values, range, row_count, relationship, freshness and custom.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* ----------------------------------------------------------------
+ * Running checks
+ * ----------------------------------------------------------------
+ */
+
+static List *
+output_checks(int64 output_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(output_id)};
+	List	   *result = NIL;
+	uint64		i;
+
+	dataproduct_spi_exec("SELECT check_id, name, kind, severity, params"
+						 "  FROM dataproduct.quality_check WHERE output_id = $1"
+						 " ORDER BY name",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DpCheck    *c = palloc0(sizeof(DpCheck));
+		bool		isnull;
+
+		c->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		c->name = SPI_getvalue(tup, desc, 2);
+		c->kind = SPI_getvalue(tup, desc, 3);
+		c->severity = SPI_getvalue(tup, desc, 4);
+		c->params = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
+		result = lappend(result, c);
+	}
+	return result;
+}
+
+/*
+ * run_one
+ *		Run one check as the product owner at snapshot snap.  An error in
+ *		the check's own query (a custom query dividing by zero, a referenced
+ *		table gone) fails the check with that error as its observation.
+ */
+static DpCheckResult *
+run_one(DpOutput *output, DpCheck *check, Snapshot snap)
+{
+	DpCheckResult *r = palloc0(sizeof(DpCheckResult));
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	DpSavedUser saved;
+
+	r->check_id = check->id;
+	r->name = check->name;
+	r->severity = check->severity;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+	PG_TRY();
+	{
+		char	   *sql = check_query(output, check);
+		SPIPlanPtr	plan;
+		HeapTuple	tup;
+		TupleDesc	desc;
+		bool		isnull;
+		Datum		d;
+
+		dataproduct_become_owner(output->owner, &saved);
+		plan = SPI_prepare(sql, 0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare check \"%s\": %s", check->name,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_execute_snapshot(plan, NULL, NULL, snap, InvalidSnapshot,
+								 false, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "check \"%s\" returned no result", check->name);
+		dataproduct_restore_user(&saved);
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		MemoryContextSwitchTo(outer);
+		r->observed = SPI_getvalue(tup, desc, 1);
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		r->passed = !isnull && DatumGetBool(d);
+		r->sample = SPI_getvalue(tup, desc, 3);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		r->passed = false;
+		r->observed = psprintf("error: %s", edata->message);
+		r->sample = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(outer);
+	CurrentResourceOwner = owner;
+	return r;
+}
+
+/* Record results in dataproduct.check_result, as the catalog owner. */
+static void
+record_results(List *results, Datum snapshot, const char *trigger)
+{
+	Oid			argtypes[7] = {INT8OID, BOOLOID, TEXTOID, JSONBOID, PG_SNAPSHOTOID,
+	TEXTOID, TIMESTAMPTZOID};
+	DpSavedUser saved;
+	ListCell   *lc;
+
+	dataproduct_become_catalog_owner(&saved);
+	foreach(lc, results)
+	{
+		DpCheckResult *r = lfirst(lc);
+		Datum		values[7];
+		char		nulls[7] = "       ";
+
+		values[0] = Int64GetDatum(r->check_id);
+		values[1] = BoolGetDatum(r->passed);
+		values[2] = CStringGetTextDatum(r->observed ? r->observed : "");
+		if (r->sample != NULL)
+			values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(r->sample));
+		else
+			nulls[3] = 'n';
+		values[4] = snapshot;
+		if (snapshot == (Datum) 0)
+			nulls[4] = 'n';
+		values[5] = CStringGetTextDatum(trigger);
+		values[6] = TimestampTzGetDatum(GetCurrentTimestamp());
+		dataproduct_spi_exec("INSERT INTO dataproduct.check_result"
+							 " (check_id, passed, observed, sample, snapshot, run_by, checked_at)"
+							 " SELECT $1, $2, $3, $4, $5, $6, $7"
+							 "  WHERE EXISTS (SELECT 1 FROM dataproduct.quality_check"
+							 "                 WHERE check_id = $1)",
+							 7, argtypes, values, nulls, SPI_OK_INSERT);
+	}
+	dataproduct_restore_user(&saved);
+}
+
+static void
+forget_failed_results(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, failed_results)
+	{
+		DpCheckResult *r = lfirst(lc);
+
+		pfree(r->name);
+		pfree(r->severity);
+		if (r->observed)
+			pfree(r->observed);
+		if (r->sample)
+			pfree(r->sample);
+	}
+	list_free_deep(failed_results);
+	failed_results = NIL;
+	if (failed_snapshot != (Datum) 0)
+		pfree(DatumGetPointer(failed_snapshot));
+	failed_snapshot = (Datum) 0;
+}
+
+/* A copy of r in TopMemoryContext, to outlive a rollback. */
+static DpCheckResult *
+keep_result(DpCheckResult *r)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	DpCheckResult *k = palloc(sizeof(DpCheckResult));
+
+	k->check_id = r->check_id;
+	k->name = pstrdup(r->name);
+	k->severity = pstrdup(r->severity);
+	k->passed = r->passed;
+	k->observed = r->observed ? pstrdup(r->observed) : NULL;
+	k->sample = r->sample ? pstrdup(r->sample) : NULL;
+	MemoryContextSwitchTo(old);
+	return k;
+}
+
+/*
+ * dataproduct_checks_after_refresh
+ *		Run the checks of an output just refreshed, in the refresh's
+ *		transaction and at its snapshot (snapdatum: the same snapshot as a
+ *		pg_snapshot, recorded with each result).  Errors out, rolling the
+ *		refresh back, if a blocking check fails.  SPI connected.
+ */
+void
+dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap, Datum snapdatum)
+{
+	List	   *checks = output_checks(output->id);
+	List	   *results = NIL;
+	DpCheckResult *blocker = NULL;
+	int			failed = 0;
+	ListCell   *lc;
+
+	forget_failed_results();
+	if (checks == NIL)
+		return;
+	foreach(lc, checks)
+	{
+		DpCheckResult *r = run_one(output, lfirst(lc), snap);
+
+		results = lappend(results, r);
+		if (!r->passed)
+		{
+			failed++;
+			if (blocker == NULL && strcmp(r->severity, "blocking") == 0)
+				blocker = r;
+		}
+	}
+	if (blocker == NULL)
+	{
+		record_results(results, snapdatum, "refresh");
+		if (failed > 0)
+			ereport(NOTICE,
+					(errmsg("%d warning check(s) failed on output %s", failed,
+							output->address),
+					 errhint("See dataproduct.check_results.")));
+		return;
+	}
+
+	/* keep the results for whoever records the failed refresh */
+	foreach(lc, results)
+	{
+		DpCheckResult *k = keep_result(lfirst(lc));
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		failed_results = lappend(failed_results, k);
+		MemoryContextSwitchTo(old);
+	}
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		failed_snapshot = datumCopy(snapdatum, false, -1);
+		MemoryContextSwitchTo(old);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("blocking check \"%s\" failed on output %s", blocker->name,
+					output->address),
+			 errdetail("Observed: %s.%s%s", blocker->observed,
+					   blocker->sample ? " Offending rows: " : "",
+					   blocker->sample ? blocker->sample : ""),
+			 errhint("The refresh was rolled back and the output keeps its previous data; fix the data at its source, or change the check with dataproduct.alter_check().")));
+}
+
+/*
+ * dataproduct_record_failed_checks
+ *		Record the results of the last refresh a blocking check rolled back,
+ *		if any, after that rollback.  SPI connected.
+ */
+void
+dataproduct_record_failed_checks(void)
+{
+	if (failed_results != NIL)
+		record_results(failed_results, failed_snapshot, "refresh");
+	forget_failed_results();
+}
+
+static bool
+output_populated(DpOutput *output)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(output->id)};
+
+	dataproduct_spi_exec("SELECT 1 FROM dataproduct.output"
+						 " WHERE output_id = $1 AND status <> 'empty'",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	return SPI_processed > 0;
+}
+
+/* ----------------------------------------------------------------
+ * SQL interface
+ * ----------------------------------------------------------------
+ */
+
+/* Look up a check by output and name, erroring out if there is none. */
+static int64
+find_check(DpOutput *output, const char *name)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(output->id), CStringGetTextDatum(name)};
+	bool		isnull;
+
+	dataproduct_spi_exec("SELECT check_id FROM dataproduct.quality_check"
+						 " WHERE output_id = $1 AND name = $2",
+						 2, argtypes, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("check \"%s\" of output %s does not exist", name,
+						output->address),
+				 errhint("Checks are listed in dataproduct.checks.")));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static void
+check_severity(const char *severity)
+{
+	if (strcmp(severity, "blocking") != 0 && strcmp(severity, "warning") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid check severity \"%s\"", severity),
+				 errhint("A check is blocking (a failure rolls the refresh back) or warning (a failure is recorded).")));
+}
+
+/*
+ * add_check(output regclass, kind text, name text, severity text,
+ *			 description text, "column" text, columns text[], "values" text[],
+ *			 min text, max text, to_relation regclass, to_column text,
+ *			 max_staleness interval, sql text) RETURNS text
+ *
+ * Declare a check.  Its query is built and prepared as the product owner
+ * right away, so that a bad declaration (an unknown column, a bound that is
+ * not of the column's type, custom SQL that does not parse or names what
+ * the owner cannot read) fails here rather than at the next refresh.
+ */
+Datum
+dataproduct_add_check(PG_FUNCTION_ARGS)
+{
+	static const char *const keys[] = {"column", "columns", "values", "min", "max",
+	"to_relation", "to_column", "max_staleness", "sql"};
+	DpOutput   *output;
+	DpCheck		check;
+	char	   *description;
+	char	   *sql;
+	StringInfoData params;
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+	DpSavedUser saved;
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("output and kind must not be null")));
+	dataproduct_spi_connect();
+	output = dataproduct_get_output(PG_GETARG_OID(0), false);
+	dataproduct_check_acts_as(output->owner, "data product", output->product);
+
+	check.id = 0;
+	check.kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	check.severity = PG_ARGISNULL(3) ? "blocking" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	check_severity(check.severity);
+	description = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+	/* the parameters, as a jsonb object of their text forms */
+	initStringInfo(&params);
+	appendStringInfoChar(&params, '{');
+	for (i = 0; i < (int) lengthof(keys); i++)
+	{
+		int			argno = 5 + i;
+		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
+		char	   *out;
+		Oid			typoutput;
+		bool		isvarlena;
+
+		if (PG_ARGISNULL(argno))
+			continue;
+		getTypeOutputInfo(type, &typoutput, &isvarlena);
+		out = OidOutputFunctionCall(typoutput, PG_GETARG_DATUM(argno));
+		if (params.len > 1)
+			appendStringInfoString(&params, ", ");
+		escape_json(&params, keys[i]);
+		appendStringInfoString(&params, ": ");
+		if (type == TEXTARRAYOID)
+		{
+			ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
+			Datum	   *elems;
+			bool	   *elemnulls;
+			int			n;
+			int			j;
+
+			if (ARR_NDIM(arr) > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+						 errmsg("%s must be a one-dimensional array", keys[i])));
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &elemnulls, &n);
+			if (n == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s must not be empty", keys[i])));
+			appendStringInfoChar(&params, '[');
+			for (j = 0; j < n; j++)
+			{
+				if (elemnulls[j])
+					ereport(ERROR,
+							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							 errmsg("%s must not contain nulls", keys[i])));
+				if (j > 0)
+					appendStringInfoString(&params, ", ");
+				escape_json(&params, TextDatumGetCString(elems[j]));
+			}
+			appendStringInfoChar(&params, ']');
+			if (strcmp(keys[i], "values") == 0)
+			{
+				/* also as an array literal, for the query */
+				appendStringInfoString(&params, ", \"values_literal\": ");
+				escape_json(&params, out);
+			}
+		}
+		else
+			escape_json(&params, out);
+	}
+	appendStringInfoChar(&params, '}');
+	check.params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													  CStringGetDatum(params.data)));
+
+	if (PG_ARGISNULL(2))
+	{
+		char	   *column = param(&check, "column");
+		List	   *columns = param_list(&check, "columns");
+
+		if (columns != NIL)
+		{
+			StringInfoData name;
+			ListCell   *lc;
+
+			initStringInfo(&name);
+			appendStringInfoString(&name, check.kind);
+			foreach(lc, columns)
+				appendStringInfo(&name, "_%s", (char *) lfirst(lc));
+			check.name = name.data;
+		}
+		else
+			check.name = column ? psprintf("%s_%s", check.kind, column) : check.kind;
+	}
+	else
+		check.name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (check.name[0] == '\0' || strlen(check.name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid check name \"%s\"", check.name),
+				 errhint("A check name is 1 to %d bytes long.", NAMEDATALEN - 1)));
+
+	/* build and prepare it as the owner: a bad declaration fails here */
+	sql = check_query(output, &check);
+	dataproduct_become_owner(output->owner, &saved);
+	if (SPI_prepare(sql, 0, NULL) == NULL)
+		elog(ERROR, "could not prepare check \"%s\": %s", check.name,
+			 SPI_result_code_string(SPI_result));
+	dataproduct_restore_user(&saved);
+
+	values[0] = Int64GetDatum(output->id);
+	values[1] = CStringGetTextDatum(check.name);
+	values[2] = CStringGetTextDatum(check.kind);
+	values[3] = CStringGetTextDatum(params.data);
+	values[4] = CStringGetTextDatum(check.severity);
+	if (description)
+		values[5] = CStringGetTextDatum(description);
+	else
+		nulls[5] = 'n';
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("INSERT INTO dataproduct.quality_check"
+						 " (output_id, name, kind, params, severity, description)"
+						 " VALUES ($1, $2, $3, $4::jsonb, $5, $6)"
+						 " ON CONFLICT (output_id, name) DO NOTHING",
+						 6, argtypes, values, nulls, SPI_OK_INSERT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("check \"%s\" of output %s already exists", check.name,
+						output->address),
+				 errhint("Give the check another name, or drop the existing one with dataproduct.drop_check().")));
+	dataproduct_restore_user(&saved);
+	dataproduct_spi_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(check.name));
+}
+
+/*
+ * alter_check(output regclass, name text, severity text, description text)
+ */
+Datum
+dataproduct_alter_check(PG_FUNCTION_ARGS)
+{
+	DpOutput   *output;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+	DpSavedUser saved;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("output and name must not be null")));
+	dataproduct_spi_connect();
+	output = dataproduct_get_output(PG_GETARG_OID(0), false);
+	dataproduct_check_acts_as(output->owner, "data product", output->product);
+	values[0] = Int64GetDatum(find_check(output, text_to_cstring(PG_GETARG_TEXT_PP(1))));
+	if (PG_ARGISNULL(2))
+		nulls[1] = 'n';
+	else
+	{
+		check_severity(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+		values[1] = PG_GETARG_DATUM(2);
+	}
+	if (PG_ARGISNULL(3))
+		nulls[2] = 'n';
+	else
+		values[2] = PG_GETARG_DATUM(3);
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("UPDATE dataproduct.quality_check"
+						 "   SET severity = COALESCE($2, severity),"
+						 "       description = COALESCE($3, description)"
+						 " WHERE check_id = $1",
+						 3, argtypes, values, nulls, SPI_OK_UPDATE);
+	dataproduct_restore_user(&saved);
+	dataproduct_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * drop_check(output regclass, name text): the check and its history.
+ */
+Datum
+dataproduct_drop_check(PG_FUNCTION_ARGS)
+{
+	DpOutput   *output;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	DpSavedUser saved;
+
+	dataproduct_spi_connect();
+	output = dataproduct_get_output(PG_GETARG_OID(0), false);
+	dataproduct_check_acts_as(output->owner, "data product", output->product);
+	values[0] = Int64GetDatum(find_check(output, text_to_cstring(PG_GETARG_TEXT_PP(1))));
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("DELETE FROM dataproduct.quality_check WHERE check_id = $1",
+						 1, argtypes, values, NULL, SPI_OK_DELETE);
+	dataproduct_restore_user(&saved);
+	dataproduct_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * run_checks(target text) RETURNS TABLE (output regclass, check_name text,
+ *		severity text, passed boolean, observed text, sample jsonb)
+ *
+ * Run the checks of a product (all its outputs) or of one output now, at
+ * the current snapshot, and record the results.  Nothing is rolled back: a
+ * failing blocking check is reported, not enforced.  Anyone who may read an
+ * output may check it; the checks themselves run as the product owner.
+ */
+Datum
+dataproduct_run_checks(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *target = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	DpProduct  *product;
+	List	   *outputs = NIL;
+	Snapshot	snap;
+	Datum		snapdatum;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	dataproduct_spi_connect();
+	product = strchr(target, '.') ? dataproduct_get_product(target, true) : NULL;
+	if (product != NULL)
+		outputs = dataproduct_product_outputs(product->id);
+	else
+	{
+		List	   *names = stringToQualifiedNameList(target);
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+		DpOutput   *output = OidIsValid(relid) ? dataproduct_get_output(relid, true) : NULL;
+
+		if (output == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("\"%s\" is neither a data product nor an output", target),
+					 errhint("Products are listed in dataproduct.products, outputs in dataproduct.outputs.")));
+		outputs = list_make1(output);
+	}
+
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	snapdatum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
+	foreach(lc, outputs)
+	{
+		DpOutput   *output = lfirst(lc);
+		List	   *results = NIL;
+		ListCell   *rc;
+
+		if (pg_class_aclcheck(output->view, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for output %s", output->address),
+					 errhint("Checking an output needs SELECT on it.")));
+		if (!output_populated(output))
+		{
+			ereport(NOTICE,
+					(errmsg("output %s has not been populated yet; its checks did not run",
+							output->address)));
+			continue;
+		}
+		foreach(rc, output_checks(output->id))
+			results = lappend(results, run_one(output, lfirst(rc), snap));
+		record_results(results, snapdatum, "on demand");
+		foreach(rc, results)
+		{
+			DpCheckResult *r = lfirst(rc);
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+
+			values[0] = ObjectIdGetDatum(output->view);
+			values[1] = CStringGetTextDatum(r->name);
+			values[2] = CStringGetTextDatum(r->severity);
+			values[3] = BoolGetDatum(r->passed);
+			values[4] = CStringGetTextDatum(r->observed ? r->observed : "");
+			if (r->sample)
+				values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(r->sample));
+			else
+				nulls[5] = true;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	UnregisterSnapshot(snap);
+	dataproduct_spi_finish();
+	return (Datum) 0;
+}
