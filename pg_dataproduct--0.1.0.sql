@@ -232,7 +232,8 @@ CREATE TABLE dataproduct.check_result (
     observed        text NOT NULL,
     sample          jsonb,
     snapshot        pg_snapshot,
-    run_by          text NOT NULL CHECK (run_by IN ('refresh', 'on demand'))
+    run_by          text NOT NULL CHECK (run_by IN ('refresh', 'on demand')),
+    incremental     boolean NOT NULL DEFAULT false
 );
 CREATE INDEX check_result_check_idx ON dataproduct.check_result (check_id, checked_at);
 COMMENT ON TABLE dataproduct.check_result IS 'Every run of every check, kept for dataproduct.history_retention; read it through dataproduct.check_results';
@@ -243,6 +244,7 @@ COMMENT ON COLUMN dataproduct.check_result.observed IS 'What it measured: offend
 COMMENT ON COLUMN dataproduct.check_result.sample IS 'Up to five offending rows';
 COMMENT ON COLUMN dataproduct.check_result.snapshot IS 'The snapshot of the data it certified';
 COMMENT ON COLUMN dataproduct.check_result.run_by IS 'refresh or on demand';
+COMMENT ON COLUMN dataproduct.check_result.incremental IS 'Whether it looked only at the rows the refresh wrote (the others having passed before)';
 REVOKE ALL ON dataproduct.check_result FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.domain', '');
@@ -673,6 +675,13 @@ LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION dataproduct.run_checks(text) IS
   'Run the checks of a product (domain.product) or of one output now, record and return the results; nothing is rolled back';
 
+CREATE FUNCTION dataproduct.written_in_this_transaction(xmin xid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'dataproduct_written_in_this_transaction'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dataproduct.written_in_this_transaction(xid) IS
+  'Whether a row version with this xmin was written by the current transaction: the rows a refresh just wrote, for incremental checks';
+
 CREATE VIEW dataproduct.check_results AS
 SELECT c.name AS check_name,
        o.view AS output,
@@ -683,7 +692,8 @@ SELECT c.name AS check_name,
        r.observed,
        CASE WHEN pg_catalog.has_table_privilege(o.view, 'SELECT') THEN r.sample END AS sample,
        r.snapshot,
-       r.run_by
+       r.run_by,
+       r.incremental
   FROM dataproduct.check_result r
   JOIN dataproduct.quality_check c USING (check_id)
   JOIN dataproduct.output o USING (output_id);
@@ -697,6 +707,7 @@ COMMENT ON COLUMN dataproduct.check_results.passed IS 'Whether it passed';
 COMMENT ON COLUMN dataproduct.check_results.observed IS 'What the check measured: offending rows (or duplicated keys), the row count, the staleness, or the error of the check''s query';
 COMMENT ON COLUMN dataproduct.check_results.sample IS 'Up to five offending rows, for roles that may read the output';
 COMMENT ON COLUMN dataproduct.check_results.snapshot IS 'The snapshot of the data the check certified';
+COMMENT ON COLUMN dataproduct.check_results.incremental IS 'Whether it looked only at the rows the refresh wrote, the others having passed before';
 COMMENT ON COLUMN dataproduct.check_results.run_by IS 'refresh (after a refresh, in its transaction) or on demand (run_checks)';
 
 CREATE VIEW dataproduct.checks AS

@@ -79,6 +79,43 @@ SELECT check_name, passed, observed, sample, run_by FROM dataproduct.check_resul
  WHERE check_name = 'not_null_customer' ORDER BY checked_at DESC, run_by LIMIT 1;
 SELECT * FROM dataproduct.health('sales.orders');
 
+-- row-by-row checks that passed before look only at the rows a refresh writes
+SELECT dataproduct.alter_check('sales.order_facts', 'not_null_customer', severity => 'blocking');
+UPDATE qc_sor.orders SET customer = 1 WHERE id = 100;
+SELECT dataproduct.refresh('sales.order_facts');
+SELECT check_name, passed, observed, incremental FROM dataproduct.check_results
+ WHERE output = 'sales.order_facts'::regclass AND run_by = 'refresh'
+   AND checked_at = (SELECT max(checked_at) FROM dataproduct.check_results
+                      WHERE check_name = 'row_count' AND run_by = 'refresh')
+ ORDER BY check_name;
+UPDATE qc_sor.orders SET amount = 2000 WHERE id = 3;
+UPDATE qc_sor.orders SET customer = NULL WHERE id = 4;
+SELECT dataproduct.refresh('sales.order_facts');
+SELECT count(*) AS rows_still_served FROM sales.order_facts WHERE customer IS NULL;
+SELECT dataproduct.alter_check('sales.order_facts', 'not_null_customer', severity => 'warning');
+SELECT dataproduct.alter_check('sales.order_facts', 'range_amount', severity => 'warning');
+SELECT dataproduct.refresh('sales.order_facts');
+SELECT check_name, passed, observed, sample, incremental FROM dataproduct.check_results
+ WHERE check_name IN ('not_null_customer', 'range_amount') AND run_by = 'refresh'
+ ORDER BY checked_at DESC, check_name LIMIT 2;
+-- ... and, having failed, the next run looks at everything again
+UPDATE qc_sor.orders SET customer = 2, amount = 30 WHERE id IN (3, 4);
+SELECT dataproduct.refresh('sales.order_facts');
+SELECT check_name, passed, incremental FROM dataproduct.check_results
+ WHERE check_name IN ('not_null_customer', 'range_amount') AND run_by = 'refresh'
+ ORDER BY checked_at DESC, check_name LIMIT 2;
+-- on an incremental output, through its view's expressions
+SELECT dataproduct.add_check('sales.by_customer', 'range', "column" => 'revenue', max => '10000', severity => 'warning');
+SELECT check_name, passed FROM dataproduct.run_checks('sales.by_customer')
+ WHERE check_name = 'range_revenue';
+UPDATE qc_sor.orders SET amount = 20000 WHERE id = 5;
+SELECT dataproduct.refresh('sales.by_customer');
+SELECT passed, observed, sample, incremental FROM dataproduct.check_results
+ WHERE check_name = 'range_revenue' ORDER BY checked_at DESC LIMIT 1;
+UPDATE qc_sor.orders SET amount = 50 WHERE id = 5;
+SELECT dataproduct.refresh('sales.by_customer');
+SELECT dataproduct.drop_check('sales.by_customer', 'range_revenue');
+
 -- every kind failing
 INSERT INTO qc_sor.orders VALUES (101, 99, 'lost', 5000);
 UPDATE qc_sor.orders SET amount = -amount WHERE customer = 2;

@@ -891,13 +891,14 @@ dataproduct_store_sql(DpPlan *plan, const char *pre, bool filtered)
 }
 
 /*
- * dataproduct_view_sql
+ * view_sql
  *		The SELECT of the output view over the store: declared columns
  *		computed from keys and aggregates, HAVING as a filter, duplicates
  *		repeated.  gated: fail instead of showing an unpopulated store.
+ *		changed_only: only the rows of store rows this transaction wrote.
  */
-char *
-dataproduct_view_sql(DpPlan *plan, Oid store, bool gated)
+static char *
+view_sql(DpPlan *plan, Oid store, bool gated, bool changed_only)
 {
 	StringInfoData buf;
 	MapContext	ctx = {plan, 1, false, NULL};
@@ -929,6 +930,9 @@ dataproduct_view_sql(DpPlan *plan, Oid store, bool gated)
 	if (gated)
 		conds = lappend(conds, psprintf("dataproduct.assert_populated(%s::pg_catalog.regclass)",
 										quote_literal_cstr(qstore)));
+	if (changed_only)
+		conds = lappend(conds, psprintf("dataproduct.written_in_this_transaction(%s.xmin)",
+										qstore));
 	if (plan->query->havingQual != NULL)
 		conds = lappend(conds,
 						psprintf("(%s)",
@@ -938,6 +942,23 @@ dataproduct_view_sql(DpPlan *plan, Oid store, bool gated)
 		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) == 0 ? " WHERE " : " AND ",
 						 (char *) lfirst(lc));
 	return buf.data;
+}
+
+char *
+dataproduct_view_sql(DpPlan *plan, Oid store, bool gated)
+{
+	return view_sql(plan, store, gated, false);
+}
+
+/*
+ * dataproduct_changed_rows_sql
+ *		The rows of the output view that this transaction's refresh wrote:
+ *		what a check needs to look at when the rest is known to pass.
+ */
+char *
+dataproduct_changed_rows_sql(DpPlan *plan, Oid store)
+{
+	return view_sql(plan, store, false, true);
 }
 
 /* ----------------------------------------------------------------

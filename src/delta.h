@@ -83,6 +83,7 @@ extern char *dataproduct_log_columns(Oid relid, Bitmapset *attnos);
 extern char *dataproduct_store_sql(DpPlan *plan, const char *pre,
 								   bool filtered);
 extern char *dataproduct_view_sql(DpPlan *plan, Oid store, bool gated);
+extern char *dataproduct_changed_rows_sql(DpPlan *plan, Oid store);
 extern char *dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed,
 								   Oid *logs);
 extern char *dataproduct_upsert_sql(DpPlan *plan, const char *store);

@@ -52,12 +52,14 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "delta.h"
 #include "quality.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_add_check);
 PG_FUNCTION_INFO_V1(dataproduct_alter_check);
 PG_FUNCTION_INFO_V1(dataproduct_drop_check);
 PG_FUNCTION_INFO_V1(dataproduct_run_checks);
+PG_FUNCTION_INFO_V1(dataproduct_written_in_this_transaction);
 
 /* most offending rows kept as a sample with each result */
 #define SAMPLE_ROWS 5
@@ -70,6 +72,7 @@ typedef struct DpCheck
 	char	   *kind;
 	char	   *severity;
 	Jsonb	   *params;
+	bool		last_passed;	/* its latest recorded result passed */
 } DpCheck;
 
 /* The outcome of one run of a check. */
@@ -79,6 +82,7 @@ typedef struct DpCheckResult
 	char	   *name;
 	char	   *severity;
 	bool		passed;
+	bool		incremental;	/* looked only at the rows just written */
 	char	   *observed;
 	char	   *sample;			/* jsonb text, or NULL */
 } DpCheckResult;
@@ -179,10 +183,12 @@ offending_rows(const char *q)
  * check_query
  *		The query that runs a check on output: one row of (observed text,
  *		passed boolean, sample jsonb).  Validates the parameters on the way,
- *		so add_check() calls it before storing a check.  SPI connected.
+ *		so add_check() calls it before storing a check.  rows, if not NULL,
+ *		is what the row-by-row kinds (not_null, accepted_values, range) look
+ *		at instead of the whole view.  SPI connected.
  */
 static char *
-check_query(DpOutput *output, DpCheck *check)
+check_query(DpOutput *output, DpCheck *check, const char *rows)
 {
 	const char *kind = check->kind;
 	char	   *view = qualified_relation(output->view);
@@ -192,7 +198,7 @@ check_query(DpOutput *output, DpCheck *check)
 	{
 		(void) column_type(output, column, kind);
 		return offending_rows(psprintf("SELECT * FROM %s WHERE %s IS NULL",
-									   view, quote_identifier(column)));
+									   rows ? rows : view, quote_identifier(column)));
 	}
 	else if (strcmp(kind, "unique") == 0)
 	{
@@ -236,7 +242,7 @@ check_query(DpOutput *output, DpCheck *check)
 					 errhint("Pass them as \"values\" => '{a,b}'.")));
 		return offending_rows(psprintf("SELECT * FROM %s WHERE %s IS NOT NULL"
 									   "   AND %s::text <> ALL (%s::text[])",
-									   view, quote_identifier(column),
+									   rows ? rows : view, quote_identifier(column),
 									   quote_identifier(column),
 									   quote_literal_cstr(values)));
 	}
@@ -259,7 +265,8 @@ check_query(DpOutput *output, DpCheck *check)
 		if (max != NULL)
 			appendStringInfo(&cond, "%s%s > %s::%s", cond.len > 0 ? " OR " : "",
 							 quote_identifier(column), quote_literal_cstr(max), typname);
-		return offending_rows(psprintf("SELECT * FROM %s WHERE %s", view, cond.data));
+		return offending_rows(psprintf("SELECT * FROM %s WHERE %s",
+									   rows ? rows : view, cond.data));
 	}
 	else if (strcmp(kind, "row_count") == 0)
 	{
@@ -369,11 +376,17 @@ output_checks(int64 output_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(output_id)};
 	List	   *result = NIL;
+	DpSavedUser saved;
 	uint64		i;
 
-	dataproduct_spi_exec("SELECT check_id, name, kind, severity, params"
-						 "  FROM dataproduct.quality_check WHERE output_id = $1"
-						 " ORDER BY name",
+	/* check_result is not readable by everyone */
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT c.check_id, c.name, c.kind, c.severity, c.params,"
+						 "       COALESCE((SELECT r.passed FROM dataproduct.check_result r"
+						 "                  WHERE r.check_id = c.check_id"
+						 "                  ORDER BY r.checked_at DESC LIMIT 1), false)"
+						 "  FROM dataproduct.quality_check c WHERE c.output_id = $1"
+						 " ORDER BY c.name",
 						 1, argtypes, values, NULL, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -387,8 +400,10 @@ output_checks(int64 output_id)
 		c->kind = SPI_getvalue(tup, desc, 3);
 		c->severity = SPI_getvalue(tup, desc, 4);
 		c->params = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
+		c->last_passed = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		result = lappend(result, c);
 	}
+	dataproduct_restore_user(&saved);
 	return result;
 }
 
@@ -399,7 +414,7 @@ output_checks(int64 output_id)
  *		table gone) fails the check with that error as its observation.
  */
 static DpCheckResult *
-run_one(DpOutput *output, DpCheck *check, Snapshot snap)
+run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows)
 {
 	DpCheckResult *r = palloc0(sizeof(DpCheckResult));
 	MemoryContext outer = CurrentMemoryContext;
@@ -409,12 +424,13 @@ run_one(DpOutput *output, DpCheck *check, Snapshot snap)
 	r->check_id = check->id;
 	r->name = check->name;
 	r->severity = check->severity;
+	r->incremental = (rows != NULL);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(outer);
 	PG_TRY();
 	{
-		char	   *sql = check_query(output, check);
+		char	   *sql = check_query(output, check, rows);
 		SPIPlanPtr	plan;
 		HeapTuple	tup;
 		TupleDesc	desc;
@@ -462,8 +478,9 @@ run_one(DpOutput *output, DpCheck *check, Snapshot snap)
 static void
 record_results(List *results, Datum snapshot, const char *trigger)
 {
-	Oid			argtypes[7] = {INT8OID, BOOLOID, TEXTOID, JSONBOID, PG_SNAPSHOTOID,
-	TEXTOID, TIMESTAMPTZOID};
+	TimestampTz at = GetCurrentTimestamp();	/* one time for the whole run */
+	Oid			argtypes[8] = {INT8OID, BOOLOID, TEXTOID, JSONBOID, PG_SNAPSHOTOID,
+	TEXTOID, TIMESTAMPTZOID, BOOLOID};
 	DpSavedUser saved;
 	ListCell   *lc;
 
@@ -471,8 +488,8 @@ record_results(List *results, Datum snapshot, const char *trigger)
 	foreach(lc, results)
 	{
 		DpCheckResult *r = lfirst(lc);
-		Datum		values[7];
-		char		nulls[7] = "       ";
+		Datum		values[8];
+		char		nulls[8] = "        ";
 
 		values[0] = Int64GetDatum(r->check_id);
 		values[1] = BoolGetDatum(r->passed);
@@ -485,13 +502,15 @@ record_results(List *results, Datum snapshot, const char *trigger)
 		if (snapshot == (Datum) 0)
 			nulls[4] = 'n';
 		values[5] = CStringGetTextDatum(trigger);
-		values[6] = TimestampTzGetDatum(GetCurrentTimestamp());
+		values[6] = TimestampTzGetDatum(at);
+		values[7] = BoolGetDatum(r->incremental);
 		dataproduct_spi_exec("INSERT INTO dataproduct.check_result"
-							 " (check_id, passed, observed, sample, snapshot, run_by, checked_at)"
-							 " SELECT $1, $2, $3, $4, $5, $6, $7"
+							 " (check_id, passed, observed, sample, snapshot, run_by, checked_at,"
+							 "  incremental)"
+							 " SELECT $1, $2, $3, $4, $5, $6, $7, $8"
 							 "  WHERE EXISTS (SELECT 1 FROM dataproduct.quality_check"
 							 "                 WHERE check_id = $1)",
-							 7, argtypes, values, nulls, SPI_OK_INSERT);
+							 8, argtypes, values, nulls, SPI_OK_INSERT);
 	}
 	dataproduct_restore_user(&saved);
 }
@@ -530,6 +549,7 @@ keep_result(DpCheckResult *r)
 	k->name = pstrdup(r->name);
 	k->severity = pstrdup(r->severity);
 	k->passed = r->passed;
+	k->incremental = r->incremental;
 	k->observed = r->observed ? pstrdup(r->observed) : NULL;
 	k->sample = r->sample ? pstrdup(r->sample) : NULL;
 	MemoryContextSwitchTo(old);
@@ -552,12 +572,36 @@ dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap, Datum snapdatu
 	int			failed = 0;
 	ListCell   *lc;
 
+	char	   *changed = NULL;
+
 	forget_failed_results();
 	if (checks == NIL)
 		return;
+
+	/*
+	 * Row-by-row kinds need only look at the rows this refresh wrote, when
+	 * the rest is known to pass: their previous result passed, and every
+	 * store row written since was checked by the refresh that wrote it.
+	 */
 	foreach(lc, checks)
 	{
-		DpCheckResult *r = run_one(output, lfirst(lc), snap);
+		DpCheck    *check = lfirst(lc);
+		bool		by_row = (strcmp(check->kind, "not_null") == 0 ||
+							  strcmp(check->kind, "accepted_values") == 0 ||
+							  strcmp(check->kind, "range") == 0);
+		DpCheckResult *r;
+
+		if (by_row && check->last_passed && changed == NULL)
+		{
+			if (strcmp(output->mode, "incremental") == 0)
+				changed = psprintf("(%s) __dp_changed",
+								   dataproduct_changed_rows_sql(dataproduct_plan_output(output->query_view),
+																output->store));
+			else
+				changed = psprintf("(SELECT * FROM %s WHERE dataproduct.written_in_this_transaction(xmin)) __dp_changed",
+								   qualified_relation(output->store));
+		}
+		r = run_one(output, check, snap, by_row && check->last_passed ? changed : NULL);
 
 		results = lappend(results, r);
 		if (!r->passed)
@@ -796,7 +840,7 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 				 errhint("A check name is 1 to %d bytes long.", NAMEDATALEN - 1)));
 
 	/* build and prepare it as the owner: a bad declaration fails here */
-	sql = check_query(output, &check);
+	sql = check_query(output, &check, NULL);
 	dataproduct_become_owner(output->owner, &saved);
 	if (SPI_prepare(sql, 0, NULL) == NULL)
 		elog(ERROR, "could not prepare check \"%s\": %s", check.name,
@@ -954,7 +998,7 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 			continue;
 		}
 		foreach(rc, output_checks(output->id))
-			results = lappend(results, run_one(output, lfirst(rc), snap));
+			results = lappend(results, run_one(output, lfirst(rc), snap, NULL));
 		record_results(results, snapdatum, "on demand");
 		foreach(rc, results)
 		{
@@ -977,4 +1021,17 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 	UnregisterSnapshot(snap);
 	dataproduct_spi_finish();
 	return (Datum) 0;
+}
+
+/*
+ * written_in_this_transaction(xid) RETURNS boolean
+ *
+ * Whether a row version with this xmin was written by the current
+ * transaction or one of its subtransactions: how a check finds the store
+ * rows a refresh just wrote.
+ */
+Datum
+dataproduct_written_in_this_transaction(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(TransactionIdIsCurrentTransactionId(PG_GETARG_TRANSACTIONID(0)));
 }

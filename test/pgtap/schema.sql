@@ -57,7 +57,7 @@ SELECT has_function('dataproduct', 'drop_check', ARRAY['regclass', 'text']);
 SELECT function_returns('dataproduct', 'run_checks', ARRAY['text'], 'setof record');
 SELECT columns_are('dataproduct', 'check_results', ARRAY[
     'check_name', 'output', 'kind', 'severity', 'checked_at', 'passed', 'observed', 'sample',
-    'snapshot', 'run_by']);
+    'snapshot', 'run_by', 'incremental']);
 SELECT table_privs_are('dataproduct', 'check_result', 'public', ARRAY[]::text[],
                        'check results (with samples of data) are read only through check_results');
 SELECT fk_ok('dataproduct', 'quality_check', 'output_id', 'dataproduct', 'output', 'output_id');
@@ -91,6 +91,7 @@ SELECT is_empty($$SELECT proname FROM pg_proc
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
                      AND proname NOT IN ('assert_populated', 'pending_changes', 'word_similarity',
+                                         'written_in_this_transaction',
                                          'health', 'visible', 'search', 'describe')$$,
                 'every function that writes is parallel unsafe');
 SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public', ARRAY[]::text[],
