@@ -55,11 +55,21 @@ SELECT source AS output, source_product AS "owned by", output AS "read by", prod
 SET ROLE analyst;
 SELECT current_user AS "connected as";
 
-\echo 'Which products are about revenue?'
-SELECT product, status, version, contact
-  FROM dataproduct.products
- WHERE 'revenue' = ANY (tags) OR description ILIKE '%revenue%'
- ORDER BY product;
+\echo 'Which products are about revenue?  (dataproduct.search: full-text over names, tags,'
+\echo 'descriptions, columns and their comments; only what this role may find)'
+SELECT kind, address, rank, owner, health, description
+  FROM dataproduct.search('revenue');
+
+\echo 'A typo still finds it (search(''listners'')):'
+SELECT kind, address, rank, description FROM dataproduct.search('listners') LIMIT 3;
+
+\echo 'How healthy is billing.revenue, and what does it promise?  (dataproduct.health, describe)'
+SELECT * FROM dataproduct.health('billing.revenue');
+SELECT jsonb_pretty(jsonb_build_object(
+         'product', d -> 'product', 'owner', d -> 'owner', 'version', d -> 'version',
+         'freshness_promise', d -> 'freshness_promise', 'health', d -> 'health',
+         'first output', (d -> 'outputs' -> 0) - 'reads'))
+  FROM dataproduct.describe('billing.revenue') d;
 
 \echo 'Which outputs may I read?  (the descriptions are also the COMMENTs of the views)'
 SELECT output, description

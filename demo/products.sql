@@ -262,8 +262,44 @@ GRANT SELECT ON billing.mrr_by_plan_country, billing.mrr_by_plan,
 \echo '  granted the outputs of billing.revenue to analyst'
 RESET ROLE;
 
+-- ---------------------------------------------------------------------------
+\echo
+\echo '--- the teams make their products trustworthy: freshness promises, column docs, quality checks'
+SELECT '  player.listening promises to be at most 1 minute behind its sources'
+  FROM dataproduct.alter_product('player.listening', max_staleness => '1 minute');
+SELECT '  billing.revenue promises to be at most 5 minutes behind its sources'
+  FROM dataproduct.alter_product('billing.revenue', max_staleness => '5 minutes');
+SELECT '  documented ' || count(*) || ' columns (COMMENTs on the views, shown by \d+ and BI tools)'
+  FROM (VALUES
+    ('player.daily_track_plays', 'play_date', 'Day of the plays, in UTC'),
+    ('player.daily_track_plays', 'listeners', 'Distinct accounts that played the track that day'),
+    ('player.daily_track_plays', 'skips', 'Plays stopped before 30 seconds'),
+    ('billing.mrr_by_plan', 'mrr_eur', 'Monthly recurring revenue of the active subscriptions, in euros'),
+    ('billing.mrr_by_plan', 'arpu_eur', 'Average revenue per active subscription, in euros'),
+    ('catalog.track_dim', 'explicit', 'Whether the track carries an explicit-content label')) c(o, col, doc),
+    LATERAL dataproduct.comment_column(o::regclass, col, doc);
+SELECT format('  check %-32s on %-28s %s', dataproduct.add_check(o::regclass, kind, name => nm, severity => sev,
+                  "column" => col, columns => cols, "values" => vals, min => lo,
+                  to_relation => rel, to_column => relcol, sql => q), o, sev)
+  FROM (VALUES
+    ('catalog.track_dim', 'unique', NULL, 'blocking', NULL, '{track_id}'::text[], NULL::text[], NULL, NULL::regclass, NULL, NULL),
+    ('catalog.track_dim', 'not_null', NULL, 'blocking', 'artist_name', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('player.daily_track_plays', 'range', NULL, 'blocking', 'plays', NULL, NULL, '1', NULL, NULL, NULL),
+    ('player.daily_track_plays', 'relationship', NULL, 'warning', 'track_id', NULL, NULL, NULL, 'catalog.track_dim', 'track_id', NULL),
+    ('billing.mrr_by_plan', 'accepted_values', NULL, 'blocking', 'plan', NULL, '{student,individual,duo,family}', NULL, NULL, NULL, NULL),
+    ('billing.mrr_by_plan_country', 'custom', 'past_due_below_active', 'warning', NULL, NULL, NULL, NULL, NULL, NULL,
+     'SELECT * FROM billing.mrr_by_plan_country WHERE past_due_subscriptions > active_subscriptions')
+  ) c(o, kind, nm, sev, col, cols, vals, lo, rel, relcol, q);
+\echo '  (checks run after every refresh, in its transaction: a failing blocking check rolls it back)'
+
 \t off
 \pset format aligned
+\echo
+\echo 'The checks, run once now (dataproduct.run_checks), all pass:'
+SELECT r.output, r.check_name, r.severity, r.passed, r.observed
+  FROM dataproduct.products p, dataproduct.run_checks(p.product) r
+ ORDER BY 1, 2;
+
 \echo
 \echo 'Every output was filled once at declaration (refresh_ms: the time of that first load):'
 SELECT output, product, row_count, round(refresh_ms::numeric) AS refresh_ms

@@ -247,3 +247,13 @@ $f$, o.view, o.view, o.query_view, o.query_view, o.view)
  ORDER BY o.output_id \gexec
 \t off
 \pset format aligned
+
+\echo
+\echo '--- quality checks ran after every refresh, in its transaction (dataproduct.check_results);'
+\echo '    row-by-row checks that passed before look only at the rows a refresh wrote (incremental)'
+SELECT output, check_name, severity, count(*) AS runs,
+       count(*) FILTER (WHERE incremental) AS incremental_runs,
+       bool_and(passed) AS all_passed
+  FROM dataproduct.check_results
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2;
