@@ -288,36 +288,7 @@ COMMENT ON COLUMN dataproduct.domains.schema IS 'Schema holding the domain''s ou
 COMMENT ON COLUMN dataproduct.domains.products IS 'Number of products in the domain';
 COMMENT ON COLUMN dataproduct.domains.created_at IS 'When the domain was declared';
 
-CREATE VIEW dataproduct.products AS
-SELECT d.name || '.' || p.name AS product,
-       d.name AS domain,
-       p.name,
-       p.owner,
-       p.description,
-       p.version,
-       p.status,
-       p.tags,
-       p.contact,
-       (SELECT count(*) FROM dataproduct.output o WHERE o.product_id = p.product_id) AS outputs,
-       p.max_staleness,
-       p.created_at,
-       p.updated_at
-  FROM dataproduct.product p
-  JOIN dataproduct.domain d USING (domain_id);
-COMMENT ON VIEW dataproduct.products IS 'Declared data products, addressed as domain.name';
-COMMENT ON COLUMN dataproduct.products.product IS 'Product address: domain.name';
-COMMENT ON COLUMN dataproduct.products.domain IS 'Owning domain';
-COMMENT ON COLUMN dataproduct.products.name IS 'Product name within its domain';
-COMMENT ON COLUMN dataproduct.products.owner IS 'Role owning the product';
-COMMENT ON COLUMN dataproduct.products.description IS 'Purpose of the product';
-COMMENT ON COLUMN dataproduct.products.version IS 'Semantic version';
-COMMENT ON COLUMN dataproduct.products.status IS 'Lifecycle status: draft, published, deprecated or retired';
-COMMENT ON COLUMN dataproduct.products.tags IS 'Tags for discovery';
-COMMENT ON COLUMN dataproduct.products.contact IS 'How to reach the owning team';
-COMMENT ON COLUMN dataproduct.products.outputs IS 'Number of output ports';
-COMMENT ON COLUMN dataproduct.products.max_staleness IS 'Freshness promise';
-COMMENT ON COLUMN dataproduct.products.created_at IS 'When the product was declared';
-COMMENT ON COLUMN dataproduct.products.updated_at IS 'When the declaration last changed';
+/* dataproduct.products is created with health(), under "Trust and discovery" */
 
 CREATE VIEW dataproduct.outputs AS
 SELECT o.view AS output,
@@ -429,7 +400,7 @@ COMMENT ON COLUMN dataproduct.lineage.source_product IS 'Product owning the sour
 COMMENT ON COLUMN dataproduct.lineage.via IS 'The view through which the source is read; NULL when the output query names it';
 COMMENT ON COLUMN dataproduct.lineage.depth IS '1 for relations named in the output query, one more for each view in between';
 
-GRANT SELECT ON dataproduct.domains, dataproduct.products, dataproduct.outputs,
+GRANT SELECT ON dataproduct.domains, dataproduct.outputs,
                 dataproduct.lineage TO PUBLIC;
 
 
@@ -789,8 +760,8 @@ $fn$;
 COMMENT ON FUNCTION dataproduct.health(text) IS
   'A product''s health (healthy, warning, stale, failing) and the reasons, from its refreshes and its freshness promise';
 
-/* the products view shows health, now that there is a health() */
-CREATE OR REPLACE VIEW dataproduct.products AS
+/* the catalog view of products, with their health */
+CREATE VIEW dataproduct.products AS
 SELECT d.name || '.' || p.name AS product,
        d.name AS domain,
        p.name,
@@ -807,7 +778,22 @@ SELECT d.name || '.' || p.name AS product,
        (dataproduct.health(d.name || '.' || p.name)).status AS health
   FROM dataproduct.product p
   JOIN dataproduct.domain d USING (domain_id);
+COMMENT ON VIEW dataproduct.products IS 'Declared data products, addressed as domain.name';
+COMMENT ON COLUMN dataproduct.products.product IS 'Product address: domain.name';
+COMMENT ON COLUMN dataproduct.products.domain IS 'Owning domain';
+COMMENT ON COLUMN dataproduct.products.name IS 'Product name within its domain';
+COMMENT ON COLUMN dataproduct.products.owner IS 'Role owning the product';
+COMMENT ON COLUMN dataproduct.products.description IS 'Purpose of the product';
+COMMENT ON COLUMN dataproduct.products.version IS 'Semantic version';
+COMMENT ON COLUMN dataproduct.products.status IS 'Lifecycle status: draft, published, deprecated or retired';
+COMMENT ON COLUMN dataproduct.products.tags IS 'Tags for discovery';
+COMMENT ON COLUMN dataproduct.products.contact IS 'How to reach the owning team';
+COMMENT ON COLUMN dataproduct.products.outputs IS 'Number of output ports';
+COMMENT ON COLUMN dataproduct.products.max_staleness IS 'Freshness promise';
+COMMENT ON COLUMN dataproduct.products.created_at IS 'When the product was declared';
+COMMENT ON COLUMN dataproduct.products.updated_at IS 'When the declaration last changed';
 COMMENT ON COLUMN dataproduct.products.health IS 'healthy, warning, stale or failing: see dataproduct.health(product) for the reasons';
+GRANT SELECT ON dataproduct.products TO PUBLIC;
 
 /* which products the current role may see in search() and describe() */
 CREATE FUNCTION dataproduct.visible(product_id bigint)

@@ -793,3 +793,23 @@ dataproduct_on_ddl_end(PG_FUNCTION_ARGS)
 	dataproduct_spi_finish();
 	PG_RETURN_VOID();
 }
+
+/*
+ * dataproduct_output_column
+ *		The attribute number of column in an output's view; errors out,
+ *		naming the output, if there is no such column.
+ */
+AttrNumber
+dataproduct_output_column(DpOutput *output, const char *column)
+{
+	AttrNumber	attnum = get_attnum(output->view, column);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of output %s does not exist",
+						column, output->address),
+				 errhint("The columns of an output are those of its view: \\d %s.",
+						 output->address)));
+	return attnum;
+}

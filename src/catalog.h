@@ -102,6 +102,7 @@ extern DpOutput *dataproduct_get_output(Oid view, bool missing_ok);
 extern DpOutput *dataproduct_get_output_by_id(int64 id);
 extern List *dataproduct_product_outputs(int64 product_id);
 extern List *dataproduct_outputs_reading(Oid view);
+extern AttrNumber dataproduct_output_column(DpOutput *output, const char *column);
 
 /* drops */
 extern void dataproduct_drop_output_relations(DpOutput *output,

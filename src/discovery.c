@@ -194,14 +194,7 @@ dataproduct_comment_column(PG_FUNCTION_ARGS)
 	dataproduct_spi_connect();
 	output = dataproduct_get_output(view, false);
 	dataproduct_check_acts_as(output->owner, "data product", output->product);
-	attnum = get_attnum(view, column);
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of output %s does not exist",
-						column, output->address),
-				 errhint("The columns of an output are those of its view: \\d %s.",
-						 output->address)));
+	attnum = dataproduct_output_column(output, column);
 	CreateComments(view, RelationRelationId, attnum,
 				   PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	dataproduct_spi_finish();

@@ -153,14 +153,7 @@ column_type(DpOutput *output, const char *column, const char *kind)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a %s check needs a column", kind),
 				 errhint("Pass it as \"column\" => 'name'.")));
-	attnum = get_attnum(output->view, column);
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of output %s does not exist",
-						column, output->address),
-				 errhint("The columns of an output are those of its view: \\d %s.",
-						 output->address)));
+	attnum = dataproduct_output_column(output, column);
 	return get_atttype(output->view, attnum);
 }
 
