@@ -244,7 +244,7 @@ COMMENT ON COLUMN dataproduct.check_result.observed IS 'What it measured: offend
 COMMENT ON COLUMN dataproduct.check_result.sample IS 'Up to five offending rows';
 COMMENT ON COLUMN dataproduct.check_result.snapshot IS 'The snapshot of the data it certified';
 COMMENT ON COLUMN dataproduct.check_result.run_by IS 'refresh or on demand';
-COMMENT ON COLUMN dataproduct.check_result.incremental IS 'Whether it looked only at the rows the refresh wrote (the others having passed before)';
+COMMENT ON COLUMN dataproduct.check_result.incremental IS 'Whether it looked only at the rows the refresh''s batch wrote (the others having passed before)';
 REVOKE ALL ON dataproduct.check_result FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.domain', '');
@@ -645,13 +645,6 @@ AS 'MODULE_PATHNAME', 'dataproduct_run_checks'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION dataproduct.run_checks(text) IS
   'Run the checks of a product (domain.product) or of one output now, record and return the results; nothing is rolled back';
-
-CREATE FUNCTION dataproduct.written_in_this_transaction(xmin xid)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'dataproduct_written_in_this_transaction'
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION dataproduct.written_in_this_transaction(xid) IS
-  'Whether a row version with this xmin was written by the current transaction: the rows a refresh just wrote, for incremental checks';
 
 CREATE VIEW dataproduct.check_results AS
 SELECT c.name AS check_name,

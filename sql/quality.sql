@@ -16,7 +16,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA qc_sor TO qc_team;
 SELECT dataproduct.create_domain('sales', owner => 'qc_team');
 SELECT dataproduct.create_product('sales.orders', description => 'Orders and revenue');
 SELECT dataproduct.add_output('sales.orders', 'order_facts',
-       'SELECT o.id, o.customer, o.status, o.amount FROM qc_sor.orders o', refresh => 'full');
+       'SELECT o.id, o.customer, o.status, o.amount FROM qc_sor.orders o');
+SELECT dataproduct.refresh('sales.order_facts');
 SELECT dataproduct.add_output('sales.orders', 'by_customer',
        'SELECT customer, count(*) AS orders, sum(amount) AS revenue FROM qc_sor.orders GROUP BY customer');
 SELECT dataproduct.refresh('sales.by_customer');
@@ -79,7 +80,7 @@ SELECT check_name, passed, observed, sample, run_by FROM dataproduct.check_resul
  WHERE check_name = 'not_null_customer' ORDER BY checked_at DESC, run_by LIMIT 1;
 SELECT * FROM dataproduct.health('sales.orders');
 
--- row-by-row checks that passed before look only at the rows a refresh writes
+-- row-by-row checks that passed before look only at the rows a batch writes
 SELECT dataproduct.alter_check('sales.order_facts', 'not_null_customer', severity => 'blocking');
 UPDATE qc_sor.orders SET customer = 1 WHERE id = 100;
 SELECT dataproduct.refresh('sales.order_facts');
@@ -128,7 +129,9 @@ SELECT dataproduct.refresh('sales.order_facts');
 SELECT dataproduct.refresh('sales.by_customer');
 SELECT check_name, passed, CASE WHEN check_name <> 'freshness' THEN observed END AS observed
   FROM dataproduct.run_checks('sales.orders') ORDER BY 1;
-SELECT check_name, sample FROM dataproduct.check_results
+SELECT check_name, CASE WHEN jsonb_array_length(sample) > 1 THEN jsonb_array_length(sample) || ' rows'
+                         ELSE sample::text END AS sample
+  FROM dataproduct.check_results
  WHERE check_name IN ('accepted_values_status', 'relationship_customer', 'range_amount')
    AND run_by = 'on demand' AND sample IS NOT NULL ORDER BY 1;
 

@@ -895,7 +895,8 @@ dataproduct_store_sql(DpPlan *plan, const char *pre, bool filtered)
  *		The SELECT of the output view over the store: declared columns
  *		computed from keys and aggregates, HAVING as a filter, duplicates
  *		repeated.  gated: fail instead of showing an unpopulated store.
- *		changed_only: only the rows of store rows this transaction wrote.
+ *		changed_only: only the rows of the store rows whose ctids are in
+ *		the tid[] parameter $1.
  */
 static char *
 view_sql(DpPlan *plan, Oid store, bool gated, bool changed_only)
@@ -931,8 +932,7 @@ view_sql(DpPlan *plan, Oid store, bool gated, bool changed_only)
 		conds = lappend(conds, psprintf("dataproduct.assert_populated(%s::pg_catalog.regclass)",
 										quote_literal_cstr(qstore)));
 	if (changed_only)
-		conds = lappend(conds, psprintf("dataproduct.written_in_this_transaction(%s.xmin)",
-										qstore));
+		conds = lappend(conds, psprintf("%s.ctid = ANY ($1)", qstore));
 	if (plan->query->havingQual != NULL)
 		conds = lappend(conds,
 						psprintf("(%s)",
@@ -952,8 +952,9 @@ dataproduct_view_sql(DpPlan *plan, Oid store, bool gated)
 
 /*
  * dataproduct_changed_rows_sql
- *		The rows of the output view that this transaction's refresh wrote:
- *		what a check needs to look at when the rest is known to pass.
+ *		The rows of the output view from the store rows whose ctids are in
+ *		the tid[] parameter $1 (those a refresh wrote): what a check needs
+ *		to look at when the rest is known to pass.
  */
 char *
 dataproduct_changed_rows_sql(DpPlan *plan, Oid store)

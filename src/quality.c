@@ -59,7 +59,6 @@ PG_FUNCTION_INFO_V1(dataproduct_add_check);
 PG_FUNCTION_INFO_V1(dataproduct_alter_check);
 PG_FUNCTION_INFO_V1(dataproduct_drop_check);
 PG_FUNCTION_INFO_V1(dataproduct_run_checks);
-PG_FUNCTION_INFO_V1(dataproduct_written_in_this_transaction);
 
 /* most offending rows kept as a sample with each result */
 #define SAMPLE_ROWS 5
@@ -402,12 +401,15 @@ output_checks(int64 output_id)
 
 /*
  * run_one
- *		Run one check as the product owner at snapshot snap.  An error in
+ *		Run one check as the product owner at snapshot snap; rows (with the
+ *		tid[] written as its $1), if not NULL, the rows of the output it
+ *		looks at.  An error in
  *		the check's own query (a custom query dividing by zero, a referenced
  *		table gone) fails the check with that error as its observation.
  */
 static DpCheckResult *
-run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows)
+run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows,
+		Datum written)
 {
 	DpCheckResult *r = palloc0(sizeof(DpCheckResult));
 	MemoryContext outer = CurrentMemoryContext;
@@ -430,12 +432,14 @@ run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows)
 		bool		isnull;
 		Datum		d;
 
+		Oid			tidarray = TIDARRAYOID;
+
 		dataproduct_become_owner(output->owner, &saved);
-		plan = SPI_prepare(sql, 0, NULL);
+		plan = SPI_prepare(sql, rows ? 1 : 0, &tidarray);
 		if (plan == NULL)
 			elog(ERROR, "could not prepare check \"%s\": %s", check->name,
 				 SPI_result_code_string(SPI_result));
-		if (SPI_execute_snapshot(plan, NULL, NULL, snap, InvalidSnapshot,
+		if (SPI_execute_snapshot(plan, rows ? &written : NULL, NULL, snap, InvalidSnapshot,
 								 false, false, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "check \"%s\" returned no result", check->name);
@@ -557,24 +561,28 @@ keep_result(DpCheckResult *r)
  *		refresh back, if a blocking check fails.  SPI connected.
  */
 void
-dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap, Datum snapdatum)
+dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap, Datum snapdatum,
+								 bool applied, Datum written)
 {
 	List	   *checks = output_checks(output->id);
 	List	   *results = NIL;
 	DpCheckResult *blocker = NULL;
 	int			failed = 0;
 	ListCell   *lc;
-
 	char	   *changed = NULL;
 
 	forget_failed_results();
 	if (checks == NIL)
 		return;
+	if (written == (Datum) 0)
+		written = PointerGetDatum(construct_empty_array(TIDOID));
 
 	/*
-	 * Row-by-row kinds need only look at the rows this refresh wrote, when
-	 * the rest is known to pass: their previous result passed, and every
-	 * store row written since was checked by the refresh that wrote it.
+	 * After a batch was applied, row-by-row kinds need only look at the rows
+	 * it wrote (found by their ctids, through a TID scan) when the rest is
+	 * known to pass: their previous result passed, and every store row
+	 * written since was checked by the refresh that wrote it.  After a full
+	 * refresh or a rebuild they look at everything.
 	 */
 	foreach(lc, checks)
 	{
@@ -582,19 +590,14 @@ dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap, Datum snapdatu
 		bool		by_row = (strcmp(check->kind, "not_null") == 0 ||
 							  strcmp(check->kind, "accepted_values") == 0 ||
 							  strcmp(check->kind, "range") == 0);
+		bool		incremental = by_row && applied && check->last_passed;
 		DpCheckResult *r;
 
-		if (by_row && check->last_passed && changed == NULL)
-		{
-			if (strcmp(output->mode, "incremental") == 0)
-				changed = psprintf("(%s) __dp_changed",
-								   dataproduct_changed_rows_sql(dataproduct_plan_output(output->query_view),
-																output->store));
-			else
-				changed = psprintf("(SELECT * FROM %s WHERE dataproduct.written_in_this_transaction(xmin)) __dp_changed",
-								   qualified_relation(output->store));
-		}
-		r = run_one(output, check, snap, by_row && check->last_passed ? changed : NULL);
+		if (incremental && changed == NULL)
+			changed = psprintf("(%s) __dp_changed",
+							   dataproduct_changed_rows_sql(dataproduct_plan_output(output->query_view),
+															output->store));
+		r = run_one(output, check, snap, incremental ? changed : NULL, written);
 
 		results = lappend(results, r);
 		if (!r->passed)
@@ -991,7 +994,7 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 			continue;
 		}
 		foreach(rc, output_checks(output->id))
-			results = lappend(results, run_one(output, lfirst(rc), snap, NULL));
+			results = lappend(results, run_one(output, lfirst(rc), snap, NULL, (Datum) 0));
 		record_results(results, snapdatum, "on demand");
 		foreach(rc, results)
 		{
@@ -1016,15 +1019,3 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/*
- * written_in_this_transaction(xid) RETURNS boolean
- *
- * Whether a row version with this xmin was written by the current
- * transaction or one of its subtransactions: how a check finds the store
- * rows a refresh just wrote.
- */
-Datum
-dataproduct_written_in_this_transaction(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(TransactionIdIsCurrentTransactionId(PG_GETARG_TRANSACTIONID(0)));
-}

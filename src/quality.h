@@ -16,7 +16,8 @@
 #include "catalog.h"
 
 extern void dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap,
-											 Datum snapdatum);
+											 Datum snapdatum, bool applied,
+											 Datum written);
 extern void dataproduct_record_failed_checks(void);
 
 #endif							/* DATAPRODUCT_QUALITY_H */

@@ -63,6 +63,7 @@
 #include "storage/lmgr.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -83,6 +84,13 @@
 #include "quality.h"
 #include "refresh.h"
 #include "worker.h"
+
+/*
+ * The ctids (tid[]) of the store rows the last batch applied wrote, for the
+ * checks that look only at those; (Datum) 0 when the store was rewritten
+ * instead.  Allocated in the refresh's SPI memory.
+ */
+static Datum written_tids = (Datum) 0;
 
 /* GUC: rebuild when a batch exceeds this fraction of its sources' rows */
 double		dataproduct_full_refresh_fraction = 0.3;
@@ -571,6 +579,36 @@ apply_batch(Snapshot snap, DpPlan *plan, Oid store, Oid pre,
  * merge_delta
  *		Merge the registered delta into the store; see apply_batch.
  */
+/*
+ * add_written
+ *		Add the tid[] in column col of the statement just run to the rows the
+ *		batch wrote (written_tids).  A row written twice keeps its last
+ *		version's ctid; earlier versions are no longer visible.
+ */
+static void
+add_written(int col)
+{
+	bool		isnull;
+	Datum		tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col,
+									 &isnull);
+	Oid			argtypes[2] = {TIDARRAYOID, TIDARRAYOID};
+	Datum		values[2];
+
+	if (isnull)
+		return;
+	if (written_tids == (Datum) 0)
+	{
+		written_tids = datumCopy(tids, false, -1);
+		return;
+	}
+	values[0] = written_tids;
+	values[1] = tids;
+	dataproduct_spi_exec("SELECT $1 OPERATOR(pg_catalog.||) $2", 2, argtypes, values, NULL,
+						 SPI_OK_SELECT);
+	written_tids = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										   &isnull), false, -1);
+}
+
 static int64
 merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
 			int64 *row_count)
@@ -589,11 +627,13 @@ merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
 		 */
 		run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, __dp_count AS n, (xmax = 0) AS inserted)"
 							  " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE inserted),"
-							  "        pg_catalog.array_agg(tid) FILTER (WHERE n <= 0) FROM u",
+							  "        pg_catalog.array_agg(tid) FILTER (WHERE n <= 0),"
+							  "        pg_catalog.array_agg(tid) FILTER (WHERE n > 0) FROM u",
 							  dataproduct_upsert_sql(plan, qstore)),
 			   0, NULL, NULL, NULL, SPI_OK_SELECT, false);
 		applied += result_int8(1);
 		*row_count += result_int8(2);
+		add_written(4);
 		emptied = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 		if (!isnull && !plan->global)
 		{
@@ -634,13 +674,15 @@ merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
 		{
 			run_at(snap, dataproduct_zero_sql(plan, qstore), plan->global ? 0 : nparams,
 				   types, values, nulls, SPI_OK_UPDATE, true);
-			run_at(snap, psprintf("WITH u AS (%s RETURNING (xmax = 0) AS inserted)"
-								  " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE inserted) FROM u",
+			run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, (xmax = 0) AS inserted)"
+								  " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE inserted),"
+								  "        pg_catalog.array_agg(tid) FROM u",
 								  dataproduct_recompute_sql(plan, qstore, qpre)),
 				   plan->global ? 0 : nparams, types, values, nulls,
 				   SPI_OK_SELECT, true);
 			applied += result_int8(1);
 			*row_count += result_int8(2);
+			add_written(3);
 			/* recomputed groups that have no rows left */
 			if (!plan->global)
 			{
@@ -874,6 +916,7 @@ try_apply_batch(Snapshot snap, DpPlan *plan, DpOutput *output,
 
 	if (edata != NULL)
 	{
+		written_tids = (Datum) 0;
 		(void) SPI_unregister_relation(DP_DELTA_ENR);
 		ereport(DEBUG1,
 				(errmsg("applying the batch of output %s failed, recomputing: %s",
@@ -991,6 +1034,7 @@ dataproduct_refresh_output(DpOutput *output)
 
 	state = lock_output(output);
 	was_populated = state.populated;
+	written_tids = (Datum) 0;
 	LockRelationOid(output->store, ExclusiveLock);
 
 	nestlevel = NewGUCNestLevel();
@@ -1154,7 +1198,9 @@ dataproduct_refresh_output(DpOutput *output)
 	dataproduct_restore_user(&saved);
 
 	/* certify the new contents; a failing blocking check rolls it all back */
-	dataproduct_checks_after_refresh(output, snap, values[5]);
+	dataproduct_checks_after_refresh(output, snap, values[5],
+									 strcmp(kind, "incremental") == 0,
+									 written_tids);
 
 	if (incremental)
 		trim_logs(snap, output->sources);

@@ -91,7 +91,6 @@ SELECT is_empty($$SELECT proname FROM pg_proc
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
                      AND proname NOT IN ('assert_populated', 'pending_changes', 'word_similarity',
-                                         'written_in_this_transaction',
                                          'health', 'visible', 'search', 'describe')$$,
                 'every function that writes is parallel unsafe');
 SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public', ARRAY[]::text[],
