@@ -729,6 +729,7 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	char		nulls[6] = "      ";
 	DpSavedUser saved;
+	text	   *result;
 	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -865,8 +866,11 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 						output->address),
 				 errhint("Give the check another name, or drop the existing one with dataproduct.drop_check().")));
 	dataproduct_restore_user(&saved);
+	result = (text *) SPI_palloc(strlen(check.name) + VARHDRSZ);	/* outlives SPI */
+	SET_VARSIZE(result, strlen(check.name) + VARHDRSZ);
+	memcpy(VARDATA(result), check.name, strlen(check.name));
 	dataproduct_spi_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(check.name));
+	PG_RETURN_TEXT_P(result);
 }
 
 /*
