@@ -226,6 +226,7 @@ COMMENT ON COLUMN dataproduct.quality_check.params IS 'The kind''s parameters as
 COMMENT ON COLUMN dataproduct.quality_check.severity IS 'blocking (a failure rolls the refresh back) or warning (a failure is recorded)';
 
 CREATE TABLE dataproduct.check_result (
+    result_id       bigserial PRIMARY KEY,
     check_id        bigint NOT NULL REFERENCES dataproduct.quality_check ON DELETE CASCADE,
     checked_at      timestamptz NOT NULL,
     passed          boolean NOT NULL,
@@ -237,6 +238,7 @@ CREATE TABLE dataproduct.check_result (
 );
 CREATE INDEX check_result_check_idx ON dataproduct.check_result (check_id, checked_at);
 COMMENT ON TABLE dataproduct.check_result IS 'Every run of every check, kept for dataproduct.history_retention; read it through dataproduct.check_results';
+COMMENT ON COLUMN dataproduct.check_result.result_id IS 'Identifier of the result, in the order results were recorded';
 COMMENT ON COLUMN dataproduct.check_result.check_id IS 'The check run';
 COMMENT ON COLUMN dataproduct.check_result.checked_at IS 'When it ran';
 COMMENT ON COLUMN dataproduct.check_result.passed IS 'Whether it passed';
@@ -260,6 +262,7 @@ SELECT pg_catalog.pg_extension_config_dump('dataproduct.refresh_history', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.quality_check', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.quality_check_check_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataproduct.check_result', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.check_result_result_id_seq', '');
 
 REVOKE ALL ON dataproduct.domain, dataproduct.product, dataproduct.output,
               dataproduct.source, dataproduct.output_source,
@@ -653,7 +656,8 @@ SELECT c.name AS check_name,
        c.severity,
        r.checked_at,
        r.passed,
-       r.observed,
+       CASE WHEN r.observed NOT LIKE 'error:%' OR pg_catalog.has_table_privilege(o.view, 'SELECT')
+            THEN r.observed ELSE 'error' END AS observed,
        CASE WHEN pg_catalog.has_table_privilege(o.view, 'SELECT') THEN r.sample END AS sample,
        r.snapshot,
        r.run_by,
@@ -668,7 +672,7 @@ COMMENT ON COLUMN dataproduct.check_results.kind IS 'The kind of check';
 COMMENT ON COLUMN dataproduct.check_results.severity IS 'blocking or warning, as declared now';
 COMMENT ON COLUMN dataproduct.check_results.checked_at IS 'When it ran';
 COMMENT ON COLUMN dataproduct.check_results.passed IS 'Whether it passed';
-COMMENT ON COLUMN dataproduct.check_results.observed IS 'What the check measured: offending rows (or duplicated keys), the row count, the staleness, or the error of the check''s query';
+COMMENT ON COLUMN dataproduct.check_results.observed IS 'What the check measured: offending rows (or duplicated keys), the row count, the staleness, or the error of the check''s query (its text only for roles that may read the output)';
 COMMENT ON COLUMN dataproduct.check_results.sample IS 'Up to five offending rows, for roles that may read the output';
 COMMENT ON COLUMN dataproduct.check_results.snapshot IS 'The snapshot of the data the check certified';
 COMMENT ON COLUMN dataproduct.check_results.incremental IS 'Whether it looked only at the rows the refresh wrote, the others having passed before';
@@ -678,18 +682,22 @@ CREATE VIEW dataproduct.checks AS
 SELECT o.view AS output,
        c.name,
        c.kind,
-       c.params,
+       CASE WHEN c.params ? 'to_relation_oid'
+            THEN c.params || pg_catalog.jsonb_build_object('to_relation',
+                   (c.params ->> 'to_relation_oid')::pg_catalog.oid::pg_catalog.regclass::text)
+            ELSE c.params END - 'to_relation_oid' - 'values_literal' AS params,
        c.severity,
        c.description,
        last.checked_at AS last_checked,
        last.passed AS last_passed,
-       last.observed AS last_observed
+       CASE WHEN last.observed NOT LIKE 'error:%' OR pg_catalog.has_table_privilege(o.view, 'SELECT')
+            THEN last.observed ELSE 'error' END AS last_observed
   FROM dataproduct.quality_check c
   JOIN dataproduct.output o USING (output_id)
   LEFT JOIN LATERAL (SELECT r.checked_at, r.passed, r.observed
                        FROM dataproduct.check_result r
                       WHERE r.check_id = c.check_id
-                      ORDER BY r.checked_at DESC LIMIT 1) last ON true;
+                      ORDER BY r.result_id DESC LIMIT 1) last ON true;
 COMMENT ON VIEW dataproduct.checks IS 'Declared quality checks with their latest result';
 COMMENT ON COLUMN dataproduct.checks.output IS 'The output checked';
 COMMENT ON COLUMN dataproduct.checks.name IS 'Name of the check, unique per output';

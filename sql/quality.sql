@@ -165,6 +165,60 @@ SELECT count(*) AS results, count(sample) AS samples FROM dataproduct.check_resu
 RESET ROLE;
 SELECT count(*) > 0 AS has_samples FROM dataproduct.check_results WHERE sample IS NOT NULL;
 
+-- checks compare in the column's type, with the type's own operators
+CREATE EXTENSION citext;
+CREATE TABLE qc_sor.flags (id int, ok boolean, code citext, price numeric);
+INSERT INTO qc_sor.flags VALUES (1, true, 'abc', 1.50), (2, false, 'XYZ', 2);
+CREATE TABLE qc_sor.codes (code citext);
+INSERT INTO qc_sor.codes VALUES ('ABC'), ('xyz');
+GRANT SELECT ON qc_sor.flags, qc_sor.codes TO qc_team;
+SELECT dataproduct.add_output('sales.orders', 'flags', 'SELECT id, ok, code, price FROM qc_sor.flags', refresh => 'full');
+SELECT dataproduct.add_check('sales.flags', 'accepted_values', "column" => 'ok', "values" => '{t,f}');
+SELECT dataproduct.add_check('sales.flags', 'accepted_values', "column" => 'price', "values" => '{1.5,2.0}');
+SELECT dataproduct.add_check('sales.flags', 'accepted_values', "column" => 'code', "values" => '{ABC,xyz}');
+SELECT dataproduct.add_check('sales.flags', 'relationship', "column" => 'code',
+       to_relation => 'qc_sor.codes', to_column => 'code');
+SELECT dataproduct.add_check('sales.flags', 'range', "column" => 'code', min => 'AAA', max => 'zzz');
+SELECT check_name, passed, observed FROM dataproduct.run_checks('sales.flags') ORDER BY 1;
+SELECT dataproduct.add_check('sales.flags', 'range', "column" => 'price', name => 'bad_bound', max => 'ten');
+-- a renamed relation is still the check's relation
+ALTER TABLE qc_sor.codes RENAME TO code_list;
+SELECT check_name, passed FROM dataproduct.run_checks('sales.flags') WHERE check_name LIKE 'relationship%';
+-- custom SQL: a trailing semicolon or comment is fine
+SELECT dataproduct.add_check('sales.flags', 'custom', name => 'semicolon',
+       sql => 'SELECT * FROM sales.flags WHERE price < 0; -- none');
+-- a temporary relation cannot be referenced
+CREATE TEMP TABLE tmp_codes (code citext);
+SELECT dataproduct.add_check('sales.flags', 'relationship', "column" => 'code',
+       to_relation => 'tmp_codes', to_column => 'code');
+-- what the owner may not read is refused at declaration, not at the next refresh
+CREATE TABLE qc_sor.secret (code citext);
+SELECT dataproduct.add_check('sales.flags', 'custom', name => 'peek',
+       sql => 'SELECT * FROM sales.flags f WHERE f.code NOT IN (SELECT code FROM qc_sor.secret)');
+-- a reader runs the checks as the owner: names resolve with the owner's rights
+CREATE SCHEMA qc_hidden;
+CREATE VIEW qc_hidden.neg AS SELECT * FROM qc_sor.flags WHERE price < 0;
+GRANT USAGE ON SCHEMA qc_hidden TO qc_team;
+GRANT SELECT ON qc_hidden.neg TO qc_team;
+SELECT dataproduct.add_check('sales.flags', 'custom', name => 'hidden', sql => 'SELECT * FROM qc_hidden.neg');
+GRANT USAGE ON SCHEMA sales TO qc_outsider;
+SET ROLE qc_team;
+GRANT SELECT ON sales.flags TO qc_outsider;
+RESET ROLE;
+SET ROLE qc_outsider;
+SELECT check_name, passed, observed FROM dataproduct.run_checks('sales.flags') WHERE check_name = 'hidden';
+RESET ROLE;
+-- a cancelled check stops the refresh; it is not recorded as failing
+SELECT dataproduct.add_check('sales.flags', 'custom', name => 'slow', severity => 'warning',
+       sql => 'SELECT * FROM sales.flags WHERE pg_sleep(1) IS NULL');
+SET statement_timeout = '200ms';
+SELECT dataproduct.refresh('sales.flags');
+RESET statement_timeout;
+SELECT count(*) AS slow_results FROM dataproduct.check_results WHERE check_name = 'slow';
+SELECT dataproduct.drop_output('sales.flags');
+DROP SCHEMA qc_hidden CASCADE;
+DROP EXTENSION citext CASCADE;
+
 -- dropping an output drops its checks and their history
 SELECT dataproduct.drop_output('sales.dup');
 SELECT count(*) FROM dataproduct.checks WHERE name = 'unique_k';

@@ -29,8 +29,11 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -49,7 +52,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "catalog.h"
 #include "delta.h"
@@ -71,7 +76,7 @@ typedef struct DpCheck
 	char	   *kind;
 	char	   *severity;
 	Jsonb	   *params;
-	bool		last_passed;	/* its latest recorded result passed */
+	bool		last_passed;	/* its latest result after a refresh passed */
 } DpCheck;
 
 /* The outcome of one run of a check. */
@@ -157,6 +162,39 @@ column_type(DpOutput *output, const char *column, const char *kind)
 }
 
 /*
+ * The operator of a type for a comparison (TYPECACHE_LT_OPR, _GT_, _EQ_), as
+ * OPERATOR(schema.name): the type's own, whatever the search_path.
+ */
+static char *
+type_operator(Oid type, int which, const char *what, const char *column)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, which);
+	Oid			opr = which == TYPECACHE_LT_OPR ? tc->lt_opr :
+		which == TYPECACHE_GT_OPR ? tc->gt_opr : tc->eq_opr;
+
+	if (!OidIsValid(opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("type %s of column \"%s\" has no %s", format_type_be(type),
+						column, what),
+				 errhint("Use a custom check for this column.")));
+	{
+		HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
+		Form_pg_operator form;
+		char	   *result;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for operator %u", opr);
+		form = (Form_pg_operator) GETSTRUCT(tup);
+		result = psprintf("OPERATOR(%s.%s)",
+						  quote_identifier(get_namespace_name(form->oprnamespace)),
+						  NameStr(form->oprname));
+		ReleaseSysCache(tup);
+		return result;
+	}
+}
+
+/*
  * A query over the offending rows q, made into the one row a check returns:
  * how many there are, whether there are none, and the first few as jsonb.
  */
@@ -225,18 +263,20 @@ check_query(DpOutput *output, DpCheck *check, const char *rows)
 	else if (strcmp(kind, "accepted_values") == 0)
 	{
 		char	   *values = param(check, "values_literal");
+		Oid			type = column_type(output, column, kind);
 
-		(void) column_type(output, column, kind);
 		if (values == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("an accepted_values check needs values"),
 					 errhint("Pass them as \"values\" => '{a,b}'.")));
 		return offending_rows(psprintf("SELECT * FROM %s WHERE %s IS NOT NULL"
-									   "   AND %s::text <> ALL (%s::text[])",
+									   "   AND NOT %s %s ANY (%s::%s[])",
 									   rows ? rows : view, quote_identifier(column),
 									   quote_identifier(column),
-									   quote_literal_cstr(values)));
+									   type_operator(type, TYPECACHE_EQ_OPR, "equality", column),
+									   quote_literal_cstr(values),
+									   format_type_be_qualified(type)));
 	}
 	else if (strcmp(kind, "range") == 0)
 	{
@@ -252,11 +292,14 @@ check_query(DpOutput *output, DpCheck *check, const char *rows)
 					 errmsg("a range check needs min, max or both")));
 		initStringInfo(&cond);
 		if (min != NULL)
-			appendStringInfo(&cond, "%s < %s::%s", quote_identifier(column),
+			appendStringInfo(&cond, "%s %s %s::%s", quote_identifier(column),
+							 type_operator(type, TYPECACHE_LT_OPR, "ordering", column),
 							 quote_literal_cstr(min), typname);
 		if (max != NULL)
-			appendStringInfo(&cond, "%s%s > %s::%s", cond.len > 0 ? " OR " : "",
-							 quote_identifier(column), quote_literal_cstr(max), typname);
+			appendStringInfo(&cond, "%s%s %s %s::%s", cond.len > 0 ? " OR " : "",
+							 quote_identifier(column),
+							 type_operator(type, TYPECACHE_GT_OPR, "ordering", column),
+							 quote_literal_cstr(max), typname);
 		return offending_rows(psprintf("SELECT * FROM %s WHERE %s",
 									   rows ? rows : view, cond.data));
 	}
@@ -278,17 +321,35 @@ check_query(DpOutput *output, DpCheck *check, const char *rows)
 	else if (strcmp(kind, "relationship") == 0)
 	{
 		char	   *to_relation = param(check, "to_relation");
+		char	   *to_oid = param(check, "to_relation_oid");
 		char	   *to_column = param(check, "to_column");
+		Oid			type = column_type(output, column, kind);
 		Oid			to_relid;
+		AttrNumber	to_attnum;
+		char	   *eq = "=";
 
-		(void) column_type(output, column, kind);
 		if (to_relation == NULL || to_column == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a relationship check needs to_relation and to_column")));
-		to_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
-														CStringGetDatum(to_relation)));
-		if (get_attnum(to_relid, to_column) == InvalidAttrNumber)
+		/* the relation is kept by OID: a rename does not break the check */
+		to_relid = to_oid ? atooid(to_oid) : InvalidOid;
+		if (!OidIsValid(to_relid) || get_rel_name(to_relid) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation %s of check \"%s\" no longer exists", to_relation,
+							check->name),
+					 errhint("Drop the check with dataproduct.drop_check() and declare it again.")));
+		if (get_rel_persistence(to_relid) == RELPERSISTENCE_TEMP)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("a relationship check cannot refer to temporary relation \"%s\"",
+							get_rel_name(to_relid))));
+		to_relation = qualified_relation(to_relid);
+		to_attnum = get_attnum(to_relid, to_column);
+		if (to_attnum != InvalidAttrNumber && get_atttype(to_relid, to_attnum) == type)
+			eq = type_operator(type, TYPECACHE_EQ_OPR, "equality", column);
+		if (to_attnum == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of relation %s does not exist",
@@ -304,10 +365,10 @@ check_query(DpOutput *output, DpCheck *check, const char *rows)
 							 quote_identifier(GetUserNameFromId(output->owner, false)))));
 		return offending_rows(psprintf("SELECT * FROM %s v WHERE v.%s IS NOT NULL"
 									   "   AND NOT EXISTS (SELECT 1 FROM %s t"
-									   "                    WHERE t.%s = v.%s)",
+									   "                    WHERE t.%s %s v.%s)",
 									   view, quote_identifier(column),
-									   qualified_relation(to_relid),
-									   quote_identifier(to_column),
+									   to_relation,
+									   quote_identifier(to_column), eq,
 									   quote_identifier(column)));
 	}
 	else if (strcmp(kind, "freshness") == 0)
@@ -348,7 +409,17 @@ check_query(DpOutput *output, DpCheck *check, const char *rows)
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("the sql of a custom check must be a single query"),
 					 errhint("Write a SELECT that returns the offending rows; the check passes when it returns none.")));
-		return offending_rows(sql);
+		else
+		{
+			RawStmt    *raw = linitial(parsed);
+
+			/* the statement alone (no trailing semicolon), on lines of its own */
+			if (raw->stmt_len > 0)
+				sql = pnstrdup(sql + raw->stmt_location, raw->stmt_len);
+			else
+				sql = pstrdup(sql + raw->stmt_location);
+		}
+		return offending_rows(psprintf("\n%s\n", sql));
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -375,8 +446,8 @@ output_checks(int64 output_id)
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("SELECT c.check_id, c.name, c.kind, c.severity, c.params,"
 						 "       COALESCE((SELECT r.passed FROM dataproduct.check_result r"
-						 "                  WHERE r.check_id = c.check_id"
-						 "                  ORDER BY r.checked_at DESC LIMIT 1), false)"
+						 "                  WHERE r.check_id = c.check_id AND r.run_by = 'refresh'"
+						 "                  ORDER BY r.result_id DESC LIMIT 1), false)"
 						 "  FROM dataproduct.quality_check c WHERE c.output_id = $1"
 						 " ORDER BY c.name",
 						 1, argtypes, values, NULL, SPI_OK_SELECT);
@@ -425,16 +496,17 @@ run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows,
 	MemoryContextSwitchTo(outer);
 	PG_TRY();
 	{
-		char	   *sql = check_query(output, check, rows);
+		char	   *sql;
 		SPIPlanPtr	plan;
 		HeapTuple	tup;
 		TupleDesc	desc;
 		bool		isnull;
 		Datum		d;
-
 		Oid			tidarray = TIDARRAYOID;
 
+		/* names in the check resolve, and are checked, as the owner's */
 		dataproduct_become_owner(output->owner, &saved);
+		sql = check_query(output, check, rows);
 		plan = SPI_prepare(sql, rows ? 1 : 0, &tidarray);
 		if (plan == NULL)
 			elog(ERROR, "could not prepare check \"%s\": %s", check->name,
@@ -461,6 +533,14 @@ run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows,
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		/* a cancel, a timeout or a conflict is not the check's verdict */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+			edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY ||
+			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+			edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
 		r->passed = false;
 		r->observed = psprintf("error: %s", edata->message);
 		r->sample = NULL;
@@ -580,9 +660,11 @@ dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap, Datum snapdatu
 	/*
 	 * After a batch was applied, row-by-row kinds need only look at the rows
 	 * it wrote (found by their ctids, through a TID scan) when the rest is
-	 * known to pass: their previous result passed, and every store row
-	 * written since was checked by the refresh that wrote it.  After a full
-	 * refresh or a rebuild they look at everything.
+	 * known to pass: their result after the previous refresh passed (not an
+	 * on-demand run's, which may have seen an older snapshot; refreshes of
+	 * an output are serialized), and every store row written since was
+	 * checked by the refresh that wrote it.  After a full refresh or a
+	 * rebuild they look at everything.
 	 */
 	foreach(lc, checks)
 	{
@@ -720,6 +802,8 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 {
 	static const char *const keys[] = {"column", "columns", "values", "min", "max",
 	"to_relation", "to_column", "max_staleness", "sql"};
+	static const Oid types[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID,
+	REGCLASSOID, TEXTOID, INTERVALOID, TEXTOID};
 	DpOutput   *output;
 	DpCheck		check;
 	char	   *description;
@@ -752,7 +836,7 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	for (i = 0; i < (int) lengthof(keys); i++)
 	{
 		int			argno = 5 + i;
-		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
+		Oid			type = types[i];
 		char	   *out;
 		Oid			typoutput;
 		bool		isvarlena;
@@ -804,6 +888,9 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 		}
 		else
 			escape_json(&params, out);
+		if (type == REGCLASSOID)
+			appendStringInfo(&params, ", \"to_relation_oid\": \"%u\"",
+							 DatumGetObjectId(PG_GETARG_DATUM(argno)));
 	}
 	appendStringInfoChar(&params, '}');
 	check.params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -836,12 +923,15 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 				 errmsg("invalid check name \"%s\"", check.name),
 				 errhint("A check name is 1 to %d bytes long.", NAMEDATALEN - 1)));
 
-	/* build and prepare it as the owner: a bad declaration fails here */
-	sql = check_query(output, &check, NULL);
+	/*
+	 * Build it and start it as the owner, fetching nothing: a bad
+	 * declaration, or one naming what the owner may not read, fails here
+	 * (privileges are checked when the executor starts).
+	 */
 	dataproduct_become_owner(output->owner, &saved);
-	if (SPI_prepare(sql, 0, NULL) == NULL)
-		elog(ERROR, "could not prepare check \"%s\": %s", check.name,
-			 SPI_result_code_string(SPI_result));
+	sql = check_query(output, &check, NULL);
+	if (SPI_execute(psprintf("SELECT FROM (%s) __dp_check LIMIT 0", sql), false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not try check \"%s\"", check.name);
 	dataproduct_restore_user(&saved);
 
 	values[0] = Int64GetDatum(output->id);
@@ -978,7 +1068,9 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 	}
 
 	snap = RegisterSnapshot(GetTransactionSnapshot());
+	PushActiveSnapshot(snap);
 	snapdatum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
+	PopActiveSnapshot();
 	foreach(lc, outputs)
 	{
 		DpOutput   *output = lfirst(lc);
@@ -999,7 +1091,9 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 		}
 		foreach(rc, output_checks(output->id))
 			results = lappend(results, run_one(output, lfirst(rc), snap, NULL, (Datum) 0));
-		record_results(results, snapdatum, "on demand");
+		/* a read-only transaction (or a standby) gets the results only */
+		if (!XactReadOnly)
+			record_results(results, snapdatum, "on demand");
 		foreach(rc, results)
 		{
 			DpCheckResult *r = lfirst(rc);

@@ -633,8 +633,8 @@ merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
 			   0, NULL, NULL, NULL, SPI_OK_SELECT, false);
 		applied += result_int8(1);
 		*row_count += result_int8(2);
-		add_written(4);
 		emptied = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		add_written(4);			/* may run a statement: read emptied first */
 		if (!isnull && !plan->global)
 		{
 			Oid			tidarray = TIDARRAYOID;

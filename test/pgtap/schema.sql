@@ -10,7 +10,7 @@ SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 
                                       'quality_check', 'check_result']);
 SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results']);
 SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq',
-                                         'quality_check_check_id_seq']);
+                                         'quality_check_check_id_seq', 'check_result_result_id_seq']);
 
 -- keys and constraints of the catalog
 SELECT col_is_pk('dataproduct', 'domain', 'domain_id', 'col_is_pk');
@@ -115,7 +115,7 @@ SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE
                     'dataproduct.domain_id_seq', 'dataproduct.product_id_seq',
                     'dataproduct.output_id_seq', 'dataproduct.source_id_seq',
                     'dataproduct.quality_check', 'dataproduct.quality_check_check_id_seq',
-                    'dataproduct.check_result'],
+                    'dataproduct.check_result', 'dataproduct.check_result_result_id_seq'],
               'every catalog table and sequence is dumped');
 
 -- the event trigger that keeps the catalog consistent
