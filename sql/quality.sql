@@ -181,6 +181,17 @@ SELECT dataproduct.add_check('sales.flags', 'relationship', "column" => 'code',
 SELECT dataproduct.add_check('sales.flags', 'range', "column" => 'code', min => 'AAA', max => 'zzz');
 SELECT check_name, passed, observed FROM dataproduct.run_checks('sales.flags') ORDER BY 1;
 SELECT dataproduct.add_check('sales.flags', 'range', "column" => 'price', name => 'bad_bound', max => 'ten');
+-- bounds are read under the output's DateStyle, whoever runs the check
+CREATE TABLE qc_sor.days (d date);
+INSERT INTO qc_sor.days VALUES ('2024-01-05');
+GRANT SELECT ON qc_sor.days TO qc_team;
+SET datestyle = 'ISO, MDY';
+SELECT dataproduct.add_output('sales.orders', 'days', 'SELECT d FROM qc_sor.days', refresh => 'full');
+SELECT dataproduct.add_check('sales.days', 'range', "column" => 'd', min => '01/02/2024');
+SET datestyle = 'ISO, DMY';
+SELECT check_name, passed FROM dataproduct.run_checks('sales.days');
+RESET datestyle;
+SELECT dataproduct.drop_output('sales.days');
 -- a renamed relation is still the check's relation
 ALTER TABLE qc_sor.codes RENAME TO code_list;
 SELECT check_name, passed FROM dataproduct.run_checks('sales.flags') WHERE check_name LIKE 'relationship%';

@@ -46,6 +46,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/regproc.h"
 #include "utils/jsonb.h"
@@ -738,6 +739,33 @@ dataproduct_record_failed_checks(void)
 	forget_failed_results();
 }
 
+/*
+ * use_output_settings
+ *		Evaluate, until AtEOXact_GUC(true, <returned level>), under the
+ *		TimeZone, DateStyle and IntervalStyle the output was declared with,
+ *		as its refreshes do: a check's bounds and results then do not depend
+ *		on who runs it.
+ */
+static int
+use_output_settings(DpOutput *output)
+{
+	static const char *const names[] = {"TimeZone", "DateStyle", "IntervalStyle"};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(output->id)};
+	int			nestlevel = NewGUCNestLevel();
+	int			i;
+
+	dataproduct_spi_exec("SELECT timezone, datestyle, intervalstyle FROM dataproduct.output"
+						 " WHERE output_id = $1",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		for (i = 0; i < 3; i++)
+			(void) set_config_option(names[i],
+									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1),
+									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 static bool
 output_populated(DpOutput *output)
 {
@@ -814,6 +842,7 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	char		nulls[6] = "      ";
 	DpSavedUser saved;
 	text	   *result;
+	int			nestlevel;
 	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -928,11 +957,13 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	 * declaration, or one naming what the owner may not read, fails here
 	 * (privileges are checked when the executor starts).
 	 */
+	nestlevel = use_output_settings(output);
 	dataproduct_become_owner(output->owner, &saved);
 	sql = check_query(output, &check, NULL);
 	if (SPI_execute(psprintf("SELECT FROM (%s) __dp_check LIMIT 0", sql), false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not try check \"%s\"", check.name);
 	dataproduct_restore_user(&saved);
+	AtEOXact_GUC(true, nestlevel);
 
 	values[0] = Int64GetDatum(output->id);
 	values[1] = CStringGetTextDatum(check.name);
@@ -1076,6 +1107,7 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 		DpOutput   *output = lfirst(lc);
 		List	   *results = NIL;
 		ListCell   *rc;
+		int			nestlevel;
 
 		if (pg_class_aclcheck(output->view, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 			ereport(ERROR,
@@ -1089,8 +1121,10 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 							output->address)));
 			continue;
 		}
+		nestlevel = use_output_settings(output);
 		foreach(rc, output_checks(output->id))
 			results = lappend(results, run_one(output, lfirst(rc), snap, NULL, (Datum) 0));
+		AtEOXact_GUC(true, nestlevel);
 		/* a read-only transaction (or a standby) gets the results only */
 		if (!XactReadOnly)
 			record_results(results, snapdatum, "on demand");
