@@ -222,9 +222,11 @@ RESET ROLE;
 -- a cancelled check stops the refresh; it is not recorded as failing
 SELECT dataproduct.add_check('sales.flags', 'custom', name => 'slow', severity => 'warning',
        sql => 'SELECT * FROM sales.flags WHERE pg_sleep(1) IS NULL');
+\set VERBOSITY terse
 SET statement_timeout = '200ms';
 SELECT dataproduct.refresh('sales.flags');
 RESET statement_timeout;
+\set VERBOSITY default
 SELECT count(*) AS slow_results FROM dataproduct.check_results WHERE check_name = 'slow';
 SELECT dataproduct.drop_output('sales.flags');
 DROP SCHEMA qc_hidden CASCADE;
