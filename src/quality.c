@@ -962,6 +962,26 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	sql = check_query(output, &check, NULL);
 	if (SPI_execute(psprintf("SELECT FROM (%s) __dp_check LIMIT 0", sql), false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not try check \"%s\"", check.name);
+	if ((strcmp(check.kind, "range") == 0 || strcmp(check.kind, "row_count") == 0) &&
+		param(&check, "min") != NULL && param(&check, "max") != NULL)
+	{
+		Oid			typid = strcmp(check.kind, "range") == 0 ?
+			column_type(output, param(&check, "column"), check.kind) : INT8OID;
+		char	   *type = format_type_be_qualified(typid);
+		char	   *min = param(&check, "min");
+		char	   *max = param(&check, "max");
+		bool		isnull;
+
+		dataproduct_spi_exec(psprintf("SELECT %s::%s %s %s::%s", quote_literal_cstr(min), type,
+									  type_operator(typid, TYPECACHE_GT_OPR, "ordering", "min"),
+									  quote_literal_cstr(max), type),
+							 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min %s is greater than max %s", min, max),
+					 errhint("No value could pass this check.")));
+	}
 	dataproduct_restore_user(&saved);
 	AtEOXact_GUC(true, nestlevel);
 
