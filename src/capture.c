@@ -242,8 +242,7 @@ log_marker(Oid log)
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec(psprintf("INSERT INTO %s (__dp_xid, __dp_weight)"
 								  " VALUES (pg_catalog.pg_current_xact_id(), 0)",
-								  quote_qualified_identifier(get_namespace_name(get_rel_namespace(log)),
-															 get_rel_name(log))),
+								  dataproduct_qualified_name(log)),
 						 0, NULL, NULL, NULL, SPI_OK_INSERT);
 	dataproduct_restore_user(&saved);
 	dataproduct_spi_finish();
@@ -348,13 +347,6 @@ dataproduct_origin(void)
 	return psprintf(UINT64_FORMAT ":%u", GetSystemIdentifier(), MyDatabaseId);
 }
 
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 static void
 exec_utility(const char *sql)
 {
@@ -391,9 +383,9 @@ capture_partition_truncates(Oid relid, const char *qlog)
 			continue;
 		exec_utility(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
 							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
-							  qualified_name(child), quote_literal_cstr(qlog)));
+							  dataproduct_qualified_name(child), quote_literal_cstr(qlog)));
 		exec_utility(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture_truncate",
-							  qualified_name(child)));
+							  dataproduct_qualified_name(child)));
 	}
 }
 
@@ -467,16 +459,16 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 							  qlog));
 		exec_utility(psprintf("COMMENT ON TABLE %s IS %s", qlog,
 							  quote_literal_cstr(psprintf("pg_dataproduct: change log of %s",
-														  qualified_name(relid)))));
+														  dataproduct_qualified_name(relid)))));
 		exec_utility(psprintf("CREATE TRIGGER __dp_capture AFTER INSERT OR UPDATE OR DELETE ON %s"
 							  " FOR EACH ROW EXECUTE FUNCTION dataproduct.capture(%s)",
-							  qualified_name(relid), quote_literal_cstr(qlog)));
+							  dataproduct_qualified_name(relid), quote_literal_cstr(qlog)));
 		exec_utility(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
 							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
-							  qualified_name(relid), quote_literal_cstr(qlog)));
+							  dataproduct_qualified_name(relid), quote_literal_cstr(qlog)));
 		exec_utility(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture,"
 							  " ENABLE ALWAYS TRIGGER __dp_capture_truncate",
-							  qualified_name(relid)));
+							  dataproduct_qualified_name(relid)));
 		if (relkind == RELKIND_PARTITIONED_TABLE)
 			capture_partition_truncates(relid, qlog);
 
@@ -506,7 +498,7 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 			if (get_attnum(log, name) != InvalidAttrNumber)
 				continue;
 			/* the trigger picks the new column up by name */
-			exec_utility(psprintf("ALTER TABLE %s ADD COLUMN %s", qualified_name(log),
+			exec_utility(psprintf("ALTER TABLE %s ADD COLUMN %s", dataproduct_qualified_name(log),
 								  (char *) lfirst(lc2)));
 			values[0] = ObjectIdGetDatum(log);
 			values[4] = CStringGetTextDatum(name);

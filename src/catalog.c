@@ -560,8 +560,7 @@ dataproduct_get_output(Oid view, bool missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("relation \"%s\" is not a data product output",
-						quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)),
-												   relname)),
+						dataproduct_qualified_name(view)),
 				 errhint("Outputs are listed in dataproduct.outputs.")));
 	}
 	return output_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
@@ -812,4 +811,63 @@ dataproduct_output_column(DpOutput *output, const char *column)
 				 errhint("The columns of an output are those of its view: \\d %s.",
 						 output->address)));
 	return attnum;
+}
+
+/*
+ * dataproduct_qualified_name
+ *		A relation's schema-qualified, quoted name, for generated SQL.
+ *		Errors out if the relation is gone (dropped concurrently).
+ */
+char *
+dataproduct_qualified_name(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+	char	   *schema = name ? get_namespace_name(get_rel_namespace(relid)) : NULL;
+
+	if (name == NULL || schema == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("It may have been dropped concurrently; try again.")));
+	return quote_qualified_identifier(schema, name);
+}
+
+/*
+ * dataproduct_in_subtransaction
+ *		Run fn(arg) in a subtransaction.  Returns NULL if it succeeded, else
+ *		its error (in the caller's memory context), everything it did
+ *		rolled back.  Memory context and resource owner are the caller's
+ *		again either way.  A cancel (statement_timeout, pg_cancel_backend)
+ *		or a shutdown is not fn's failure: it is rethrown, after the
+ *		rollback, to end the statement.
+ */
+ErrorData *
+dataproduct_in_subtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(outer);
+	CurrentResourceOwner = owner;
+	if (edata != NULL &&
+		(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		 edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
+		ReThrowError(edata);
+	return edata;
 }

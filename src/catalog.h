@@ -73,6 +73,9 @@ typedef struct DpSavedUser
 
 extern void dataproduct_catalog_init(void);
 
+/* subtransactions that report their error instead of raising it */
+extern ErrorData *dataproduct_in_subtransaction(void (*fn) (void *), void *arg);
+
 /* SPI session with a pinned search_path */
 extern void dataproduct_spi_connect(void);
 extern void dataproduct_spi_finish(void);
@@ -91,6 +94,7 @@ extern void dataproduct_check_acts_as(Oid owner, const char *objkind,
 extern void dataproduct_check_may_assign(Oid owner);
 
 /* names and addresses */
+extern char *dataproduct_qualified_name(Oid relid);
 extern void dataproduct_check_name(const char *kind, const char *name);
 extern void dataproduct_split_address(const char *address, char **domain,
 									  char **name);

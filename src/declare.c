@@ -1056,8 +1056,7 @@ change_owner(DpProduct *product, Oid owner)
 				continue;
 			exec_ddl(psprintf("ALTER %s %s OWNER TO %s",
 							  get_rel_relkind(rels[i]) == RELKIND_VIEW ? "VIEW" : "TABLE",
-							  quote_qualified_identifier(get_namespace_name(get_rel_namespace(rels[i])),
-														 get_rel_name(rels[i])),
+							  dataproduct_qualified_name(rels[i]),
 							  qowner));
 		}
 		dataproduct_restore_user(&saved);

@@ -140,13 +140,6 @@ param_list(DpCheck *check, const char *key)
  * ----------------------------------------------------------------
  */
 
-static char *
-qualified_relation(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /* Error out unless column is a column of output; returns its type. */
 static Oid
 column_type(DpOutput *output, const char *column, const char *kind)
@@ -222,7 +215,7 @@ static char *
 check_query(DpOutput *output, DpCheck *check, const char *rows)
 {
 	const char *kind = check->kind;
-	char	   *view = qualified_relation(output->view);
+	char	   *view = dataproduct_qualified_name(output->view);
 	char	   *column = param(check, "column");
 
 	if (strcmp(kind, "not_null") == 0)
@@ -346,7 +339,7 @@ check_query(DpOutput *output, DpCheck *check, const char *rows)
 					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 					 errmsg("a relationship check cannot refer to temporary relation \"%s\"",
 							get_rel_name(to_relid))));
-		to_relation = qualified_relation(to_relid);
+		to_relation = dataproduct_qualified_name(to_relid);
 		to_attnum = get_attnum(to_relid, to_column);
 		if (to_attnum != InvalidAttrNumber && get_atttype(to_relid, to_attnum) == type)
 			eq = type_operator(type, TYPECACHE_EQ_OPR, "equality", column);
@@ -471,73 +464,74 @@ output_checks(int64 output_id)
 	return result;
 }
 
+typedef struct RunArgs
+{
+	DpOutput   *output;
+	DpCheck    *check;
+	Snapshot	snap;
+	const char *rows;
+	Datum		written;
+	DpCheckResult *r;
+} RunArgs;
+
+static void
+run_one_cb(void *arg)
+{
+	RunArgs    *a = arg;
+	DpSavedUser saved;
+	char	   *sql;
+	SPIPlanPtr	plan;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	Oid			tidarray = TIDARRAYOID;
+
+	/* names in the check resolve, and are checked, as the owner's */
+	dataproduct_become_owner(a->output->owner, &saved);
+	sql = check_query(a->output, a->check, a->rows);
+	plan = SPI_prepare(sql, a->rows ? 1 : 0, &tidarray);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare check \"%s\": %s", a->check->name,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_execute_snapshot(plan, a->rows ? &a->written : NULL, NULL, a->snap,
+							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "check \"%s\" returned no result", a->check->name);
+	dataproduct_restore_user(&saved);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	a->r->observed = SPI_getvalue(tup, desc, 1);
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	a->r->passed = !isnull && DatumGetBool(d);
+	a->r->sample = SPI_getvalue(tup, desc, 3);
+}
+
 /*
  * run_one
  *		Run one check as the product owner at snapshot snap; rows (with the
  *		tid[] written as its $1), if not NULL, the rows of the output it
- *		looks at.  An error in
- *		the check's own query (a custom query dividing by zero, a referenced
- *		table gone) fails the check with that error as its observation.
+ *		looks at.  An error in the check's own query (a custom query dividing
+ *		by zero, a referenced table gone) fails the check with that error as
+ *		its observation.
  */
 static DpCheckResult *
 run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows,
 		Datum written)
 {
 	DpCheckResult *r = palloc0(sizeof(DpCheckResult));
-	MemoryContext outer = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	DpSavedUser saved;
+	RunArgs		a = {output, check, snap, rows, written, r};
+	ErrorData  *edata;
 
 	r->check_id = check->id;
 	r->name = check->name;
 	r->severity = check->severity;
 	r->incremental = (rows != NULL);
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(outer);
-	PG_TRY();
+	edata = dataproduct_in_subtransaction(run_one_cb, &a);
+	if (edata != NULL)
 	{
-		char	   *sql;
-		SPIPlanPtr	plan;
-		HeapTuple	tup;
-		TupleDesc	desc;
-		bool		isnull;
-		Datum		d;
-		Oid			tidarray = TIDARRAYOID;
-
-		/* names in the check resolve, and are checked, as the owner's */
-		dataproduct_become_owner(output->owner, &saved);
-		sql = check_query(output, check, rows);
-		plan = SPI_prepare(sql, rows ? 1 : 0, &tidarray);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare check \"%s\": %s", check->name,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_execute_snapshot(plan, rows ? &written : NULL, NULL, snap, InvalidSnapshot,
-								 false, false, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "check \"%s\" returned no result", check->name);
-		dataproduct_restore_user(&saved);
-		tup = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
-		MemoryContextSwitchTo(outer);
-		r->observed = SPI_getvalue(tup, desc, 1);
-		d = SPI_getbinval(tup, desc, 2, &isnull);
-		r->passed = !isnull && DatumGetBool(d);
-		r->sample = SPI_getvalue(tup, desc, 3);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(outer);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		/* a cancel, a timeout or a conflict is not the check's verdict */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
-			edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY ||
+		/* a conflict or lack of memory is not the check's verdict either */
+		if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY ||
 			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
 			edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
 			edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
@@ -546,9 +540,6 @@ run_one(DpOutput *output, DpCheck *check, Snapshot snap, const char *rows,
 		r->observed = psprintf("error: %s", edata->message);
 		r->sample = NULL;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(outer);
-	CurrentResourceOwner = owner;
 	return r;
 }
 

@@ -134,13 +134,6 @@ refresh_error_callback(void *arg)
 			   ctx->address, GetUserNameFromId(ctx->owner, true));
 }
 
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /* ----------------------------------------------------------------
  * Statements at a snapshot, with reused plans
  * ----------------------------------------------------------------
@@ -297,7 +290,7 @@ full_refresh_sql(Oid store, const char *target)
 	StringInfoData cols;
 	StringInfoData keys;
 	StringInfoData sql;
-	char	   *qstore = qualified_name(store);
+	char	   *qstore = dataproduct_qualified_name(store);
 	int			i;
 
 	initStringInfo(&cols);
@@ -361,7 +354,7 @@ full_refresh(Snapshot snap, Oid store, const char *target, int64 *row_count)
 	run_at(snap, full_refresh_sql(store, target), 0, NULL, NULL, NULL,
 		   SPI_OK_SELECT, true);
 	changed = result_int8(1) + result_int8(2);
-	run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM %s", qualified_name(store)),
+	run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM %s", dataproduct_qualified_name(store)),
 		   0, NULL, NULL, NULL, SPI_OK_SELECT, true);
 	*row_count = result_int8(1);
 	return changed;
@@ -429,13 +422,13 @@ refuse_own_changes(Snapshot snap, List *sources, const char *address)
 		Datum		values[1] = {FullTransactionIdGetDatum(xid)};
 
 		run_at(snap, psprintf("SELECT 1 FROM %s WHERE __dp_xid = $1 LIMIT 1",
-							  qualified_name(sb->log)),
+							  dataproduct_qualified_name(sb->log)),
 			   1, argtypes, values, NULL, SPI_OK_SELECT, true);
 		if (SPI_processed > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot refresh output %s in the transaction that changed its source %s",
-							address, qualified_name(sb->relid)),
+							address, dataproduct_qualified_name(sb->relid)),
 					 errhint("Commit the changes first, then refresh.")));
 	}
 }
@@ -555,8 +548,8 @@ apply_batch(Snapshot snap, DpPlan *plan, Oid store, Oid pre,
 			List *changed_leaves, Oid *logs, Datum snapdatum, Datum old_snap,
 			int64 *row_count)
 {
-	char	   *qstore = qualified_name(store);
-	char	   *qpre = qualified_name(pre);
+	char	   *qstore = dataproduct_qualified_name(store);
+	char	   *qpre = dataproduct_qualified_name(pre);
 	Bitmapset  *changed = NULL;
 	ListCell   *lc;
 	int64		applied = 0;
@@ -717,7 +710,7 @@ batch_sizes(Snapshot snap, List *sources, Datum snapdatum, Datum old_snap,
 	foreach(lc, sources)
 	{
 		SourceBatch *sb = lfirst(lc);
-		char	   *log = qualified_name(sb->log);
+		char	   *log = dataproduct_qualified_name(sb->log);
 		Relation	rel = relation_open(sb->log, AccessShareLock);
 		double		most = (double) RelationGetNumberOfBlocks(rel) *
 			(BLCKSZ / (SizeofHeapTupleHeader + sizeof(ItemIdData)));
@@ -772,7 +765,7 @@ clear_foreign_logs(Snapshot snap, List *sources, const char *origin)
 
 		if (strcmp(sb->origin, origin) == 0)
 			continue;
-		run_at(snap, psprintf("DELETE FROM %s", qualified_name(sb->log)),
+		run_at(snap, psprintf("DELETE FROM %s", dataproduct_qualified_name(sb->log)),
 			   0, NULL, NULL, NULL, SPI_OK_DELETE, false);
 		run_at(snap, "UPDATE dataproduct.source SET origin = $2 WHERE log = $1",
 			   2, argtypes, values, NULL, SPI_OK_UPDATE, true);
@@ -804,7 +797,7 @@ trim_logs(Snapshot snap, List *sources)
 	foreach(lc, sources)
 	{
 		SourceBatch *sb = lfirst(lc);
-		char	   *log = qualified_name(sb->log);
+		char	   *log = dataproduct_qualified_name(sb->log);
 		Oid			argtypes[1] = {OIDOID};
 		Datum		values[1] = {ObjectIdGetDatum(sb->log)};
 		Oid			xidtypes[1] = {XID8OID};
@@ -837,40 +830,6 @@ trim_logs(Snapshot snap, List *sources)
 			   1, xidtypes, &bound, NULL, SPI_OK_DELETE, true);
 	}
 	dataproduct_restore_user(&saved);
-}
-
-/*
- * in_subtransaction
- *		Run fn(arg) in a subtransaction.  Returns NULL if it succeeded, else
- *		its error (in the caller's memory context), everything it did
- *		rolled back.  Memory context and resource owner are the caller's
- *		again either way.
- */
-static ErrorData *
-in_subtransaction(void (*fn) (void *), void *arg)
-{
-	MemoryContext outer = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(outer);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(outer);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(outer);
-	CurrentResourceOwner = owner;
-	return edata;
 }
 
 typedef struct ApplyArgs
@@ -912,7 +871,7 @@ try_apply_batch(Snapshot snap, DpPlan *plan, DpOutput *output,
 {
 	ApplyArgs	a = {snap, plan, output, changed_leaves, logs, snapdatum,
 	old_snap, 0, *row_count};
-	ErrorData  *edata = in_subtransaction(apply_batch_cb, &a);
+	ErrorData  *edata = dataproduct_in_subtransaction(apply_batch_cb, &a);
 
 	if (edata != NULL)
 	{
@@ -1063,7 +1022,7 @@ dataproduct_refresh_output(DpOutput *output)
 	{
 		dataproduct_become_owner(output->owner, &saved);
 		changed = full_refresh(snap, output->store,
-							   psprintf("SELECT * FROM %s", qualified_name(output->query_view)),
+							   psprintf("SELECT * FROM %s", dataproduct_qualified_name(output->query_view)),
 							   &row_count);
 		dataproduct_restore_user(&saved);
 	}
@@ -1124,7 +1083,7 @@ dataproduct_refresh_output(DpOutput *output)
 		dataproduct_become_owner(output->owner, &saved);
 		if (rebuild)
 			changed = full_refresh(snap, output->store,
-								   dataproduct_store_sql(plan, qualified_name(output->pre_view), false),
+								   dataproduct_store_sql(plan, dataproduct_qualified_name(output->pre_view), false),
 								   &row_count);
 		else
 		{
@@ -1149,7 +1108,7 @@ dataproduct_refresh_output(DpOutput *output)
 			{
 				kind = "rebuild";
 				changed = full_refresh(snap, output->store,
-									   dataproduct_store_sql(plan, qualified_name(output->pre_view), false),
+									   dataproduct_store_sql(plan, dataproduct_qualified_name(output->pre_view), false),
 									   &row_count);
 			}
 		}
@@ -1160,7 +1119,7 @@ dataproduct_refresh_output(DpOutput *output)
 		{
 			dataproduct_become_catalog_owner(&saved);
 			run_at(snap, psprintf("CREATE OR REPLACE VIEW %s AS %s",
-								  qualified_name(output->view),
+								  dataproduct_qualified_name(output->view),
 								  dataproduct_view_sql(plan, output->store, false)),
 				   0, NULL, NULL, NULL, SPI_OK_UTILITY, false);
 			dataproduct_restore_user(&saved);
@@ -1233,7 +1192,7 @@ dataproduct_check_owner_can_read(DpOutput *output, Oid owner)
 
 	dataproduct_become_owner(owner, &saved);
 	dataproduct_spi_exec(psprintf("SELECT FROM %s LIMIT 0",
-								  qualified_name(output->query_view)),
+								  dataproduct_qualified_name(output->query_view)),
 						 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	dataproduct_restore_user(&saved);
 
@@ -1316,7 +1275,7 @@ void
 dataproduct_refresh_in_worker(int64 output_id)
 {
 	WorkerRefresh w = {output_id, NULL};
-	ErrorData  *edata = in_subtransaction(refresh_by_id_cb, &w);
+	ErrorData  *edata = dataproduct_in_subtransaction(refresh_by_id_cb, &w);
 
 	if (edata != NULL)
 	{
@@ -1391,7 +1350,7 @@ dataproduct_pending_changes(PG_FUNCTION_ARGS)
 										  " WHERE o.output_id = $1"
 										  "   AND NOT pg_catalog.pg_visible_in_snapshot(l.__dp_xid, o.snapshot)"
 										  "   AND pg_catalog.pg_visible_in_snapshot(l.__dp_xid, pg_catalog.pg_current_snapshot())",
-										  qualified_name(sb->log)),
+										  dataproduct_qualified_name(sb->log)),
 								 1, argtypes, values, NULL, SPI_OK_SELECT);
 			pending += result_int8(1);
 			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
