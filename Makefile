@@ -9,18 +9,27 @@ PG_CONFIG ?= pg_config
 
 EXTENSION = pg_dataproduct
 MODULE_big = pg_dataproduct
+# from the ground floor up, in the order of the data flow (see src/pg_dataproduct.c)
 OBJS = \
 	src/pg_dataproduct.o \
+	src/exec.o \
+	src/shmem.o \
+	src/guc.o \
 	src/catalog.o \
 	src/analyze.o \
-	src/declare.o \
+	src/plan.o \
 	src/delta.o \
 	src/capture.o \
-	src/guc.o \
+	src/batch.o \
+	src/apply.o \
+	src/checks.o \
+	src/quality.o \
 	src/refresh.o \
-	src/worker.o \
 	src/discovery.o \
-	src/quality.o
+	src/ddl.o \
+	src/declare.o \
+	src/product.o \
+	src/worker.o
 
 DATA = pg_dataproduct--0.1.0.sql
 PGFILEDESC = "pg_dataproduct - data products served from operational tables"

@@ -24,12 +24,14 @@
  * The write path stays cheap: no SPI, no catalog lookups after the first row
  * of a backend (the column mapping is cached per trigger and dropped on
  * relcache invalidation), one heap insert per image into a table whose only
- * index is a partial one that ordinary images never enter (markers only).  The insert bypasses privilege checks on purpose: writers need no
- * rights on the log, and only the extension can install this trigger
- * (EXECUTE is revoked from PUBLIC).
+ * index is a partial one that ordinary images never enter (markers only).
+ * The insert bypasses privilege checks on purpose: writers need no rights
+ * on the log, and only the extension can install this trigger (EXECUTE is
+ * revoked from PUBLIC).
  *
- * The log is read and trimmed by refresh.c; outputs consume it in batches
- * defined by snapshots, so rows need no order.  Triggers are ordinary
+ * The log format is defined in capture.h.  The log is read and trimmed by
+ * batch.c; outputs consume it in batches defined by snapshots, so rows need
+ * no order.  Triggers are ordinary
  * (so pg_dump restores them, after the data) but guarded by the event
  * triggers: dropping or disabling one by hand is refused.
  *
@@ -71,7 +73,8 @@
 
 #include "capture.h"
 #include "catalog.h"
-#include "worker.h"
+#include "exec.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_capture);
 
@@ -163,11 +166,11 @@ capture_entry(Trigger *trigger, Relation rel)
 
 			if (att->attisdropped)
 				entry->source[i] = InvalidAttrNumber;
-			else if (strcmp(name, "__dp_xid") == 0)
+			else if (strcmp(name, DP_LOG_XID) == 0)
 				entry->source[i] = CAPTURE_XID;
-			else if (strcmp(name, "__dp_weight") == 0)
+			else if (strcmp(name, DP_LOG_WEIGHT) == 0)
 				entry->source[i] = CAPTURE_WEIGHT;
-			else if (strcmp(name, "__dp_at") == 0)
+			else if (strcmp(name, DP_LOG_AT) == 0)
 				entry->source[i] = CAPTURE_AT;
 			else
 			{
@@ -336,24 +339,6 @@ dataproduct_capture(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/*
- * dataproduct_origin
- *		The cluster and database transaction ids belong to.  A snapshot or a
- *		log from another origin (a restored dump) is meaningless here.
- */
-char *
-dataproduct_origin(void)
-{
-	return psprintf(UINT64_FORMAT ":%u", GetSystemIdentifier(), MyDatabaseId);
-}
-
-static void
-exec_utility(const char *sql)
-{
-	dataproduct_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	CommandCounterIncrement();
-}
-
 /* The column definition of a relation's attribute, for its log. */
 static char *
 column_definition(Relation rel, AttrNumber attno)
@@ -381,10 +366,10 @@ capture_partition_truncates(Oid relid, const char *qlog)
 
 		if (child == relid)
 			continue;
-		exec_utility(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
+		dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
 							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
 							  dataproduct_qualified_name(child), quote_literal_cstr(qlog)));
-		exec_utility(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture_truncate",
+		dataproduct_exec_ddl(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture_truncate",
 							  dataproduct_qualified_name(child)));
 	}
 }
@@ -448,25 +433,25 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 		initStringInfo(&cols);
 		foreach(lc, defs)
 			appendStringInfo(&cols, "%s, ", (char *) lfirst(lc));
-		exec_utility(psprintf("CREATE TABLE %s (%s__dp_xid pg_catalog.xid8 NOT NULL,"
+		dataproduct_exec_ddl(psprintf("CREATE TABLE %s (%s__dp_xid pg_catalog.xid8 NOT NULL,"
 							  " __dp_weight pg_catalog.int2 NOT NULL,"
 							  " __dp_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp())"
 							  " WITH (autovacuum_vacuum_scale_factor = 0.01)",
 							  qlog, cols.data));
 		/* markers (TRUNCATE, ALTER) are rare: found without scanning the log */
-		exec_utility(psprintf("CREATE INDEX %s ON %s (__dp_xid) WHERE __dp_weight = 0",
+		dataproduct_exec_ddl(psprintf("CREATE INDEX %s ON %s (__dp_xid) WHERE __dp_weight = 0",
 							  quote_identifier(psprintf("source_" INT64_FORMAT "_markers", id)),
 							  qlog));
-		exec_utility(psprintf("COMMENT ON TABLE %s IS %s", qlog,
+		dataproduct_exec_ddl(psprintf("COMMENT ON TABLE %s IS %s", qlog,
 							  quote_literal_cstr(psprintf("pg_dataproduct: change log of %s",
 														  dataproduct_qualified_name(relid)))));
-		exec_utility(psprintf("CREATE TRIGGER __dp_capture AFTER INSERT OR UPDATE OR DELETE ON %s"
+		dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture AFTER INSERT OR UPDATE OR DELETE ON %s"
 							  " FOR EACH ROW EXECUTE FUNCTION dataproduct.capture(%s)",
 							  dataproduct_qualified_name(relid), quote_literal_cstr(qlog)));
-		exec_utility(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
+		dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
 							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
 							  dataproduct_qualified_name(relid), quote_literal_cstr(qlog)));
-		exec_utility(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture,"
+		dataproduct_exec_ddl(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture,"
 							  " ENABLE ALWAYS TRIGGER __dp_capture_truncate",
 							  dataproduct_qualified_name(relid)));
 		if (relkind == RELKIND_PARTITIONED_TABLE)
@@ -498,7 +483,7 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 			if (get_attnum(log, name) != InvalidAttrNumber)
 				continue;
 			/* the trigger picks the new column up by name */
-			exec_utility(psprintf("ALTER TABLE %s ADD COLUMN %s", dataproduct_qualified_name(log),
+			dataproduct_exec_ddl(psprintf("ALTER TABLE %s ADD COLUMN %s", dataproduct_qualified_name(log),
 								  (char *) lfirst(lc2)));
 			values[0] = ObjectIdGetDatum(log);
 			values[4] = CStringGetTextDatum(name);

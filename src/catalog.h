@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.h
- *	  Catalog access, privilege rules and role switching of pg_dataproduct.
+ *	  The catalog of pg_dataproduct: its rows as structs, names and rights.
  *
  * IDENTIFICATION
  *	  src/catalog.h
@@ -22,7 +22,7 @@
 #define DP_STATUS_DEPRECATED	"deprecated"
 #define DP_STATUS_RETIRED		"retired"
 
-/* Prefix reserved for the engine's hidden store columns. */
+/* Prefix reserved for the engine's hidden columns (stores, change logs). */
 #define DP_RESERVED_PREFIX		"__dp_"
 
 typedef struct DpDomain
@@ -61,43 +61,22 @@ typedef struct DpOutput
 	Oid			query_view;
 	Oid			pre_view;		/* incremental outputs: pre-aggregation view */
 	char	   *mode;
-	List	   *sources;		/* filled by refresh.c */
+	/* the settings the output was declared under, and is evaluated under */
+	char	   *timezone;
+	char	   *datestyle;
+	char	   *intervalstyle;
 } DpOutput;
 
-/* Saved identity while running as another role; see catalog.c. */
-typedef struct DpSavedUser
-{
-	Oid			userid;
-	int			sec_context;
-} DpSavedUser;
-
-extern void dataproduct_catalog_init(void);
-
-/* subtransactions that report their error instead of raising it */
-extern ErrorData *dataproduct_in_subtransaction(void (*fn) (void *), void *arg);
-
-/* SPI session with a pinned search_path */
-extern void dataproduct_spi_connect(void);
-extern void dataproduct_spi_finish(void);
-extern int	dataproduct_pin_search_path(void);
-extern void dataproduct_unpin_search_path(int nestlevel);
-extern uint64 dataproduct_spi_exec(const char *sql, int nargs, Oid *argtypes,
-								   Datum *values, const char *nulls,
-								   int expected_rc);
-
-/* identities */
-extern void dataproduct_become_catalog_owner(DpSavedUser *saved);
-extern void dataproduct_become_owner(Oid owner, DpSavedUser *saved);
-extern void dataproduct_restore_user(DpSavedUser *saved);
+/* rights */
 extern void dataproduct_check_acts_as(Oid owner, const char *objkind,
 									  const char *objname);
 extern void dataproduct_check_may_assign(Oid owner);
 
 /* names and addresses */
-extern char *dataproduct_qualified_name(Oid relid);
 extern void dataproduct_check_name(const char *kind, const char *name);
 extern void dataproduct_split_address(const char *address, char **domain,
 									  char **name);
+extern char *dataproduct_origin(void);
 
 /* lookups (SPI must be connected) */
 extern DpDomain *dataproduct_get_domain(const char *name, bool missing_ok);
@@ -106,11 +85,11 @@ extern DpOutput *dataproduct_get_output(Oid view, bool missing_ok);
 extern DpOutput *dataproduct_get_output_by_id(int64 id);
 extern List *dataproduct_product_outputs(int64 product_id);
 extern List *dataproduct_outputs_reading(Oid view);
+extern List *dataproduct_broken_outputs(void);
 extern AttrNumber dataproduct_output_column(DpOutput *output, const char *column);
 
 /* drops */
 extern void dataproduct_drop_output_relations(DpOutput *output,
 											  DropBehavior behavior, int flags);
-extern void dataproduct_forget_dropped(void);
 
 #endif							/* DATAPRODUCT_CATALOG_H */

@@ -34,6 +34,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "exec.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_comment_column);
 PG_FUNCTION_INFO_V1(dataproduct_word_similarity);

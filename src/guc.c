@@ -18,6 +18,7 @@
 
 #include "guc.h"
 
+double		dataproduct_full_refresh_fraction = 0.3;
 bool		dataproduct_enabled = true;
 int			dataproduct_max_workers = 2;
 int			dataproduct_naptime = 60000;

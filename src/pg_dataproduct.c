@@ -3,12 +3,34 @@
  * pg_dataproduct.c
  *	  Entry point of the pg_dataproduct shared library.
  *
- * pg_dataproduct turns operational tables into data products: domains and
- * products are declared (declare.c), output queries are checked (analyze.c)
- * and planned for incremental maintenance (delta.c), changes of their
- * sources are captured (capture.c), outputs are kept in store tables
- * (refresh.c), and the catalog holds it all together (catalog.c).  This file only holds the module magic and _PG_init,
- * which dispatches to the subsystems that need set-up at load time.
+ * pg_dataproduct turns operational tables into data products.  The files,
+ * from the ground floor up, each calling only the floors below it:
+ *
+ *	 services     exec.c       SPI with a pinned search_path, statements at a
+ *	                           snapshot with kept plans, identities,
+ *	                           settings, subtransactions
+ *	              shmem.c      shared memory; the scheduler woken at commit
+ *	              guc.c        configuration parameters
+ *	 catalog      catalog.c    the extension's tables as structs; names, rights
+ *	 the flow of one change, in order:
+ *	              analyze.c    an output query is parsed and checked
+ *	              delta.c      ... and planned for incremental maintenance:
+ *	                           store layout and delta statements (no SPI)
+ *	              capture.c    the C trigger appends row images to a change
+ *	                           log (format in capture.h)
+ *	              batch.c      a refresh's batch: the log rows between two
+ *	                           snapshots; sizes, markers, trimming
+ *	              apply.c      the batch's delta merged into the store, or a
+ *	                           recomputation's difference applied
+ *	              quality.c    checks certify what was written, or roll it back
+ *	              refresh.c    the conductor of one refresh, steps in order
+ *	              discovery.c  search and self-description helpers
+ *	              ddl.c        event triggers and the ProcessUtility hook
+ *	 drivers      declare.c    the SQL API of declarations, and refresh()
+ *	              worker.c     launcher, schedulers, refresh workers
+ *
+ * This file only holds the module magic and _PG_init, which dispatches to
+ * the subsystems that need set-up at load time.
  *
  * IDENTIFICATION
  *	  src/pg_dataproduct.c
@@ -20,8 +42,10 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
-#include "catalog.h"
+#include "ddl.h"
+#include "exec.h"
 #include "guc.h"
+#include "shmem.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -43,6 +67,8 @@ _PG_init(void)
 		return;
 
 	dataproduct_define_gucs();
-	dataproduct_catalog_init();
+	dataproduct_exec_init();
+	dataproduct_shmem_init();
+	dataproduct_ddl_init();
 	dataproduct_worker_init();
 }

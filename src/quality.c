@@ -4,13 +4,10 @@
  *	  Quality checks on outputs: declaring them, running them after every
  *	  refresh and on demand, and keeping their results.
  *
- * A check is declared with add_check() as a kind and its parameters
- * (not_null, unique, accepted_values, range, row_count, relationship,
- * freshness, custom).  Each kind becomes one query over the output's view
- * that returns a single row: the observed value, whether the check passed,
- * and a small sample of offending rows.  The query is built from the catalog
- * each time it runs (so it always names the output by its current name) and
- * runs as the product owner, at the refresh's snapshot.
+ * A check is declared with add_check() as a kind and its parameters; each
+ * kind becomes one query over the output's view (checks.c), which runs
+ * here as the product owner, at the refresh's snapshot, in a
+ * subtransaction: an error of the check's own query fails the check.
  *
  * Data flow: dataproduct_refresh_output() (refresh.c) writes the store, then
  * calls dataproduct_checks_after_refresh() in the same transaction.  Every
@@ -58,27 +55,15 @@
 #include "utils/typcache.h"
 
 #include "catalog.h"
+#include "checks.h"
 #include "delta.h"
+#include "exec.h"
 #include "quality.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_add_check);
 PG_FUNCTION_INFO_V1(dataproduct_alter_check);
 PG_FUNCTION_INFO_V1(dataproduct_drop_check);
 PG_FUNCTION_INFO_V1(dataproduct_run_checks);
-
-/* most offending rows kept as a sample with each result */
-#define SAMPLE_ROWS 5
-
-/* A declared check, as read from the catalog. */
-typedef struct DpCheck
-{
-	int64		id;
-	char	   *name;
-	char	   *kind;
-	char	   *severity;
-	Jsonb	   *params;
-	bool		last_passed;	/* its latest result after a refresh passed */
-} DpCheck;
 
 /* The outcome of one run of a check. */
 typedef struct DpCheckResult
@@ -95,332 +80,6 @@ typedef struct DpCheckResult
 /* failing results of a refresh a blocking check rolled back */
 static List *failed_results = NIL;
 static Datum failed_snapshot = (Datum) 0;
-
-/* ----------------------------------------------------------------
- * Parameters
- * ----------------------------------------------------------------
- */
-
-/*
- * A text parameter of a check, or NULL.  (Read with SPI: the jsonb
- * accessors can return NULL, which DirectFunctionCall does not allow.)
- */
-static char *
-param(DpCheck *check, const char *key)
-{
-	Oid			argtypes[2] = {JSONBOID, TEXTOID};
-	Datum		values[2] = {JsonbPGetDatum(check->params), CStringGetTextDatum(key)};
-	bool		isnull;
-	Datum		d;
-
-	dataproduct_spi_exec("SELECT $1 ->> $2", 2, argtypes, values, NULL, SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-/* A text[] parameter as a list of C strings. */
-static List *
-param_list(DpCheck *check, const char *key)
-{
-	Oid			argtypes[2] = {JSONBOID, TEXTOID};
-	Datum		values[2] = {JsonbPGetDatum(check->params), CStringGetTextDatum(key)};
-	List	   *result = NIL;
-	uint64		i;
-
-	dataproduct_spi_exec("SELECT pg_catalog.jsonb_array_elements_text($1 -> $2)",
-						 2, argtypes, values, NULL, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed; i++)
-		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1));
-	return result;
-}
-
-/* ----------------------------------------------------------------
- * The query of a check
- * ----------------------------------------------------------------
- */
-
-/* Error out unless column is a column of output; returns its type. */
-static Oid
-column_type(DpOutput *output, const char *column, const char *kind)
-{
-	AttrNumber	attnum;
-
-	if (column == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a %s check needs a column", kind),
-				 errhint("Pass it as \"column\" => 'name'.")));
-	attnum = dataproduct_output_column(output, column);
-	return get_atttype(output->view, attnum);
-}
-
-/*
- * The operator of a type for a comparison (TYPECACHE_LT_OPR, _GT_, _EQ_), as
- * OPERATOR(schema.name): the type's own, whatever the search_path.
- */
-static char *
-type_operator(Oid type, int which, const char *what, const char *column)
-{
-	TypeCacheEntry *tc = lookup_type_cache(type, which);
-	Oid			opr = which == TYPECACHE_LT_OPR ? tc->lt_opr :
-		which == TYPECACHE_GT_OPR ? tc->gt_opr : tc->eq_opr;
-
-	if (!OidIsValid(opr))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("type %s of column \"%s\" has no %s", format_type_be(type),
-						column, what),
-				 errhint("Use a custom check for this column.")));
-	{
-		HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
-		Form_pg_operator form;
-		char	   *result;
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for operator %u", opr);
-		form = (Form_pg_operator) GETSTRUCT(tup);
-		result = psprintf("OPERATOR(%s.%s)",
-						  quote_identifier(get_namespace_name(form->oprnamespace)),
-						  NameStr(form->oprname));
-		ReleaseSysCache(tup);
-		return result;
-	}
-}
-
-/*
- * A query over the offending rows q, made into the one row a check returns:
- * how many there are, whether there are none, and the first few as jsonb.
- */
-static char *
-offending_rows(const char *q)
-{
-	return psprintf("WITH __dp_bad AS MATERIALIZED (%s)"
-					" SELECT pg_catalog.count(*)::text, pg_catalog.count(*) = 0,"
-					"        (SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s))"
-					"           FROM (SELECT * FROM __dp_bad LIMIT %d) s)"
-					"   FROM __dp_bad",
-					q, SAMPLE_ROWS);
-}
-
-/*
- * check_query
- *		The query that runs a check on output: one row of (observed text,
- *		passed boolean, sample jsonb).  Validates the parameters on the way,
- *		so add_check() calls it before storing a check.  rows, if not NULL,
- *		is what the row-by-row kinds (not_null, accepted_values, range) look
- *		at instead of the whole view.  SPI connected.
- */
-static char *
-check_query(DpOutput *output, DpCheck *check, const char *rows)
-{
-	const char *kind = check->kind;
-	char	   *view = dataproduct_qualified_name(output->view);
-	char	   *column = param(check, "column");
-
-	if (strcmp(kind, "not_null") == 0)
-	{
-		(void) column_type(output, column, kind);
-		return offending_rows(psprintf("SELECT * FROM %s WHERE %s IS NULL",
-									   rows ? rows : view, quote_identifier(column)));
-	}
-	else if (strcmp(kind, "unique") == 0)
-	{
-		List	   *columns = param_list(check, "columns");
-		StringInfoData cols;
-		StringInfoData notnull;
-		ListCell   *lc;
-
-		if (columns == NIL && column != NULL)
-			columns = list_make1(column);
-		if (columns == NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a unique check needs columns"),
-					 errhint("Pass them as columns => '{a,b}'.")));
-		initStringInfo(&cols);
-		initStringInfo(&notnull);
-		foreach(lc, columns)
-		{
-			char	   *c = lfirst(lc);
-
-			(void) column_type(output, c, kind);
-			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(c));
-			appendStringInfo(&notnull, " AND %s IS NOT NULL", quote_identifier(c));
-		}
-		/* NULLs are distinct, as in a UNIQUE constraint */
-		return offending_rows(psprintf("SELECT %s, pg_catalog.count(*) AS occurrences"
-									   "  FROM %s WHERE true%s GROUP BY %s"
-									   " HAVING pg_catalog.count(*) > 1",
-									   cols.data, view, notnull.data, cols.data));
-	}
-	else if (strcmp(kind, "accepted_values") == 0)
-	{
-		char	   *values = param(check, "values_literal");
-		Oid			type = column_type(output, column, kind);
-
-		if (values == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("an accepted_values check needs values"),
-					 errhint("Pass them as \"values\" => '{a,b}'.")));
-		return offending_rows(psprintf("SELECT * FROM %s WHERE %s IS NOT NULL"
-									   "   AND NOT %s %s ANY (%s::%s[])",
-									   rows ? rows : view, quote_identifier(column),
-									   quote_identifier(column),
-									   type_operator(type, TYPECACHE_EQ_OPR, "equality", column),
-									   quote_literal_cstr(values),
-									   format_type_be_qualified(type)));
-	}
-	else if (strcmp(kind, "range") == 0)
-	{
-		Oid			type = column_type(output, column, kind);
-		char	   *min = param(check, "min");
-		char	   *max = param(check, "max");
-		char	   *typname = format_type_be_qualified(type);
-		StringInfoData cond;
-
-		if (min == NULL && max == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a range check needs min, max or both")));
-		initStringInfo(&cond);
-		if (min != NULL)
-			appendStringInfo(&cond, "%s %s %s::%s", quote_identifier(column),
-							 type_operator(type, TYPECACHE_LT_OPR, "ordering", column),
-							 quote_literal_cstr(min), typname);
-		if (max != NULL)
-			appendStringInfo(&cond, "%s%s %s %s::%s", cond.len > 0 ? " OR " : "",
-							 quote_identifier(column),
-							 type_operator(type, TYPECACHE_GT_OPR, "ordering", column),
-							 quote_literal_cstr(max), typname);
-		return offending_rows(psprintf("SELECT * FROM %s WHERE %s",
-									   rows ? rows : view, cond.data));
-	}
-	else if (strcmp(kind, "row_count") == 0)
-	{
-		char	   *min = param(check, "min");
-		char	   *max = param(check, "max");
-
-		if (min == NULL && max == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a row_count check needs min, max or both")));
-		return psprintf("SELECT n::text, n >= %s::int8 AND n <= %s::int8, NULL::jsonb"
-						"  FROM (SELECT pg_catalog.count(*) AS n FROM %s) c",
-						quote_literal_cstr(min ? min : "0"),
-						quote_literal_cstr(max ? max : "9223372036854775807"),
-						view);
-	}
-	else if (strcmp(kind, "relationship") == 0)
-	{
-		char	   *to_relation = param(check, "to_relation");
-		char	   *to_oid = param(check, "to_relation_oid");
-		char	   *to_column = param(check, "to_column");
-		Oid			type = column_type(output, column, kind);
-		Oid			to_relid;
-		AttrNumber	to_attnum;
-		char	   *eq = "=";
-
-		if (to_relation == NULL || to_column == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a relationship check needs to_relation and to_column")));
-		/* the relation is kept by OID: a rename does not break the check */
-		to_relid = to_oid ? atooid(to_oid) : InvalidOid;
-		if (!OidIsValid(to_relid) || get_rel_name(to_relid) == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("relation %s of check \"%s\" no longer exists", to_relation,
-							check->name),
-					 errhint("Drop the check with dataproduct.drop_check() and declare it again.")));
-		if (get_rel_persistence(to_relid) == RELPERSISTENCE_TEMP)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-					 errmsg("a relationship check cannot refer to temporary relation \"%s\"",
-							get_rel_name(to_relid))));
-		to_relation = dataproduct_qualified_name(to_relid);
-		to_attnum = get_attnum(to_relid, to_column);
-		if (to_attnum != InvalidAttrNumber && get_atttype(to_relid, to_attnum) == type)
-			eq = type_operator(type, TYPECACHE_EQ_OPR, "equality", column);
-		if (to_attnum == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of relation %s does not exist",
-							to_column, to_relation)));
-		if (pg_class_aclcheck(to_relid, output->owner, ACL_SELECT) != ACLCHECK_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("owner \"%s\" of output %s may not read %s",
-							GetUserNameFromId(output->owner, false),
-							output->address, to_relation),
-					 errhint("Checks run as the product owner: GRANT SELECT ON %s TO %s.",
-							 to_relation,
-							 quote_identifier(GetUserNameFromId(output->owner, false)))));
-		return offending_rows(psprintf("SELECT * FROM %s v WHERE v.%s IS NOT NULL"
-									   "   AND NOT EXISTS (SELECT 1 FROM %s t"
-									   "                    WHERE t.%s %s v.%s)",
-									   view, quote_identifier(column),
-									   to_relation,
-									   quote_identifier(to_column), eq,
-									   quote_identifier(column)));
-	}
-	else if (strcmp(kind, "freshness") == 0)
-	{
-		char	   *max = param(check, "max_staleness");
-
-		if (max == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a freshness check needs max_staleness"),
-					 errhint("Pass it as max_staleness => '5 minutes'.")));
-		/* measured from the change stream; outputs refreshed in full, by age */
-		return psprintf("SELECT s::text, s <= %s::interval, NULL::jsonb"
-						"  FROM (SELECT COALESCE(f.staleness,"
-						"                 pg_catalog.now() - f.last_refresh, '0') AS s"
-						"          FROM dataproduct.freshness f"
-						"         WHERE f.output = %u::pg_catalog.regclass) f",
-						quote_literal_cstr(max), output->view);
-	}
-	else if (strcmp(kind, "custom") == 0)
-	{
-		char	   *sql = param(check, "sql");
-		List	   *parsed;
-
-		if (sql == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a custom check needs sql"),
-					 errhint("Pass a query returning the offending rows as sql => 'SELECT ...'.")));
-		/* syntax and names first, reported against the check's own text */
-		if (SPI_prepare(sql, 0, NULL) == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
-		if (list_length(parsed) != 1 ||
-			!IsA(((RawStmt *) linitial(parsed))->stmt, SelectStmt))
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("the sql of a custom check must be a single query"),
-					 errhint("Write a SELECT that returns the offending rows; the check passes when it returns none.")));
-		else
-		{
-			RawStmt    *raw = linitial(parsed);
-
-			/* the statement alone (no trailing semicolon), on lines of its own */
-			if (raw->stmt_len > 0)
-				sql = pnstrdup(sql + raw->stmt_location, raw->stmt_len);
-			else
-				sql = pstrdup(sql + raw->stmt_location);
-		}
-		return offending_rows(psprintf("\n%s\n", sql));
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown check kind \"%s\"", kind),
-			 errhint("Kinds are not_null, unique, accepted_values, range, row_count, relationship, freshness and custom.")));
-	return NULL;				/* keep compiler quiet */
-}
 
 /* ----------------------------------------------------------------
  * Running checks
@@ -489,7 +148,7 @@ run_one_cb(void *arg)
 
 	/* names in the check resolve, and are checked, as the owner's */
 	dataproduct_become_owner(a->output->owner, &saved);
-	sql = check_query(a->output, a->check, a->rows);
+	sql = dataproduct_check_query(a->output, a->check, a->rows);
 	plan = SPI_prepare(sql, a->rows ? 1 : 0, &tidarray);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare check \"%s\": %s", a->check->name,
@@ -730,33 +389,6 @@ dataproduct_record_failed_checks(void)
 	forget_failed_results();
 }
 
-/*
- * use_output_settings
- *		Evaluate, until AtEOXact_GUC(true, <returned level>), under the
- *		TimeZone, DateStyle and IntervalStyle the output was declared with,
- *		as its refreshes do: a check's bounds and results then do not depend
- *		on who runs it.
- */
-static int
-use_output_settings(DpOutput *output)
-{
-	static const char *const names[] = {"TimeZone", "DateStyle", "IntervalStyle"};
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(output->id)};
-	int			nestlevel = NewGUCNestLevel();
-	int			i;
-
-	dataproduct_spi_exec("SELECT timezone, datestyle, intervalstyle FROM dataproduct.output"
-						 " WHERE output_id = $1",
-						 1, argtypes, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-		for (i = 0; i < 3; i++)
-			(void) set_config_option(names[i],
-									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1),
-									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	return nestlevel;
-}
-
 static bool
 output_populated(DpOutput *output)
 {
@@ -806,51 +438,21 @@ check_severity(const char *severity)
 }
 
 /*
- * add_check(output regclass, kind text, name text, severity text,
- *			 description text, "column" text, columns text[], "values" text[],
- *			 min text, max text, to_relation regclass, to_column text,
- *			 max_staleness interval, sql text) RETURNS text
- *
- * Declare a check.  Its query is built and prepared as the product owner
- * right away, so that a bad declaration (an unknown column, a bound that is
- * not of the column's type, custom SQL that does not parse or names what
- * the owner cannot read) fails here rather than at the next refresh.
+ * check_params
+ *		The parameters of an add_check() call, as the text of a jsonb object
+ *		of their text forms (arrays as arrays; "values" also as an array
+ *		literal, for the query; to_relation also by OID).
  */
-Datum
-dataproduct_add_check(PG_FUNCTION_ARGS)
+static char *
+check_params(FunctionCallInfo fcinfo)
 {
 	static const char *const keys[] = {"column", "columns", "values", "min", "max",
 	"to_relation", "to_column", "max_staleness", "sql"};
 	static const Oid types[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID,
 	REGCLASSOID, TEXTOID, INTERVALOID, TEXTOID};
-	DpOutput   *output;
-	DpCheck		check;
-	char	   *description;
-	char	   *sql;
 	StringInfoData params;
-	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = "      ";
-	DpSavedUser saved;
-	text	   *result;
-	int			nestlevel;
 	int			i;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("output and kind must not be null")));
-	dataproduct_spi_connect();
-	output = dataproduct_get_output(PG_GETARG_OID(0), false);
-	dataproduct_check_acts_as(output->owner, "data product", output->product);
-
-	check.id = 0;
-	check.kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	check.severity = PG_ARGISNULL(3) ? "blocking" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	check_severity(check.severity);
-	description = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
-
-	/* the parameters, as a jsonb object of their text forms */
 	initStringInfo(&params);
 	appendStringInfoChar(&params, '{');
 	for (i = 0; i < (int) lengthof(keys); i++)
@@ -913,58 +515,65 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 							 DatumGetObjectId(PG_GETARG_DATUM(argno)));
 	}
 	appendStringInfoChar(&params, '}');
-	check.params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													  CStringGetDatum(params.data)));
+	return params.data;
+}
 
-	if (PG_ARGISNULL(2))
+/*
+ * default_check_name
+ *		The name of a check declared without one: its kind and columns.
+ */
+static char *
+default_check_name(DpCheck *check)
+{
+	char	   *column = dataproduct_check_param(check, "column");
+	List	   *columns = dataproduct_check_param_list(check, "columns");
+
+	if (columns != NIL)
 	{
-		char	   *column = param(&check, "column");
-		List	   *columns = param_list(&check, "columns");
+		StringInfoData name;
+		ListCell   *lc;
 
-		if (columns != NIL)
-		{
-			StringInfoData name;
-			ListCell   *lc;
-
-			initStringInfo(&name);
-			appendStringInfoString(&name, check.kind);
-			foreach(lc, columns)
-				appendStringInfo(&name, "_%s", (char *) lfirst(lc));
-			check.name = name.data;
-		}
-		else
-			check.name = column ? psprintf("%s_%s", check.kind, column) : check.kind;
+		initStringInfo(&name);
+		appendStringInfoString(&name, check->kind);
+		foreach(lc, columns)
+			appendStringInfo(&name, "_%s", (char *) lfirst(lc));
+		return name.data;
 	}
-	else
-		check.name = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	if (check.name[0] == '\0' || strlen(check.name) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid check name \"%s\"", check.name),
-				 errhint("A check name is 1 to %d bytes long.", NAMEDATALEN - 1)));
+	return column ? psprintf("%s_%s", check->kind, column) : check->kind;
+}
 
-	/*
-	 * Build it and start it as the owner, fetching nothing: a bad
-	 * declaration, or one naming what the owner may not read, fails here
-	 * (privileges are checked when the executor starts).
-	 */
-	nestlevel = use_output_settings(output);
+/*
+ * try_check
+ *		Build a check's query and start it as the owner, fetching nothing:
+ *		a bad declaration, or one naming what the owner may not read, fails
+ *		here (privileges are checked when the executor starts).  Bounds that
+ *		no value could pass are refused too.
+ */
+static void
+try_check(DpOutput *output, DpCheck *check)
+{
+	DpSavedUser saved;
+	char	   *sql;
+	int			nestlevel;
+
+	nestlevel = dataproduct_pin_settings(output->timezone, output->datestyle,
+										 output->intervalstyle);
 	dataproduct_become_owner(output->owner, &saved);
-	sql = check_query(output, &check, NULL);
+	sql = dataproduct_check_query(output, check, NULL);
 	if (SPI_execute(psprintf("SELECT FROM (%s) __dp_check LIMIT 0", sql), false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not try check \"%s\"", check.name);
-	if ((strcmp(check.kind, "range") == 0 || strcmp(check.kind, "row_count") == 0) &&
-		param(&check, "min") != NULL && param(&check, "max") != NULL)
+		elog(ERROR, "could not try check \"%s\"", check->name);
+	if ((strcmp(check->kind, "range") == 0 || strcmp(check->kind, "row_count") == 0) &&
+		dataproduct_check_param(check, "min") != NULL && dataproduct_check_param(check, "max") != NULL)
 	{
-		Oid			typid = strcmp(check.kind, "range") == 0 ?
-			column_type(output, param(&check, "column"), check.kind) : INT8OID;
+		Oid			typid = strcmp(check->kind, "range") == 0 ?
+			dataproduct_check_column_type(output, dataproduct_check_param(check, "column"), check->kind) : INT8OID;
 		char	   *type = format_type_be_qualified(typid);
-		char	   *min = param(&check, "min");
-		char	   *max = param(&check, "max");
+		char	   *min = dataproduct_check_param(check, "min");
+		char	   *max = dataproduct_check_param(check, "max");
 		bool		isnull;
 
 		dataproduct_spi_exec(psprintf("SELECT %s::%s %s %s::%s", quote_literal_cstr(min), type,
-									  type_operator(typid, TYPECACHE_GT_OPR, "ordering", "min"),
+									  dataproduct_type_operator(typid, TYPECACHE_GT_OPR, "ordering", "min"),
 									  quote_literal_cstr(max), type),
 							 0, NULL, NULL, NULL, SPI_OK_SELECT);
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
@@ -974,12 +583,63 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 					 errhint("No value could pass this check.")));
 	}
 	dataproduct_restore_user(&saved);
-	AtEOXact_GUC(true, nestlevel);
+	dataproduct_unpin_settings(nestlevel);
+}
+
+/*
+ * add_check(output regclass, kind text, name text, severity text,
+ *			 description text, "column" text, columns text[], "values" text[],
+ *			 min text, max text, to_relation regclass, to_column text,
+ *			 max_staleness interval, sql text) RETURNS text
+ *
+ * Declare a check.  Its query is built and prepared as the product owner
+ * right away, so that a bad declaration (an unknown column, a bound that is
+ * not of the column's type, custom SQL that does not parse or names what
+ * the owner cannot read) fails here rather than at the next refresh.
+ */
+Datum
+dataproduct_add_check(PG_FUNCTION_ARGS)
+{
+	DpOutput   *output;
+	DpCheck		check;
+	char	   *description;
+	char	   *params;
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+	DpSavedUser saved;
+	text	   *result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("output and kind must not be null")));
+	dataproduct_spi_connect();
+	output = dataproduct_get_output(PG_GETARG_OID(0), false);
+	dataproduct_check_acts_as(output->owner, "data product", output->product);
+
+	check.id = 0;
+	check.kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	check.severity = PG_ARGISNULL(3) ? "blocking" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	check_severity(check.severity);
+	description = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	params = check_params(fcinfo);
+	check.params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													  CStringGetDatum(params)));
+	check.name = PG_ARGISNULL(2) ? default_check_name(&check) :
+		text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (check.name[0] == '\0' || strlen(check.name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid check name \"%s\"", check.name),
+				 errhint("A check name is 1 to %d bytes long.", NAMEDATALEN - 1)));
+
+	try_check(output, &check);
 
 	values[0] = Int64GetDatum(output->id);
 	values[1] = CStringGetTextDatum(check.name);
 	values[2] = CStringGetTextDatum(check.kind);
-	values[3] = CStringGetTextDatum(params.data);
+	values[3] = CStringGetTextDatum(params);
 	values[4] = CStringGetTextDatum(check.severity);
 	if (description)
 		values[5] = CStringGetTextDatum(description);
@@ -1132,10 +792,11 @@ dataproduct_run_checks(PG_FUNCTION_ARGS)
 							output->address)));
 			continue;
 		}
-		nestlevel = use_output_settings(output);
+		nestlevel = dataproduct_pin_settings(output->timezone, output->datestyle,
+											 output->intervalstyle);
 		foreach(rc, output_checks(output->id))
 			results = lappend(results, run_one(output, lfirst(rc), snap, NULL, (Datum) 0));
-		AtEOXact_GUC(true, nestlevel);
+		dataproduct_unpin_settings(nestlevel);
 		/* a read-only transaction (or a standby) gets the results only */
 		if (!XactReadOnly)
 			record_results(results, snapdatum, "on demand");

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * refresh.h
- *	  Bringing an output's store up to date with its query.
+ *	  One refresh: bringing an output's store up to date with its query.
  *
  * IDENTIFICATION
  *	  src/refresh.h
@@ -13,8 +13,7 @@
 
 #include "catalog.h"
 
-extern int64 dataproduct_refresh_output(DpOutput *output);
+extern int64 dataproduct_refresh_output(DpOutput *output, bool by_worker);
 extern void dataproduct_check_owner_can_read(DpOutput *output, Oid owner);
-extern void dataproduct_refresh_in_worker(int64 output_id);
 
 #endif							/* DATAPRODUCT_REFRESH_H */

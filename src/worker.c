@@ -28,11 +28,12 @@
  * (a min_interval or backoff ending, a schedule), at most
  * dataproduct.naptime: no busy polling.  DROP DATABASE (and the ALTER
  * DATABASE forms that need the database to themselves) stop its scheduler
- * first, from a ProcessUtility hook.
+ * first (ddl.c).
  *
- * Shared memory: DpShared below; every field is protected by its LWLock,
- * taken shared to read and exclusive to write.  Latches are set outside it
- * only after reading their pointer under it.
+ * The wake-up at commit and the slots the launcher and schedulers share
+ * live in shared memory (shmem.c, which documents the locking).  This file
+ * is a driver on top: the refresh itself is refresh.c's; the failure
+ * policy (record, back off, retry, never end the worker) is this file's.
  *
  * IDENTIFICATION
  *	  src/worker.c
@@ -45,9 +46,10 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/pg_database.h"
-#include "commands/dbcommands.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -59,8 +61,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
-#include "storage/shmem.h"
-#include "tcop/utility.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -68,286 +69,28 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "exec.h"
 #include "guc.h"
+#include "quality.h"
 #include "refresh.h"
+#include "shmem.h"
 #include "worker.h"
-
-PG_FUNCTION_INFO_V1(dataproduct_wake_workers);
 
 PGDLLEXPORT void dataproduct_launcher_main(Datum arg);
 PGDLLEXPORT void dataproduct_scheduler_main(Datum arg);
 PGDLLEXPORT void dataproduct_refresh_worker_main(Datum arg);
 
-#define DP_MAX_DATABASES 64
-
-typedef struct DpDatabaseSlot
-{
-	Oid			dbid;			/* InvalidOid: free */
-	pid_t		scheduler_pid;	/* 0: none running */
-	Latch	   *latch;			/* the scheduler's, while it runs */
-	bool		wake;			/* a commit changed a captured source */
-	bool		no_extension;	/* the extension is not installed here */
-	bool		stop;			/* DROP/ALTER DATABASE: stay away */
-} DpDatabaseSlot;
-
-typedef struct DpShared
-{
-	LWLock	   *lock;
-	Latch	   *launcher_latch;
-	DpDatabaseSlot dbs[DP_MAX_DATABASES];
-} DpShared;
-
-static DpShared *shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
-/* this transaction asks for a wake-up at commit (and installed the extension) */
-static bool wake_at_commit = false;
-static bool installed_in_xact = false;
-
-/* true in the background workers of this module */
-bool		dataproduct_in_worker = false;
-
-/* ----------------------------------------------------------------
- * Shared memory
- * ----------------------------------------------------------------
- */
-
-static void
-worker_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(DpShared)));
-	RequestNamedLWLockTranche("pg_dataproduct", 1);
-}
-
-static void
-worker_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("pg_dataproduct", sizeof(DpShared), &found);
-	if (!found)
-	{
-		memset(shared, 0, sizeof(DpShared));
-		shared->lock = &(GetNamedLWLockTranche("pg_dataproduct"))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* The slot of a database; with create, a free one if it has none.  Lock held. */
-static DpDatabaseSlot *
-find_slot(Oid dbid, bool create)
-{
-	int			i;
-	DpDatabaseSlot *free_slot = NULL;
-
-	for (i = 0; i < DP_MAX_DATABASES; i++)
-	{
-		if (shared->dbs[i].dbid == dbid)
-			return &shared->dbs[i];
-		if (free_slot == NULL && shared->dbs[i].dbid == InvalidOid)
-			free_slot = &shared->dbs[i];
-	}
-	if (!create || free_slot == NULL)
-		return NULL;
-	memset(free_slot, 0, sizeof(DpDatabaseSlot));
-	free_slot->dbid = dbid;
-	return free_slot;
-}
-
-/*
- * wake_database
- *		Set the wake flag of a database and its scheduler's latch, or ask the
- *		launcher for a scheduler if it has none.
- */
-static void
-wake_database(Oid dbid, bool installed)
-{
-	DpDatabaseSlot *slot;
-	Latch	   *latch = NULL;
-	Latch	   *launcher = NULL;
-
-	if (shared == NULL)
-		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	slot = find_slot(dbid, true);
-	if (slot != NULL)
-	{
-		slot->wake = true;
-		if (installed)
-			slot->no_extension = false;
-		latch = slot->latch;
-	}
-	if (latch == NULL)
-		launcher = shared->launcher_latch;
-	LWLockRelease(shared->lock);
-	if (latch != NULL)
-		SetLatch(latch);
-	if (launcher != NULL)
-		SetLatch(launcher);
-}
-
-/* ----------------------------------------------------------------
- * In every backend
- * ----------------------------------------------------------------
- */
-
-/*
- * dataproduct_note_capture
- *		This transaction changed a captured source or declared an output:
- *		wake the scheduler of this database when (and only if) it commits.
- */
-void
-dataproduct_note_capture(void)
-{
-	wake_at_commit = true;
-}
-
-static void
-worker_xact_callback(XactEvent event, void *arg)
-{
-	(void) arg;
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-			if (wake_at_commit)
-				wake_database(MyDatabaseId, installed_in_xact);
-			wake_at_commit = installed_in_xact = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			wake_at_commit = installed_in_xact = false;
-			break;
-		default:
-			break;
-	}
-}
-
-/* Whether automatic refresh can run in this server. */
-bool
-dataproduct_workers_available(void)
-{
-	return shared != NULL;
-}
-
-/*
- * wake_workers() returns void: when this transaction commits, ask this
- * database's scheduler to look for outputs, starting one if none runs (the
- * install script calls it: the new extension is visible only after commit).
- */
-Datum
-dataproduct_wake_workers(PG_FUNCTION_ARGS)
-{
-	(void) fcinfo;
-	wake_at_commit = true;
-	installed_in_xact = true;
-	PG_RETURN_VOID();
-}
-
-/*
- * Stop the scheduler of a database for the length of a command that needs
- * the database to itself; the launcher starts it again afterwards.
- */
-static void
-stop_scheduler(Oid dbid, bool stop)
-{
-	DpDatabaseSlot *slot;
-	pid_t		pid = 0;
-	int			i;
-
-	if (shared == NULL || !OidIsValid(dbid))
-		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	slot = find_slot(dbid, stop);
-	if (slot != NULL)
-	{
-		slot->stop = stop;
-		pid = slot->scheduler_pid;
-	}
-	LWLockRelease(shared->lock);
-	if (!stop)
-	{
-		wake_database(dbid, false);
-		return;
-	}
-	if (pid != 0)
-		kill(pid, SIGTERM);
-	/* wait for it to go, up to ten seconds */
-	for (i = 0; i < 1000 && pid != 0; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		pg_usleep(10000L);
-		LWLockAcquire(shared->lock, LW_SHARED);
-		slot = find_slot(dbid, false);
-		pid = slot ? slot->scheduler_pid : 0;
-		LWLockRelease(shared->lock);
-	}
-}
-
-static void
-worker_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					  bool readOnlyTree, ProcessUtilityContext context,
-					  ParamListInfo params, QueryEnvironment *queryEnv,
-					  DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-	volatile Oid dbid = InvalidOid;
-
-	if (IsA(parsetree, DropdbStmt))
-		dbid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
-	else if (IsA(parsetree, RenameStmt) &&
-			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-		dbid = get_database_oid(((RenameStmt *) parsetree)->subname, true);
-	else if (IsA(parsetree, AlterDatabaseStmt))
-		dbid = get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
-
-	if (OidIsValid(dbid))
-		stop_scheduler(dbid, true);
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		if (OidIsValid(dbid))
-			stop_scheduler(dbid, false);
-	}
-	PG_END_TRY();
-}
-
 /*
  * dataproduct_worker_init
- *		From _PG_init: the transaction callback in every backend; with the
- *		library preloaded, shared memory, the DROP DATABASE hook and the
- *		launcher.
+ *		From _PG_init, with the library preloaded: register the launcher.
  */
 void
 dataproduct_worker_init(void)
 {
 	BackgroundWorker worker;
 
-	RegisterXactCallback(worker_xact_callback, NULL);
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = worker_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = worker_shmem_startup;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = worker_ProcessUtility;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -387,7 +130,11 @@ start_worker(const char *function, const char *type, Datum arg, Oid dbid)
 	return handle;
 }
 
-/* Databases that can take connections. */
+/*
+ * list_databases
+ *		The databases that can take connections, as a list allocated in the
+ *		caller's memory context (current again on return).
+ */
 static List *
 list_databases(void)
 {
@@ -416,6 +163,7 @@ list_databases(void)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(outer);
 	return result;
 }
 
@@ -432,11 +180,10 @@ dataproduct_launcher_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-	dataproduct_in_worker = true;
 
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	shared->launcher_latch = MyLatch;
-	LWLockRelease(shared->lock);
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+	dataproduct_shared->launcher_latch = MyLatch;
+	LWLockRelease(dataproduct_shared->lock);
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_dataproduct launcher",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -461,19 +208,19 @@ dataproduct_launcher_main(Datum arg)
 			dbs = list_databases();
 			for (i = 0; i < DP_MAX_DATABASES; i++)
 			{
-				DpDatabaseSlot *slot = &shared->dbs[i];
+				DpDatabaseSlot *slot = &dataproduct_shared->dbs[i];
 				Oid			dbid;
 				bool		start;
 				pid_t		pid;
 
-				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+				LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
 				dbid = slot->dbid;
 				if (OidIsValid(dbid) && !list_member_oid(dbs, dbid) &&
 					slot->scheduler_pid == 0)
 					slot->dbid = dbid = InvalidOid; /* dropped database */
 				start = OidIsValid(dbid) && slot->scheduler_pid == 0 &&
 					!slot->no_extension && !slot->stop;
-				LWLockRelease(shared->lock);
+				LWLockRelease(dataproduct_shared->lock);
 
 				/* a scheduler we started may not have registered yet */
 				if (start && handles[i] != NULL &&
@@ -488,9 +235,15 @@ dataproduct_launcher_main(Datum arg)
 				}
 				if (start)
 				{
+					/* handles outlive the loop's memory */
+					MemoryContext hold = MemoryContextSwitchTo(TopMemoryContext);
+
+					if (handles[i] != NULL)
+						pfree(handles[i]);
 					handles[i] = start_worker("dataproduct_scheduler_main",
 											  "pg_dataproduct scheduler",
 											  ObjectIdGetDatum(dbid), dbid);
+					MemoryContextSwitchTo(hold);
 					started[i] = GetCurrentTimestamp();
 					started_db[i] = dbid;
 				}
@@ -504,14 +257,14 @@ dataproduct_launcher_main(Datum arg)
 					Oid			dbid = lfirst_oid(lc);
 					bool		known;
 
-					LWLockAcquire(shared->lock, LW_SHARED);
-					known = (find_slot(dbid, false) != NULL);
-					LWLockRelease(shared->lock);
+					LWLockAcquire(dataproduct_shared->lock, LW_SHARED);
+					known = (dataproduct_find_slot(dbid, false) != NULL);
+					LWLockRelease(dataproduct_shared->lock);
 					if (!known)
 					{
-						LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-						(void) find_slot(dbid, true);
-						LWLockRelease(shared->lock);
+						LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+						(void) dataproduct_find_slot(dbid, true);
+						LWLockRelease(dataproduct_shared->lock);
 						SetLatch(MyLatch);	/* start it in the next round */
 					}
 				}
@@ -541,10 +294,10 @@ scheduler_detach(int code, Datum arg)
 	(void) arg;
 	if (my_slot == NULL)
 		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
 	my_slot->scheduler_pid = 0;
 	my_slot->latch = NULL;
-	LWLockRelease(shared->lock);
+	LWLockRelease(dataproduct_shared->lock);
 }
 
 typedef struct DueOutput
@@ -557,11 +310,13 @@ typedef struct DueOutput
  * due_outputs
  *		The outputs to refresh now, in dependency order, and in *wait_ms how
  *		long until another may become due (-1: only on a wake-up).  Returns
- *		false if the extension is gone.
+ *		false if the extension is gone.  Runs a transaction of its own; the
+ *		list is allocated in the caller's memory context.
  */
 static bool
 due_outputs(List **due, long *wait_ms)
 {
+	MemoryContext outer = CurrentMemoryContext;
 	bool		installed;
 	uint64		i;
 
@@ -574,8 +329,6 @@ due_outputs(List **due, long *wait_ms)
 	*wait_ms = -1;
 	if (installed)
 	{
-		MemoryContext outer = TopMemoryContext;
-
 		dataproduct_spi_connect();
 		/* keep the history within its retention */
 		dataproduct_spi_exec(psprintf("DELETE FROM dataproduct.refresh_history"
@@ -642,6 +395,7 @@ due_outputs(List **due, long *wait_ms)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(outer);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return installed;
 }
@@ -695,12 +449,12 @@ dataproduct_scheduler_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
 	bool		installed;
+	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
-	dataproduct_in_worker = true;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -717,8 +471,8 @@ dataproduct_scheduler_main(Datum arg)
 	}
 	CommitTransactionCommand();
 
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	my_slot = find_slot(dbid, true);
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+	my_slot = dataproduct_find_slot(dbid, true);
 	if (my_slot != NULL)
 	{
 		my_slot->no_extension = !installed;
@@ -728,42 +482,46 @@ dataproduct_scheduler_main(Datum arg)
 			my_slot->latch = MyLatch;
 		}
 	}
-	LWLockRelease(shared->lock);
+	LWLockRelease(dataproduct_shared->lock);
 	if (!installed || my_slot == NULL)
 		proc_exit(0);
 	before_shmem_exit(scheduler_detach, (Datum) 0);
 
+	/* what one round allocates (the due list, worker handles) goes with it */
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_dataproduct scheduler",
+									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		List	   *due;
 		long		wait_ms;
 		bool		stop;
 
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
 		my_slot->wake = false;
 		stop = my_slot->stop;
-		LWLockRelease(shared->lock);
+		LWLockRelease(dataproduct_shared->lock);
 		if (stop || !dataproduct_enabled)
 			proc_exit(0);
 
 		if (!due_outputs(&due, &wait_ms))
 		{
 			/* DROP EXTENSION */
-			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+			LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
 			my_slot->no_extension = true;
-			LWLockRelease(shared->lock);
+			LWLockRelease(dataproduct_shared->lock);
 			proc_exit(0);
 		}
 		if (due != NIL)
 		{
 			refresh_due(due);
-			list_free_deep(due);
 			continue;			/* their commits may have made others due */
 		}
 
@@ -780,6 +538,72 @@ dataproduct_scheduler_main(Datum arg)
  * ----------------------------------------------------------------
  */
 
+typedef struct WorkerRefresh
+{
+	int64		output_id;
+	char	   *address;		/* in the caller's context */
+} WorkerRefresh;
+
+static void
+refresh_by_id_cb(void *arg)
+{
+	WorkerRefresh *w = arg;
+	MemoryContext outer = CurrentMemoryContext;
+	DpOutput   *output;
+
+	dataproduct_spi_connect();
+	output = dataproduct_get_output_by_id(w->output_id);
+	if (output != NULL)
+	{
+		w->address = MemoryContextStrdup(outer, output->address);
+		(void) dataproduct_refresh_output(output, true);
+	}
+	dataproduct_spi_finish();
+}
+
+/*
+ * refresh_in_worker
+ *		Refresh an output from a background worker, inside the worker's
+ *		transaction: in a subtransaction, so that a failure is recorded (with
+ *		its error, and a retry after an exponential backoff: 1 s, 2 s, 4 s,
+ *		... up to an hour) instead of ending the worker, and nothing of the
+ *		failed refresh remains.
+ */
+static void
+refresh_in_worker(int64 output_id)
+{
+	WorkerRefresh w = {output_id, NULL};
+	ErrorData  *edata = dataproduct_in_subtransaction(refresh_by_id_cb, &w);
+
+	if (edata != NULL)
+	{
+		Oid			argtypes[2] = {INT8OID, TEXTOID};
+		Datum		values[2] = {Int64GetDatum(output_id),
+		CStringGetTextDatum(edata->message)};
+		DpSavedUser saved;
+
+		ereport(LOG,
+				(errmsg("pg_dataproduct: refresh of output %s failed: %s",
+						w.address ? w.address : "?", edata->message)));
+		dataproduct_spi_connect();
+		dataproduct_record_failed_checks();
+		dataproduct_become_catalog_owner(&saved);
+		dataproduct_spi_exec("UPDATE dataproduct.output"
+							 "   SET failures = failures + 1, last_error = $2,"
+							 "       last_error_at = pg_catalog.now(),"
+							 "       next_retry = pg_catalog.now() + least(interval '1 second' * power(2, failures), interval '1 hour')"
+							 " WHERE output_id = $1",
+							 2, argtypes, values, NULL, SPI_OK_UPDATE);
+		dataproduct_spi_exec("INSERT INTO dataproduct.refresh_history"
+							 " (output_id, started_at, finished_at, error, by_worker)"
+							 " SELECT $1, pg_catalog.now(), pg_catalog.clock_timestamp(), $2, true"
+							 "  WHERE EXISTS (SELECT 1 FROM dataproduct.output WHERE output_id = $1)",
+							 2, argtypes, values, NULL, SPI_OK_INSERT);
+		dataproduct_restore_user(&saved);
+		dataproduct_spi_finish();
+	}
+}
+
 void
 dataproduct_refresh_worker_main(Datum arg)
 {
@@ -790,14 +614,13 @@ dataproduct_refresh_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
-	dataproduct_in_worker = true;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING,
 						   psprintf("refreshing output " INT64_FORMAT, output_id));
-	dataproduct_refresh_in_worker(output_id);
+	refresh_in_worker(output_id);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl.c
+ *	  Keeping the catalog consistent with what users do with DDL.
+ *
+ * The catalog references relations by regclass and captured sources carry
+ * triggers; users run DDL that the API never sees:
+ *
+ * - sql_drop event trigger (dataproduct.on_sql_drop): refuses to drop a
+ *   capture trigger on its own (capture.c), then, after a DROP ... CASCADE
+ *   of a source, a view, a store or a domain's schema, drops what is left
+ *   of the affected outputs and forgets them (dataproduct_forget_dropped),
+ *   so the catalog never points at missing objects.  The drop functions of
+ *   the API (declare.c) end the same way.
+ * - ddl_command_end event trigger (dataproduct.on_ddl_end): capture
+ *   triggers must stay enabled, and an ALTER TABLE of a captured source
+ *   makes its consumers rebuild (capture.c).
+ * - ProcessUtility hook (with the library preloaded): DROP DATABASE, and
+ *   the ALTER DATABASE forms that need the database to themselves, first
+ *   stop the database's scheduler (shmem.c), and let it start again after.
+ *
+ * IDENTIFICATION
+ *	  src/ddl.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
+#include "utils/lsyscache.h"
+
+#include "capture.h"
+#include "catalog.h"
+#include "ddl.h"
+#include "exec.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(dataproduct_on_sql_drop);
+PG_FUNCTION_INFO_V1(dataproduct_on_ddl_end);
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * dataproduct_forget_dropped
+ *		Drop what is left of outputs that lost one of their relations, and of
+ *		domains that lost their schema, and delete their catalog rows.
+ *
+ * Runs after a DROP ... CASCADE (from the sql_drop event trigger) and after
+ * the drop functions of the API.  Dropping the remains of one output may
+ * break another one built on it, hence the loop.  SPI must be connected and
+ * search_path pinned.  Writes as the catalog owner.
+ */
+void
+dataproduct_forget_dropped(void)
+{
+	DpSavedUser saved;
+
+	dataproduct_become_catalog_owner(&saved);
+	for (;;)
+	{
+		List	   *broken;
+		ListCell   *lc;
+
+		broken = dataproduct_broken_outputs();
+		if (broken == NIL)
+			break;
+
+		foreach(lc, broken)
+		{
+			DpOutput   *output = lfirst(lc);
+			Oid			argtypes[1] = {INT8OID};
+			Datum		values[1] = {Int64GetDatum(output->id)};
+
+			ereport(NOTICE,
+					(errmsg("output %s of data product %s is dropped because relations it depends on were dropped",
+							output->address, output->product)));
+			dataproduct_drop_output_relations(output, DROP_CASCADE,
+											  PERFORM_DELETION_INTERNAL);
+			dataproduct_spi_exec("DELETE FROM dataproduct.output WHERE output_id = $1",
+								 1, argtypes, values, NULL, SPI_OK_DELETE);
+			CommandCounterIncrement();
+		}
+	}
+
+	/* domains whose schema is gone take their products along */
+	dataproduct_spi_exec("SELECT name FROM dataproduct.domain d"
+						 " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n"
+						 "                    WHERE n.oid = d.schema)",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		uint64		i;
+
+		for (i = 0; i < SPI_processed; i++)
+			ereport(NOTICE,
+					(errmsg("domain \"%s\" and its products are dropped because its schema was dropped",
+							SPI_getvalue(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 1))));
+		dataproduct_spi_exec("DELETE FROM dataproduct.product p"
+							 " USING dataproduct.domain d"
+							 " WHERE p.domain_id = d.domain_id"
+							 "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n"
+							 "                    WHERE n.oid = d.schema)",
+							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		dataproduct_spi_exec("DELETE FROM dataproduct.domain d"
+							 " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n"
+							 "                    WHERE n.oid = d.schema)",
+							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	}
+	dataproduct_restore_user(&saved);
+	dataproduct_release_sources();
+}
+
+/*
+ * catalog_present
+ *		Check that fcinfo is an event trigger call and that the catalog
+ *		exists: the event triggers do nothing while the extension itself is
+ *		being created or dropped.
+ */
+static bool
+catalog_present(FunctionCallInfo fcinfo, const char *funcname)
+{
+	Oid			nspid;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired by an event trigger",
+						funcname)));
+	nspid = get_namespace_oid("dataproduct", true);
+	return OidIsValid(nspid) &&
+		OidIsValid(get_relname_relid("output", nspid)) &&
+		OidIsValid(get_relname_relid("domain", nspid)) &&
+		OidIsValid(get_relname_relid("source", nspid));
+}
+
+/*
+ * dataproduct_on_sql_drop
+ *		sql_drop event trigger: refuse to drop capture triggers by hand, and
+ *		keep the catalog consistent after any DROP.
+ */
+Datum
+dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
+{
+	if (!catalog_present(fcinfo, "dataproduct.on_sql_drop"))
+		PG_RETURN_VOID();
+
+	dataproduct_spi_connect();
+	dataproduct_check_capture_drops();
+	dataproduct_forget_dropped();
+	dataproduct_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * dataproduct_on_ddl_end
+ *		ddl_command_end event trigger: guard the capture triggers, and make
+ *		consumers of an altered source rebuild (see capture.c).
+ */
+Datum
+dataproduct_on_ddl_end(PG_FUNCTION_ARGS)
+{
+	if (!catalog_present(fcinfo, "dataproduct.on_ddl_end"))
+		PG_RETURN_VOID();
+
+	dataproduct_spi_connect();
+	dataproduct_check_capture_alters();
+	dataproduct_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * ddl_ProcessUtility
+ *		Stop a database's scheduler around the commands that need the
+ *		database to themselves (see the file header).
+ */
+static void
+ddl_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	volatile Oid dbid = InvalidOid;
+
+	if (IsA(parsetree, DropdbStmt))
+		dbid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	else if (IsA(parsetree, RenameStmt) &&
+			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		dbid = get_database_oid(((RenameStmt *) parsetree)->subname, true);
+	else if (IsA(parsetree, AlterDatabaseStmt))
+		dbid = get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
+
+	if (OidIsValid(dbid))
+		dataproduct_stop_scheduler(dbid, true);
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (OidIsValid(dbid))
+			dataproduct_stop_scheduler(dbid, false);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * dataproduct_ddl_init
+ *		From _PG_init, with the library preloaded: the ProcessUtility hook.
+ */
+void
+dataproduct_ddl_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = ddl_ProcessUtility;
+}

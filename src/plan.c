@@ -1,0 +1,689 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *	  Incremental maintenance plans: from an output's analysed query to
+ *	  whether and how it can be maintained, and its store layout.
+ *
+ * Every incrementally maintained output is treated as a grouping:
+ *
+ *	 GROUP BY keys        the keys are the GROUP BY expressions (plus columns
+ *	                      they determine), or the DISTINCT columns, or, for a
+ *	                      plain join, all output columns (the store then
+ *	                      counts duplicates and the view repeats them);
+ *	 aggregates           count, sum, avg, min, max are merged from the
+ *	                      batch; any other deterministic aggregate is
+ *	                      recomputed for the groups a batch touches.
+ *
+ * The store holds one row per group: the keys (__dp_k<i>), the aggregate
+ * values with their helpers (__dp_a<j>, __dp_a<j>_sum, __dp_a<j>_nn) and the
+ * group's row count (__dp_count), unique on the keys (NULLS NOT DISTINCT).
+ * The output view computes the declared columns and HAVING from them.
+ *
+ * The query (views expanded) is walked once: a construct that cannot be
+ * maintained incrementally makes the plan refuse, with a reason that
+ * declaration shows; otherwise the plan lists the base relations read
+ * (leaves, with the columns read), the group keys, the aggregates and the
+ * pre-aggregation query (the "pre" view, output_<id>_pre).  The statements
+ * built from the plan are delta.c's.  Nothing here runs SQL.
+ *
+ * IDENTIFICATION
+ *	  src/plan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parse_relation.h"
+#include "parser/parsetree.h"
+#include "parser/parser.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/typcache.h"
+#include "utils/regproc.h"
+
+#include "capture.h"
+#include "catalog.h"
+#include "plan.h"
+
+/* ----------------------------------------------------------------
+ * Analysis
+ * ----------------------------------------------------------------
+ */
+
+static void
+refuse(DpPlan *plan, const char *reason)
+{
+	if (plan->incremental)
+	{
+		plan->incremental = false;
+		plan->reason = pstrdup(reason);
+	}
+}
+
+/*
+ * Functions are allowed when their result depends only on their arguments
+ * (and on the settings pinned at declaration): immutable functions, and
+ * stable built-in ones except those that read the clock.
+ */
+static bool
+function_is_deterministic(Oid funcid, void *context)
+{
+	DpPlan	   *plan = context;
+	char		volatility = func_volatile(funcid);
+
+	if (volatility == PROVOLATILE_IMMUTABLE)
+		return false;
+	/* the guard in the view of an output read before its first refresh */
+	if (strcmp(get_func_name(funcid), "assert_populated") == 0 &&
+		get_func_namespace(funcid) == get_namespace_oid("dataproduct", false))
+		return false;
+	if (volatility == PROVOLATILE_STABLE &&
+		get_func_namespace(funcid) == PG_CATALOG_NAMESPACE &&
+		funcid != F_NOW && funcid != F_STATEMENT_TIMESTAMP &&
+		funcid != F_TRANSACTION_TIMESTAMP)
+		return false;
+	refuse(plan, psprintf("calls %s(), whose result can change while the sources do not",
+						  get_func_name(funcid)));
+	return true;
+}
+
+static bool
+check_expression_walker(Node *node, DpPlan *plan)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, function_is_deterministic, plan))
+		return true;
+	if (IsA(node, SQLValueFunction))
+	{
+		SQLValueFunction *svf = (SQLValueFunction *) node;
+
+		if (svf->op <= SVFOP_LOCALTIMESTAMP_N)
+		{
+			refuse(plan, "reads the current date or time");
+			return true;
+		}
+	}
+	else if (IsA(node, NextValueExpr))
+	{
+		refuse(plan, "draws from a sequence");
+		return true;
+	}
+	else if (IsA(node, Var) && ((Var *) node)->varattno < 0)
+	{
+		refuse(plan, "reads a system column");
+		return true;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, check_expression_walker,
+								 plan, 0);
+	return expression_tree_walker(node, check_expression_walker, plan);
+}
+
+typedef struct AttnosContext
+{
+	int			rti;
+	Bitmapset  *attnos;
+} AttnosContext;
+
+/* Columns of range table entry rti read at this query level. */
+static bool
+attnos_walker(Node *node, AttnosContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		/* system columns are refused elsewhere */
+		if (var->varno == ctx->rti && var->varlevelsup == 0 && var->varattno >= 0)
+			ctx->attnos = bms_add_member(ctx->attnos, var->varattno);
+		return false;
+	}
+	/* join alias lists name every column of a join: not a use of them */
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, attnos_walker, ctx,
+								 QTW_IGNORE_RT_SUBQUERIES | QTW_IGNORE_JOINALIASES);
+	return expression_tree_walker(node, attnos_walker, ctx);
+}
+
+/* Collect the range table indexes a join tree references. */
+static void
+jointree_rtindexes(Node *node, List **rtindexes, DpPlan *plan)
+{
+	if (node == NULL)
+		return;
+	if (IsA(node, RangeTblRef))
+		*rtindexes = lappend_int(*rtindexes, ((RangeTblRef *) node)->rtindex);
+	else if (IsA(node, FromExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			jointree_rtindexes(lfirst(lc), rtindexes, plan);
+	}
+	else if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *join = (JoinExpr *) node;
+
+		if (join->jointype != JOIN_INNER)
+			refuse(plan, "uses an outer join");
+		jointree_rtindexes(join->larg, rtindexes, plan);
+		jointree_rtindexes(join->rarg, rtindexes, plan);
+	}
+}
+
+/*
+ * check_query
+ *		Check one level of the query tree and collect its base relations as
+ *		leaves.  Below the top, only plain select-project-join subqueries
+ *		(views) are allowed.
+ */
+static void
+check_query(Query *query, bool top, List *path, DpPlan *plan)
+{
+	List	   *rtindexes = NIL;
+	ListCell   *lc;
+
+	if (query->setOperations != NULL)
+		refuse(plan, "uses UNION, INTERSECT or EXCEPT");
+	if (query->hasWindowFuncs)
+		refuse(plan, "uses window functions");
+	if (query->hasTargetSRFs)
+		refuse(plan, "calls set-returning functions in the select list");
+	if (query->hasSubLinks)
+		refuse(plan, "uses subqueries in expressions");
+	if (query->cteList != NIL)
+		refuse(plan, "uses WITH");
+	if (query->limitCount != NULL || query->limitOffset != NULL)
+		refuse(plan, "uses LIMIT or OFFSET");
+	if (query->hasDistinctOn)
+		refuse(plan, "uses DISTINCT ON");
+	if (query->groupingSets != NIL)
+		refuse(plan, "uses GROUPING SETS, ROLLUP or CUBE");
+	if (!top && (query->hasAggs || query->groupClause != NIL ||
+				 query->distinctClause != NIL || query->havingQual != NULL))
+		refuse(plan, "reads a view or subquery that aggregates");
+	if (top && query->distinctClause != NIL &&
+		(query->hasAggs || query->groupClause != NIL))
+		refuse(plan, "uses DISTINCT together with aggregation");
+
+	jointree_rtindexes((Node *) query->jointree, &rtindexes, plan);
+	foreach(lc, rtindexes)
+	{
+		int			rti = lfirst_int(lc);
+		RangeTblEntry *rte = rt_fetch(rti, query->rtable);
+		List	   *subpath = lappend_int(list_copy(path), rti);
+
+		if (rte->rtekind == RTE_SUBQUERY)
+		{
+			check_query(rte->subquery, false, subpath, plan);
+			continue;
+		}
+		/*
+		 * A function in FROM (lateral or not) maps each row to rows by
+		 * deterministic functions, which the expression check enforces, and
+		 * VALUES is constant: the delta rules carry over unchanged
+		 * (d(T lateral F) = dT lateral F).  Outputs of plain rows repeat
+		 * their rows that way, so products can be built on them.
+		 */
+		if (rte->rtekind == RTE_JOIN || rte->rtekind == RTE_FUNCTION ||
+			rte->rtekind == RTE_VALUES)
+			continue;
+		if (rte->rtekind != RTE_RELATION)
+		{
+			refuse(plan, rte->rtekind == RTE_CTE ? "uses WITH" :
+				   "reads from a table function");
+			continue;
+		}
+		if (rte->tablesample != NULL)
+			refuse(plan, "uses TABLESAMPLE");
+		if (rte->relkind != RELKIND_RELATION &&
+			rte->relkind != RELKIND_PARTITIONED_TABLE)
+		{
+			refuse(plan, psprintf("reads %s, whose changes cannot be captured",
+								  get_rel_relkind(rte->relid) == RELKIND_MATVIEW ?
+								  "a materialized view" :
+								  get_rel_relkind(rte->relid) == RELKIND_FOREIGN_TABLE ?
+								  "a foreign table" : "a relation that is not a table"));
+			continue;
+		}
+		if (rte->relkind == RELKIND_RELATION && rte->inh &&
+			has_subclass(rte->relid))
+			refuse(plan, "reads a table with inheritance children");
+		{
+			Relation	rel = relation_open(rte->relid, AccessShareLock);
+			bool		rls = rel->rd_rel->relrowsecurity;
+
+			relation_close(rel, AccessShareLock);
+			if (rls)
+				refuse(plan, psprintf("table %s has row level security",
+									  get_rel_name(rte->relid)));
+		}
+		{
+			DpLeaf	   *leaf = palloc0(sizeof(DpLeaf));
+			AttnosContext ctx = {rti, NULL};
+			int			a = -1;
+
+			leaf->relid = rte->relid;
+			leaf->path = subpath;
+			(void) attnos_walker((Node *) query, &ctx);
+			while ((a = bms_next_member(ctx.attnos, a)) >= 0)
+			{
+				if (a == InvalidAttrNumber)
+				{
+					/* a whole-row reference needs every column */
+					Relation	rel = relation_open(rte->relid, AccessShareLock);
+					int			i;
+
+					for (i = 1; i <= RelationGetNumberOfAttributes(rel); i++)
+						if (!TupleDescAttr(RelationGetDescr(rel), i - 1)->attisdropped)
+							leaf->attnos = bms_add_member(leaf->attnos, i);
+					relation_close(rel, AccessShareLock);
+				}
+				else if (a > 0)
+					leaf->attnos = bms_add_member(leaf->attnos, a);
+			}
+			plan->leaves = lappend(plan->leaves, leaf);
+		}
+	}
+}
+
+/* Classify an aggregate call. */
+static DpAggKind
+classify_aggregate(Aggref *aggref, bool *float_avg)
+{
+	char	   *name;
+	Oid			argtype;
+
+	*float_avg = false;
+	if (aggref->aggdistinct != NIL || aggref->aggorder != NIL ||
+		aggref->aggkind != AGGKIND_NORMAL || aggref->aggvariadic ||
+		get_func_namespace(aggref->aggfnoid) != PG_CATALOG_NAMESPACE)
+		return DP_AGG_OTHER;
+	name = get_func_name(aggref->aggfnoid);
+	if (aggref->aggstar)
+		return strcmp(name, "count") == 0 ? DP_AGG_COUNT_STAR : DP_AGG_OTHER;
+	if (list_length(aggref->args) != 1)
+		return DP_AGG_OTHER;
+	argtype = exprType((Node *) ((TargetEntry *) linitial(aggref->args))->expr);
+	if (strcmp(name, "count") == 0)
+		return DP_AGG_COUNT;
+	if (strcmp(name, "min") == 0)
+		return DP_AGG_MIN;
+	if (strcmp(name, "max") == 0)
+		return DP_AGG_MAX;
+	if (argtype != INT2OID && argtype != INT4OID && argtype != INT8OID &&
+		argtype != NUMERICOID && argtype != FLOAT4OID && argtype != FLOAT8OID)
+		return DP_AGG_OTHER;
+	*float_avg = (argtype == FLOAT4OID || argtype == FLOAT8OID);
+	if (strcmp(name, "sum") == 0)
+		return DP_AGG_SUM;
+	if (strcmp(name, "avg") == 0)
+		return DP_AGG_AVG;
+	return DP_AGG_OTHER;
+}
+
+static bool
+collect_aggrefs_walker(Node *node, DpPlan *plan)
+{
+	ListCell   *lc;
+	DpAgg	   *agg;
+
+	if (node == NULL)
+		return false;
+	if (!IsA(node, Aggref))
+		return expression_tree_walker(node, collect_aggrefs_walker, plan);
+
+	foreach(lc, plan->aggs)
+		if (equal(((DpAgg *) lfirst(lc))->aggref, node))
+			return false;
+	agg = palloc0(sizeof(DpAgg));
+	agg->aggref = (Aggref *) node;
+	agg->kind = classify_aggregate(agg->aggref, &agg->float_avg);
+	if (agg->kind == DP_AGG_OTHER)
+		plan->has_other = true;
+	if (agg->kind == DP_AGG_MIN || agg->kind == DP_AGG_MAX)
+		plan->has_minmax = true;
+	plan->aggs = lappend(plan->aggs, agg);
+	return false;
+}
+
+static bool
+is_key(DpPlan *plan, Node *node)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->keys)
+		if (equal(lfirst(lc), node))
+			return true;
+	return false;
+}
+
+/*
+ * Columns used outside aggregates and group keys (allowed when they depend
+ * on a grouped primary key) are grouped by too: it does not change groups.
+ */
+static bool
+add_dependent_keys_walker(Node *node, DpPlan *plan)
+{
+	if (node == NULL || IsA(node, Aggref) || is_key(plan, node))
+		return false;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
+	{
+		plan->keys = lappend(plan->keys, node);
+		return false;
+	}
+	return expression_tree_walker(node, add_dependent_keys_walker, plan);
+}
+
+/* Error out unless type can be a unique key column. */
+static void
+check_key_type(DpPlan *plan, Node *key)
+{
+	Oid			type = exprType(key);
+	TypeCacheEntry *tce = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY |
+											TYPECACHE_EQ_OPR);
+
+	if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr) ||
+		!OidIsValid(get_array_type(type)))
+		refuse(plan, psprintf("a key column has type %s, which has no ordering",
+							  format_type_be(type)));
+}
+
+static void
+add_column(DpPlan *plan, const char *name, Oid type, int32 typmod, Oid coll)
+{
+	DpColumn   *col = palloc(sizeof(DpColumn));
+
+	col->name = pstrdup(name);
+	col->type = type;
+	col->typmod = typmod;
+	col->collation = coll;
+	plan->store_cols = lappend(plan->store_cols, col);
+}
+
+/* Result type of sum() over avg's argument, kept as avg's helper. */
+static Oid
+avg_sum_type(DpAgg *agg)
+{
+	Oid			argtype = exprType((Node *) ((TargetEntry *) linitial(agg->aggref->args))->expr);
+
+	if (agg->float_avg)
+		return FLOAT8OID;
+	return (argtype == INT2OID || argtype == INT4OID) ? INT8OID : NUMERICOID;
+}
+
+static int
+add_pre_column(List **tlist, Expr *expr, const char *name)
+{
+	int			resno = list_length(*tlist) + 1;
+
+	*tlist = lappend(*tlist, makeTargetEntry(copyObject(expr), resno,
+											 pstrdup(name), false));
+	return resno;
+}
+
+/*
+ * build_layout
+ *		Build the pre-aggregation query and the store columns.
+ */
+static void
+build_layout(DpPlan *plan)
+{
+	Query	   *pre = copyObject(plan->query);
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	int			j = 0;
+
+	foreach(lc, plan->keys)
+	{
+		Node	   *key = lfirst(lc);
+		char	   *name = psprintf("__dp_k%d", ++i);
+
+		add_pre_column(&tlist, (Expr *) key, name);
+		add_column(plan, name, exprType(key), exprTypmod(key), exprCollation(key));
+	}
+
+	foreach(lc, plan->aggs)
+	{
+		DpAgg	   *agg = lfirst(lc);
+		Aggref	   *aggref = agg->aggref;
+		char	   *name = psprintf("__dp_a%d", ++j);
+		ListCell   *ac;
+		int			m = 0;
+
+		agg->first_col = list_length(plan->store_cols) + 1;
+		add_column(plan, name, aggref->aggtype, -1, aggref->aggcollid);
+		if (agg->kind == DP_AGG_AVG)
+			add_column(plan, psprintf("%s_sum", name), avg_sum_type(agg), -1, InvalidOid);
+		if (agg->kind == DP_AGG_SUM || agg->kind == DP_AGG_AVG)
+			add_column(plan, psprintf("%s_nn", name), INT8OID, -1, InvalidOid);
+
+		if (agg->kind == DP_AGG_OTHER)
+		{
+			/*
+			 * Each argument becomes a pre view column, to which the
+			 * recomputation maps it back; direct arguments are constant per
+			 * group and stay as written.
+			 */
+			foreach(ac, aggref->args)
+				(void) add_pre_column(&tlist, ((TargetEntry *) lfirst(ac))->expr,
+									  psprintf("__dp_x%d_%d", j, ++m));
+		}
+		else if (agg->kind != DP_AGG_COUNT_STAR)
+			agg->pre_col = add_pre_column(&tlist,
+										  ((TargetEntry *) linitial(aggref->args))->expr,
+										  psprintf("__dp_x%d", j));
+		if (aggref->aggfilter != NULL)
+			agg->filter_col = add_pre_column(&tlist, aggref->aggfilter,
+											 psprintf("__dp_f%d", j));
+	}
+	add_column(plan, "__dp_count", INT8OID, -1, InvalidOid);
+
+	pre->targetList = tlist;
+	pre->groupClause = NIL;
+	pre->groupDistinct = false;
+	pre->havingQual = NULL;
+	pre->hasAggs = false;
+	pre->distinctClause = NIL;
+	pre->sortClause = NIL;
+	plan->pre = pre;
+	plan->pre_sql = pg_get_querydef(pre, false);
+}
+
+/* Drop ORDER BY and its junk columns from view subqueries: not needed. */
+static void
+strip_sorting(Query *query)
+{
+	ListCell   *lc;
+
+	query->sortClause = NIL;
+	while (query->targetList != NIL &&
+		   ((TargetEntry *) llast(query->targetList))->resjunk)
+		query->targetList = list_delete_last(query->targetList);
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery->limitCount == NULL &&
+			rte->subquery->limitOffset == NULL)
+			strip_sorting(rte->subquery);
+	}
+}
+
+/*
+ * dataproduct_plan_output
+ *		Analyse an output's query (held by its query view) for incremental
+ *		maintenance.  When it can be maintained, the plan also holds the
+ *		store layout and pre-aggregation query; otherwise plan->reason says
+ *		why, in words that complete "its query ...".
+ *
+ * Takes AccessShareLock on the relations the query reads.  Allocates in
+ * the current memory context.
+ */
+DpPlan *
+dataproduct_plan_output(Oid query_view)
+{
+	DpPlan	   *plan = palloc0(sizeof(DpPlan));
+	Relation	rel = relation_open(query_view, AccessShareLock);
+	Query	   *query = copyObject(get_view_query(rel));
+	List	   *rewritten;
+	ListCell   *lc;
+
+	relation_close(rel, AccessShareLock);
+	AcquireRewriteLocks(query, true, false);
+	rewritten = QueryRewrite(query);
+	if (list_length(rewritten) != 1)
+		elog(ERROR, "output query rewrote to %d queries", list_length(rewritten));
+	query = linitial_node(Query, rewritten);
+	plan->query = query;
+	plan->incremental = true;
+
+	check_query(query, true, NIL, plan);
+	(void) query_tree_walker(query, check_expression_walker, plan, 0);
+	if (list_length(plan->leaves) > 16)
+		refuse(plan, "joins more than 16 relations");
+	if (!plan->incremental)
+		return plan;
+	/* ORDER BY means nothing to a store; junk columns at the top feed GROUP BY */
+	query->sortClause = NIL;
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_SUBQUERY)
+			strip_sorting(rte->subquery);
+	}
+
+	(void) collect_aggrefs_walker((Node *) query->targetList, plan);
+	(void) collect_aggrefs_walker(query->havingQual, plan);
+	foreach(lc, plan->aggs)
+	{
+		Aggref	   *aggref = ((DpAgg *) lfirst(lc))->aggref;
+
+		if (aggref->agglevelsup != 0)
+			refuse(plan, "uses an aggregate of an outer query");
+	}
+
+	if (query->hasAggs || query->groupClause != NIL)
+	{
+		foreach(lc, query->groupClause)
+			plan->keys = lappend(plan->keys,
+								 get_sortgroupclause_tle(lfirst(lc), query->targetList)->expr);
+		if (plan->keys == NIL)
+		{
+			plan->global = true;
+			plan->keys = list_make1(makeBoolConst(true, false));
+		}
+		else
+		{
+			foreach(lc, query->targetList)
+				(void) add_dependent_keys_walker((Node *) ((TargetEntry *) lfirst(lc))->expr, plan);
+			(void) add_dependent_keys_walker(query->havingQual, plan);
+		}
+	}
+	else
+	{
+		/* DISTINCT, or plain rows counted by multiplicity */
+		plan->expand = (query->distinctClause == NIL);
+		foreach(lc, query->targetList)
+		{
+			TargetEntry *tle = lfirst(lc);
+
+			if (!tle->resjunk && !is_key(plan, (Node *) tle->expr))
+				plan->keys = lappend(plan->keys, tle->expr);
+		}
+	}
+	foreach(lc, plan->keys)
+		check_key_type(plan, lfirst(lc));
+	if (!plan->incremental)
+		return plan;
+
+	build_layout(plan);
+	return plan;
+}
+
+/*
+ * dataproduct_check_leaf_privileges
+ *		Incremental maintenance reads base tables and their change logs
+ *		directly, where a full refresh reads through views with their
+ *		owners' rights.  So it is allowed only when the product owner may
+ *		read every column it uses of every base table itself; otherwise the
+ *		plan is not incremental (or, with error, the refresh fails).
+ */
+void
+dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner, bool error)
+{
+	ListCell   *lc;
+
+	if (!plan->incremental)
+		return;
+	foreach(lc, plan->leaves)
+	{
+		DpLeaf	   *leaf = lfirst(lc);
+		int			attno = -1;
+
+		/* a table-level grant covers every column */
+		if (pg_class_aclcheck(leaf->relid, owner, ACL_SELECT) == ACLCHECK_OK)
+			continue;
+		while ((attno = bms_next_member(leaf->attnos, attno)) >= 0)
+		{
+			if (pg_attribute_aclcheck(leaf->relid, attno, owner, ACL_SELECT) == ACLCHECK_OK)
+				continue;
+			if (error)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied for table %s",
+								get_rel_name(leaf->relid)),
+						 errdetail("Role \"%s\" must be able to read column \"%s\" itself to maintain the output incrementally.",
+								   GetUserNameFromId(owner, false),
+								   get_attname(leaf->relid, attno, false))));
+			refuse(plan, psprintf("reads column \"%s\" of table %s, which its owner cannot read directly",
+								  get_attname(leaf->relid, attno, false),
+								  get_rel_name(leaf->relid)));
+			return;
+		}
+	}
+}
+
+/*
+ * dataproduct_log_columns
+ *		The columns of relid's change log an output reading attnos needs,
+ *		quoted, comma-separated: what its owner is granted.
+ */
+char *
+dataproduct_log_columns(Oid relid, Bitmapset *attnos)
+{
+	StringInfoData buf;
+	int			attno = -1;
+
+	initStringInfo(&buf);
+	while ((attno = bms_next_member(attnos, attno)) >= 0)
+		appendStringInfo(&buf, "%s, ",
+						 quote_identifier(get_attname(relid, attno, false)));
+	appendStringInfoString(&buf, "__dp_xid, __dp_weight, __dp_at");
+	return buf.data;
+}
+

@@ -1,0 +1,252 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  Shared memory of pg_dataproduct, and the wake-up at commit that makes
+ *	  freshness event-driven.
+ *
+ * With the library in shared_preload_libraries, one DpShared struct lives
+ * in shared memory: one slot per database that the launcher knows, with
+ * its scheduler's pid and latch and a wake flag.  A transaction that wrote
+ * a captured source (capture.c) or declared an output calls
+ * dataproduct_note_capture; when, and only if, it commits, the transaction
+ * callback here sets its database's wake flag and its scheduler's latch,
+ * or the launcher's latch if the database has no scheduler yet.  Without
+ * the preload there is no shared memory and nothing is woken.
+ *
+ * Locking: every field of DpShared (the slots included) is protected by
+ * DpShared.lock, taken shared to read and exclusive to write.  Latches
+ * are set outside the lock, after reading their pointer under it.
+ *
+ * IDENTIFICATION
+ *	  src/shmem.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(dataproduct_wake_workers);
+
+DpShared   *dataproduct_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* this transaction asks for a wake-up at commit (and installed the extension) */
+static bool wake_at_commit = false;
+static bool installed_in_xact = false;
+
+/* ----------------------------------------------------------------
+ * Shared memory
+ * ----------------------------------------------------------------
+ */
+
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(DpShared)));
+	RequestNamedLWLockTranche("pg_dataproduct", 1);
+}
+
+static void
+shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	dataproduct_shared = ShmemInitStruct("pg_dataproduct", sizeof(DpShared), &found);
+	if (!found)
+	{
+		memset(dataproduct_shared, 0, sizeof(DpShared));
+		dataproduct_shared->lock = &(GetNamedLWLockTranche("pg_dataproduct"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * dataproduct_find_slot
+ *		The slot of a database; with create, a free one if it has none.
+ *		The caller holds dataproduct_shared->lock (exclusively to create).
+ */
+DpDatabaseSlot *
+dataproduct_find_slot(Oid dbid, bool create)
+{
+	int			i;
+	DpDatabaseSlot *free_slot = NULL;
+
+	for (i = 0; i < DP_MAX_DATABASES; i++)
+	{
+		if (dataproduct_shared->dbs[i].dbid == dbid)
+			return &dataproduct_shared->dbs[i];
+		if (free_slot == NULL && dataproduct_shared->dbs[i].dbid == InvalidOid)
+			free_slot = &dataproduct_shared->dbs[i];
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(DpDatabaseSlot));
+	free_slot->dbid = dbid;
+	return free_slot;
+}
+
+/*
+ * wake_database
+ *		Set the wake flag of a database and its scheduler's latch, or ask the
+ *		launcher for a scheduler if it has none.
+ */
+static void
+wake_database(Oid dbid, bool installed)
+{
+	DpDatabaseSlot *slot;
+	Latch	   *latch = NULL;
+	Latch	   *launcher = NULL;
+
+	if (dataproduct_shared == NULL)
+		return;
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+	slot = dataproduct_find_slot(dbid, true);
+	if (slot != NULL)
+	{
+		slot->wake = true;
+		if (installed)
+			slot->no_extension = false;
+		latch = slot->latch;
+	}
+	if (latch == NULL)
+		launcher = dataproduct_shared->launcher_latch;
+	LWLockRelease(dataproduct_shared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+	if (launcher != NULL)
+		SetLatch(launcher);
+}
+
+/* ----------------------------------------------------------------
+ * In every backend
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * dataproduct_note_capture
+ *		This transaction changed a captured source or declared an output:
+ *		wake the scheduler of this database when (and only if) it commits.
+ */
+void
+dataproduct_note_capture(void)
+{
+	wake_at_commit = true;
+}
+
+static void
+shmem_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_at_commit)
+				wake_database(MyDatabaseId, installed_in_xact);
+			wake_at_commit = installed_in_xact = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			wake_at_commit = installed_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Whether automatic refresh can run in this server. */
+bool
+dataproduct_workers_available(void)
+{
+	return dataproduct_shared != NULL;
+}
+
+/*
+ * wake_workers() returns void: when this transaction commits, ask this
+ * database's scheduler to look for outputs, starting one if none runs (the
+ * install script calls it: the new extension is visible only after commit).
+ */
+Datum
+dataproduct_wake_workers(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;
+	wake_at_commit = true;
+	installed_in_xact = true;
+	PG_RETURN_VOID();
+}
+
+/*
+ * dataproduct_stop_scheduler
+ *		With stop, stop the scheduler of a database (waiting up to ten
+ *		seconds for it to go) and keep the launcher from starting another,
+ *		for the length of a command that needs the database to itself;
+ *		without, let the launcher start it again.
+ */
+void
+dataproduct_stop_scheduler(Oid dbid, bool stop)
+{
+	DpDatabaseSlot *slot;
+	pid_t		pid = 0;
+	int			i;
+
+	if (dataproduct_shared == NULL || !OidIsValid(dbid))
+		return;
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+	slot = dataproduct_find_slot(dbid, stop);
+	if (slot != NULL)
+	{
+		slot->stop = stop;
+		pid = slot->scheduler_pid;
+	}
+	LWLockRelease(dataproduct_shared->lock);
+	if (!stop)
+	{
+		wake_database(dbid, false);
+		return;
+	}
+	if (pid != 0)
+		kill(pid, SIGTERM);
+	/* wait for it to go, up to ten seconds */
+	for (i = 0; i < 1000 && pid != 0; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+		LWLockAcquire(dataproduct_shared->lock, LW_SHARED);
+		slot = dataproduct_find_slot(dbid, false);
+		pid = slot ? slot->scheduler_pid : 0;
+		LWLockRelease(dataproduct_shared->lock);
+	}
+}
+
+/*
+ * dataproduct_shmem_init
+ *		From _PG_init: the transaction callback in every backend; with the
+ *		library preloaded, the shared memory hooks.
+ */
+void
+dataproduct_shmem_init(void)
+{
+	RegisterXactCallback(shmem_xact_callback, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
