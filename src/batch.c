@@ -122,7 +122,7 @@ dataproduct_refuse_own_changes(Snapshot snap, List *sources,
 		Oid			argtypes[1] = {XID8OID};
 		Datum		values[1] = {FullTransactionIdGetDatum(xid)};
 
-		dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE __dp_xid = $1 LIMIT 1",
+		dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_XID " = $1 LIMIT 1",
 							  dataproduct_qualified_name(sb->log)),
 			   1, argtypes, values, NULL, SPI_OK_SELECT, true);
 		if (SPI_processed > 0)
@@ -235,8 +235,8 @@ dataproduct_batch_sizes(Snapshot snap, List *sources, Datum snapdatum,
 		{
 			/* too small a log to reach the cap: is the batch empty? */
 			dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s"
-								  " WHERE pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
-								  "   AND NOT pg_catalog.pg_visible_in_snapshot(__dp_xid, $2)"
+								  " WHERE pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $1)"
+								  "   AND NOT pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $2)"
 								  " LIMIT 1", log),
 				   2, argtypes, values, NULL, SPI_OK_SELECT, true);
 			sb->rows = SPI_processed;
@@ -244,16 +244,16 @@ dataproduct_batch_sizes(Snapshot snap, List *sources, Datum snapdatum,
 		else
 		{
 			dataproduct_run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s"
-								  " WHERE pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
-								  "   AND NOT pg_catalog.pg_visible_in_snapshot(__dp_xid, $2)"
+								  " WHERE pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $1)"
+								  "   AND NOT pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $2)"
 								  " LIMIT $3) b", log),
 				   3, argtypes, values, nulls, SPI_OK_SELECT, true);
 			sb->rows = dataproduct_result_int8(1);
 		}
-		dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE __dp_weight = 0"
-							  "   AND __dp_xid >= pg_catalog.pg_snapshot_xmin($2)"
-							  "   AND pg_catalog.pg_visible_in_snapshot(__dp_xid, $1)"
-							  "   AND NOT pg_catalog.pg_visible_in_snapshot(__dp_xid, $2) LIMIT 1",
+		dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_WEIGHT " = 0"
+							  "   AND " DP_LOG_XID " >= pg_catalog.pg_snapshot_xmin($2)"
+							  "   AND pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $1)"
+							  "   AND NOT pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $2) LIMIT 1",
 							  log),
 			   2, argtypes, values, NULL, SPI_OK_SELECT, true);
 		sb->marker = (SPI_processed > 0);
@@ -333,7 +333,7 @@ dataproduct_trim_logs(Snapshot snap, List *sources)
 		if (!IsTransactionBlock() &&
 			ConditionalLockRelationOid(sb->log, AccessExclusiveLock))
 		{
-			dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE __dp_xid >= $1 LIMIT 1", log),
+			dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_XID " >= $1 LIMIT 1", log),
 				   1, xidtypes, &bound, NULL, SPI_OK_SELECT, true);
 			if (SPI_processed == 0)
 			{
@@ -342,7 +342,7 @@ dataproduct_trim_logs(Snapshot snap, List *sources)
 				continue;
 			}
 		}
-		dataproduct_run_at(snap, psprintf("DELETE FROM %s WHERE __dp_xid < $1", log),
+		dataproduct_run_at(snap, psprintf("DELETE FROM %s WHERE " DP_LOG_XID " < $1", log),
 			   1, xidtypes, &bound, NULL, SPI_OK_DELETE, true);
 	}
 	dataproduct_restore_user(&saved);
@@ -387,11 +387,11 @@ dataproduct_pending_changes(PG_FUNCTION_ARGS)
 			bool		isnull;
 			Datum		d;
 
-			dataproduct_spi_exec(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(l.__dp_at)"
+			dataproduct_spi_exec(psprintf("SELECT pg_catalog.count(*), pg_catalog.min(l." DP_LOG_AT ")"
 										  "  FROM %s l, dataproduct.output o"
 										  " WHERE o.output_id = $1"
-										  "   AND NOT pg_catalog.pg_visible_in_snapshot(l.__dp_xid, o.snapshot)"
-										  "   AND pg_catalog.pg_visible_in_snapshot(l.__dp_xid, pg_catalog.pg_current_snapshot())",
+										  "   AND NOT pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", o.snapshot)"
+										  "   AND pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", pg_catalog.pg_current_snapshot())",
 										  dataproduct_qualified_name(sb->log)),
 								 1, argtypes, values, NULL, SPI_OK_SELECT);
 			pending += dataproduct_result_int8(1);

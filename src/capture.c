@@ -243,7 +243,7 @@ log_marker(Oid log)
 
 	dataproduct_spi_connect();
 	dataproduct_become_catalog_owner(&saved);
-	dataproduct_spi_exec(psprintf("INSERT INTO %s (__dp_xid, __dp_weight)"
+	dataproduct_spi_exec(psprintf("INSERT INTO %s (" DP_LOG_XID ", " DP_LOG_WEIGHT ")"
 								  " VALUES (pg_catalog.pg_current_xact_id(), 0)",
 								  dataproduct_qualified_name(log)),
 						 0, NULL, NULL, NULL, SPI_OK_INSERT);
@@ -434,12 +434,12 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 		foreach(lc, defs)
 			appendStringInfo(&cols, "%s, ", (char *) lfirst(lc));
 		dataproduct_exec_ddl(psprintf("CREATE TABLE %s (%s__dp_xid pg_catalog.xid8 NOT NULL,"
-							  " __dp_weight pg_catalog.int2 NOT NULL,"
-							  " __dp_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp())"
+							  " " DP_LOG_WEIGHT " pg_catalog.int2 NOT NULL,"
+							  " " DP_LOG_AT " pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp())"
 							  " WITH (autovacuum_vacuum_scale_factor = 0.01)",
 							  qlog, cols.data));
 		/* markers (TRUNCATE, ALTER) are rare: found without scanning the log */
-		dataproduct_exec_ddl(psprintf("CREATE INDEX %s ON %s (__dp_xid) WHERE __dp_weight = 0",
+		dataproduct_exec_ddl(psprintf("CREATE INDEX %s ON %s (" DP_LOG_XID ") WHERE " DP_LOG_WEIGHT " = 0",
 							  quote_identifier(psprintf("source_" INT64_FORMAT "_markers", id)),
 							  qlog));
 		dataproduct_exec_ddl(psprintf("COMMENT ON TABLE %s IS %s", qlog,
@@ -464,7 +464,7 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 		dataproduct_spi_exec("INSERT INTO dataproduct.source (source_id, relation, log, columns, origin)"
 							 " SELECT $2, $1, $3, ARRAY(SELECT attname::text FROM pg_catalog.pg_attribute"
 							 "   WHERE attrelid = $3 AND attnum > 0 AND NOT attisdropped"
-							 "     AND attname NOT IN ('__dp_xid', '__dp_weight', '__dp_at') ORDER BY attnum), $5",
+							 "     AND attname NOT IN ('" DP_LOG_XID "', '" DP_LOG_WEIGHT "', '" DP_LOG_AT "') ORDER BY attnum), $5",
 							 5, argtypes, values, "   n ", SPI_OK_INSERT);
 		*source_id = id;
 	}

@@ -110,6 +110,17 @@ dataproduct_text_or_null(const char *value, char *null)
 }
 
 /*
+ * dataproduct_arg_or_null
+ *		Argument argno as an SPI parameter, and its null flag in *null.
+ */
+Datum
+dataproduct_arg_or_null(FunctionCallInfo fcinfo, int argno, char *null)
+{
+	*null = PG_ARGISNULL(argno) ? 'n' : ' ';
+	return PG_ARGISNULL(argno) ? (Datum) 0 : PG_GETARG_DATUM(argno);
+}
+
+/*
  * dataproduct_check_intervals
  *		min_interval and schedule must not be negative.
  */
@@ -341,171 +352,154 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 	return get_relname_relid(pre_name, internal);
 }
 
-/*
- * add_output(product text, name text, query text, refresh text,
- *			  description text) returns regclass
- */
-Datum
-dataproduct_add_output(PG_FUNCTION_ARGS)
+/* An output being declared, as add_output() builds it up. */
+typedef struct NewOutput
 {
-	char	   *address = dataproduct_required_text(fcinfo, 0, "product");
-	char	   *name = dataproduct_required_text(fcinfo, 1, "name");
-	char	   *sql = dataproduct_required_text(fcinfo, 2, "query");
-	char	   *refresh = PG_ARGISNULL(3) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	char	   *description = dataproduct_optional_text(fcinfo, 4);
-	Datum		min_interval = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
-	Datum		schedule = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
-	char	   *search_path;
-	DpQueryInfo *info;
-	DpProduct  *product;
-	DpOutput   *output;
-	DpPlan	   *plan = NULL;
-	DpSavedUser saved;
 	int64		id;
-	char	   *store_name;
-	char	   *query_name;
-	const char *qowner;
-	char	   *qstore;
-	char	   *qquery;
-	char	   *qview;
-	char	   *mode;
-	char	   *reason = NULL;
-	StringInfoData cols;
-	ListCell   *lc;
-	List	   *sources = NIL;
+	DpProduct  *product;
+	char	   *name;
+	char	   *sql;
+	char	   *refresh;		/* the mode asked for */
+	char	   *description;
+	Datum		min_interval;	/* interval, or 0 for none */
+	Datum		schedule;		/* interval, or 0 for none */
+	DpQueryInfo *info;
 	Oid			query_view;
-	Oid			pre_view = InvalidOid;
+	DpPlan	   *plan;			/* unless full refresh was asked for */
+	char	   *mode;			/* the mode chosen */
+	char	   *reason;			/* why in full, if so */
 	Oid			store;
 	Oid			view;
-	Oid			argtypes[15] = {INT8OID, INT8OID, TEXTOID, OIDOID, OIDOID, OIDOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID, INTERVALOID,
-	INTERVALOID};
-	Datum		values[15];
-	char		nulls[16] = "               ";
+	Oid			pre_view;		/* incremental: the pre-aggregation view */
+	List	   *sources;		/* incremental: source ids (Integer) */
+} NewOutput;
 
-	dataproduct_check_name("output", name);
-	dataproduct_check_intervals(fcinfo, 5, 6);
-	if (strcmp(refresh, "auto") != 0 && strcmp(refresh, "full") != 0 &&
-		strcmp(refresh, "incremental") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid refresh mode \"%s\"", refresh),
-				 errhint("The refresh modes are auto, incremental and full.")));
-
-	/* analysed as the caller, under the caller's search_path */
-	search_path = effective_search_path();
-	info = dataproduct_analyze_query(sql);
-
-	dataproduct_spi_connect();
-	product = dataproduct_get_product(address, false);
-	dataproduct_check_acts_as(product->owner, "data product", product->address);
-	if (strcmp(product->status, DP_STATUS_RETIRED) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("data product %s is retired", product->address),
-				 errhint("Declare a new product instead.")));
-	if (OidIsValid(get_relname_relid(name, product->schema)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_TABLE),
-				 errmsg("relation \"%s.%s\" already exists", product->domain, name),
-				 errhint("Choose another output name; output names are unique within a domain.")));
-
-	dataproduct_become_catalog_owner(&saved);
-	dataproduct_spi_exec("SELECT pg_catalog.nextval('dataproduct.output_id_seq')",
-						 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	dataproduct_restore_user(&saved);
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									 SPI_tuptable->tupdesc, 1, &(bool){false}));
-	query_name = psprintf("output_" INT64_FORMAT "_query", id);
-	store_name = psprintf("output_" INT64_FORMAT "_store", id);
-
-	query_view = build_query_view(info, sql, query_name, search_path);
-
-	/* which refresh mode: incremental where the query allows it */
-	if (strcmp(refresh, "full") == 0)
+/*
+ * choose_mode
+ *		Incremental where the query allows it and full refresh was not
+ *		asked for; in full, with a NOTICE naming the reason, otherwise,
+ *		unless incremental maintenance was insisted on (an error).
+ */
+static void
+choose_mode(NewOutput *o)
+{
+	if (strcmp(o->refresh, "full") == 0)
 	{
-		mode = "full";
-		reason = "full refresh was requested";
+		o->mode = "full";
+		o->reason = "full refresh was requested";
+		return;
 	}
+	o->plan = dataproduct_plan_output(o->query_view);
+	dataproduct_check_leaf_privileges(o->plan, o->product->owner, false);
+	if (o->plan->incremental)
+		o->mode = "incremental";
+	else if (strcmp(o->refresh, "incremental") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("output %s.%s cannot be maintained incrementally",
+						o->product->domain, o->name),
+				 errdetail("Its query %s.", o->plan->reason),
+				 errhint("Declare it with refresh => 'auto' or 'full' to refresh it in full, or rewrite the query.")));
 	else
 	{
-		plan = dataproduct_plan_output(query_view);
-		dataproduct_check_leaf_privileges(plan, product->owner, false);
-		if (plan->incremental)
-			mode = "incremental";
-		else if (strcmp(refresh, "incremental") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("output %s.%s cannot be maintained incrementally",
-							product->domain, name),
-					 errdetail("Its query %s.", plan->reason),
-					 errhint("Declare it with refresh => 'auto' or 'full' to refresh it in full, or rewrite the query.")));
-		else
-		{
-			mode = "full";
-			reason = psprintf("its query %s", plan->reason);
-			ereport(NOTICE,
-					(errmsg("output %s.%s will be refreshed in full because %s",
-							product->domain, name, reason)));
-		}
+		o->mode = "full";
+		o->reason = psprintf("its query %s", o->plan->reason);
+		ereport(NOTICE,
+				(errmsg("output %s.%s will be refreshed in full because %s",
+						o->product->domain, o->name, o->reason)));
 	}
+}
 
-	qowner = quote_identifier(GetUserNameFromId(product->owner, false));
-	qquery = quote_qualified_identifier("dataproduct_internal", query_name);
-	qstore = quote_qualified_identifier("dataproduct_internal", store_name);
-	qview = quote_qualified_identifier(product->domain, name);
+/*
+ * build_relations
+ *		Build the store and the output view (and, for an incrementally
+ *		maintained output, its pre view and capture), give them to the
+ *		product owner and comment them.  Runs as the catalog owner.
+ */
+static void
+build_relations(NewOutput *o)
+{
+	char	   *store_name = psprintf("output_" INT64_FORMAT "_store", o->id);
+	const char *qowner = quote_identifier(GetUserNameFromId(o->product->owner, false));
+	char	   *qquery = dataproduct_qualified_name(o->query_view);
+	char	   *qstore = quote_qualified_identifier("dataproduct_internal", store_name);
+	char	   *qview = quote_qualified_identifier(o->product->domain, o->name);
+	const char *address = psprintf("%s.%s", o->product->domain, o->name);
+	DpSavedUser saved;
 
 	dataproduct_become_catalog_owner(&saved);
-	if (strcmp(mode, "incremental") == 0)
-		pre_view = build_incremental(plan, id, qview, qowner, &store, &sources);
+	if (strcmp(o->mode, "incremental") == 0)
+		o->pre_view = build_incremental(o->plan, o->id, qview, qowner,
+										&o->store, &o->sources);
 	else
 	{
+		StringInfoData cols;
+		ListCell   *lc;
+
 		initStringInfo(&cols);
-		foreach(lc, info->colnames)
+		foreach(lc, o->info->colnames)
 			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
 							 quote_identifier(lfirst(lc)));
 		dataproduct_exec_ddl(psprintf("CREATE TABLE %s (LIKE %s)", qstore, qquery));
 		dataproduct_exec_ddl(psprintf("CREATE VIEW %s AS SELECT %s FROM %s", qview, cols.data, qstore));
 		dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
-		store = get_relname_relid(store_name, get_namespace_oid("dataproduct_internal", false));
+		o->store = get_relname_relid(store_name, get_namespace_oid("dataproduct_internal", false));
 	}
 	dataproduct_exec_ddl(psprintf("ALTER VIEW %s OWNER TO %s", qquery, qowner));
 	dataproduct_exec_ddl(psprintf("ALTER VIEW %s OWNER TO %s", qview, qowner));
-	view = get_relname_relid(name, product->schema);
+	o->view = get_relname_relid(o->name, o->product->schema);
 
-	CreateComments(query_view, RelationRelationId, 0,
-				   psprintf("pg_dataproduct: query of output %s.%s", product->domain, name));
-	CreateComments(store, RelationRelationId, 0,
-				   psprintf("pg_dataproduct: rows of output %s.%s", product->domain, name));
-	if (OidIsValid(pre_view))
-		CreateComments(pre_view, RelationRelationId, 0,
-					   psprintf("pg_dataproduct: query of output %s.%s before aggregation",
-								product->domain, name));
-	if (description != NULL)
-		CreateComments(view, RelationRelationId, 0, description);
+	CreateComments(o->query_view, RelationRelationId, 0,
+				   psprintf("pg_dataproduct: query of output %s", address));
+	CreateComments(o->store, RelationRelationId, 0,
+				   psprintf("pg_dataproduct: rows of output %s", address));
+	if (OidIsValid(o->pre_view))
+		CreateComments(o->pre_view, RelationRelationId, 0,
+					   psprintf("pg_dataproduct: query of output %s before aggregation",
+								address));
+	if (o->description != NULL)
+		CreateComments(o->view, RelationRelationId, 0, o->description);
+	dataproduct_restore_user(&saved);
+}
 
-	values[0] = Int64GetDatum(id);
-	values[1] = Int64GetDatum(product->id);
-	values[2] = CStringGetTextDatum(name);
-	values[3] = ObjectIdGetDatum(view);
-	values[4] = ObjectIdGetDatum(store);
-	values[5] = ObjectIdGetDatum(query_view);
-	values[6] = CStringGetTextDatum(sql);
-	values[7] = CStringGetTextDatum(refresh);
-	values[8] = CStringGetTextDatum(mode);
-	values[9] = dataproduct_text_or_null(reason, &nulls[9]);
-	values[10] = dataproduct_text_or_null(description, &nulls[10]);
-	values[11] = ObjectIdGetDatum(pre_view);
-	nulls[11] = OidIsValid(pre_view) ? ' ' : 'n';
+/*
+ * record_output
+ *		Write the output's catalog row and its sources, as the catalog
+ *		owner.  An output not yet loaded holds the snapshot of its
+ *		declaration: change logs keep every row it may need from then on
+ *		(batch.c).
+ */
+static void
+record_output(NewOutput *o)
+{
+	Oid			argtypes[15] = {INT8OID, INT8OID, TEXTOID, OIDOID, OIDOID, OIDOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, TEXTOID, INTERVALOID,
+	INTERVALOID};
+	Datum		values[15];
+	char		nulls[16] = "               ";
+	DpSavedUser saved;
+	ListCell   *lc;
+
+	values[0] = Int64GetDatum(o->id);
+	values[1] = Int64GetDatum(o->product->id);
+	values[2] = CStringGetTextDatum(o->name);
+	values[3] = ObjectIdGetDatum(o->view);
+	values[4] = ObjectIdGetDatum(o->store);
+	values[5] = ObjectIdGetDatum(o->query_view);
+	values[6] = CStringGetTextDatum(o->sql);
+	values[7] = CStringGetTextDatum(o->refresh);
+	values[8] = CStringGetTextDatum(o->mode);
+	values[9] = dataproduct_text_or_null(o->reason, &nulls[9]);
+	values[10] = dataproduct_text_or_null(o->description, &nulls[10]);
+	values[11] = ObjectIdGetDatum(o->pre_view);
+	nulls[11] = OidIsValid(o->pre_view) ? ' ' : 'n';
 	values[12] = CStringGetTextDatum(dataproduct_origin());
-	values[13] = min_interval;
-	nulls[13] = PG_ARGISNULL(5) ? 'n' : ' ';
-	values[14] = schedule;
-	nulls[14] = PG_ARGISNULL(6) ? 'n' : ' ';
-	/*
-	 * An output not yet loaded holds the snapshot of its declaration: change
-	 * logs keep every row it may need from then on (see refresh.c).
-	 */
+	values[13] = o->min_interval;
+	nulls[13] = o->min_interval == (Datum) 0 ? 'n' : ' ';
+	values[14] = o->schedule;
+	nulls[14] = o->schedule == (Datum) 0 ? 'n' : ' ';
+
+	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("INSERT INTO dataproduct.output"
 						 " (output_id, product_id, name, view, store, query_view,"
 						 "  definition, refresh_mode, mode, mode_reason, description,"
@@ -518,41 +512,108 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 						 "  pg_catalog.current_setting('IntervalStyle'),"
 						 "  coalesce($14, '0'), $15)",
 						 15, argtypes, values, nulls, SPI_OK_INSERT);
-	foreach(lc, sources)
+	foreach(lc, o->sources)
 	{
 		Oid			st[2] = {INT8OID, INT8OID};
-		Datum		sv[2] = {Int64GetDatum(id), Int64GetDatum(intVal(lfirst(lc)))};
+		Datum		sv[2] = {Int64GetDatum(o->id), Int64GetDatum(intVal(lfirst(lc)))};
 
 		dataproduct_spi_exec("INSERT INTO dataproduct.output_source (output_id, source_id)"
 							 " VALUES ($1, $2)", 2, st, sv, NULL, SPI_OK_INSERT);
 	}
 	dataproduct_restore_user(&saved);
 	CommandCounterIncrement();
+}
 
-	output = dataproduct_get_output(view, false);
+/*
+ * first_load
+ *		A fully refreshed output is loaded right away, as the owner (which
+ *		also proves the owner may read the sources).  An incrementally
+ *		maintained one is not: the capture triggers hold a lock on the
+ *		sources until this transaction ends, and loading now would hold
+ *		writers up for the whole load.  Its first refresh loads it, in a
+ *		later transaction; here the owner's rights are only tried.
+ */
+static void
+first_load(DpOutput *output)
+{
 	dataproduct_note_capture(); /* the worker loads it after commit */
-	if (strcmp(mode, "full") == 0)
+	if (strcmp(output->mode, "full") == 0)
 	{
-		/* first refresh, as the owner: also proves the owner may read the sources */
 		(void) dataproduct_refresh_output(output, false);
+		return;
 	}
-	else
-	{
-		/*
-		 * The capture triggers hold a lock on the sources until this
-		 * transaction ends; loading now would hold writers up for the whole
-		 * load.  The first refresh loads, in a later transaction.
-		 */
-		dataproduct_check_owner_can_read(output, product->owner);
-		ereport(NOTICE,
-				(errmsg("output %s is maintained incrementally and is populated by its first refresh",
-						output->address),
-				 errhint("Run SELECT dataproduct.refresh('%s') after this transaction commits.",
-						 output->address)));
-	}
+	dataproduct_check_owner_can_read(output, output->owner);
+	ereport(NOTICE,
+			(errmsg("output %s is maintained incrementally and is populated by its first refresh",
+					output->address),
+			 errhint("Run SELECT dataproduct.refresh('%s') after this transaction commits.",
+					 output->address)));
+}
+
+/*
+ * add_output(product text, name text, query text, refresh text,
+ *			  description text, min_interval interval, schedule interval)
+ *			  returns regclass
+ */
+Datum
+dataproduct_add_output(PG_FUNCTION_ARGS)
+{
+	char	   *address = dataproduct_required_text(fcinfo, 0, "product");
+	NewOutput	o;
+	char	   *search_path;
+	DpSavedUser saved;
+
+	memset(&o, 0, sizeof(o));
+	o.name = dataproduct_required_text(fcinfo, 1, "name");
+	o.sql = dataproduct_required_text(fcinfo, 2, "query");
+	o.refresh = PG_ARGISNULL(3) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	o.description = dataproduct_optional_text(fcinfo, 4);
+	o.min_interval = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	o.schedule = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+
+	dataproduct_check_name("output", o.name);
+	dataproduct_check_intervals(fcinfo, 5, 6);
+	if (strcmp(o.refresh, "auto") != 0 && strcmp(o.refresh, "full") != 0 &&
+		strcmp(o.refresh, "incremental") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid refresh mode \"%s\"", o.refresh),
+				 errhint("The refresh modes are auto, incremental and full.")));
+
+	/* analysed as the caller, under the caller's search_path */
+	search_path = effective_search_path();
+	o.info = dataproduct_analyze_query(o.sql);
+
+	dataproduct_spi_connect();
+	o.product = dataproduct_get_product(address, false);
+	dataproduct_check_acts_as(o.product->owner, "data product", o.product->address);
+	if (strcmp(o.product->status, DP_STATUS_RETIRED) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("data product %s is retired", o.product->address),
+				 errhint("Declare a new product instead.")));
+	if (OidIsValid(get_relname_relid(o.name, o.product->schema)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s.%s\" already exists", o.product->domain, o.name),
+				 errhint("Choose another output name; output names are unique within a domain.")));
+
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT pg_catalog.nextval('dataproduct.output_id_seq')",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
+	o.id = dataproduct_result_int8(1);
+
+	o.query_view = build_query_view(o.info, o.sql,
+									psprintf("output_" INT64_FORMAT "_query", o.id),
+									search_path);
+	choose_mode(&o);
+	build_relations(&o);
+	record_output(&o);
+	first_load(dataproduct_get_output(o.view, false));
 
 	dataproduct_spi_finish();
-	PG_RETURN_OID(view);
+	PG_RETURN_OID(o.view);
 }
 
 /*
@@ -639,12 +700,9 @@ dataproduct_alter_output(PG_FUNCTION_ARGS)
 	dataproduct_check_acts_as(output->owner, "data product", output->product);
 
 	values[0] = Int64GetDatum(output->id);
-	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
-	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
-	values[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	nulls[3] = PG_ARGISNULL(3) ? 'n' : ' ';
+	values[1] = dataproduct_arg_or_null(fcinfo, 1, &nulls[1]);
+	values[2] = dataproduct_arg_or_null(fcinfo, 2, &nulls[2]);
+	values[3] = dataproduct_arg_or_null(fcinfo, 3, &nulls[3]);
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("UPDATE dataproduct.output"
 						 "   SET min_interval = coalesce($2, min_interval),"

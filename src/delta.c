@@ -378,10 +378,10 @@ batch_query(Oid relid, Oid log)
 							 format_type_with_typemod(att->atttypid, att->atttypmod),
 							 quote_identifier(name));
 	}
-	appendStringInfo(&buf, "l.__dp_weight::pg_catalog.int4 AS __dp_w FROM %s l"
-					 " WHERE l.__dp_weight <> 0"
-					 "   AND pg_catalog.pg_visible_in_snapshot(l.__dp_xid, $1)"
-					 "   AND NOT pg_catalog.pg_visible_in_snapshot(l.__dp_xid, $2)",
+	appendStringInfo(&buf, "l." DP_LOG_WEIGHT "::pg_catalog.int4 AS __dp_w FROM %s l"
+					 " WHERE l." DP_LOG_WEIGHT " <> 0"
+					 "   AND pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", $1)"
+					 "   AND NOT pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", $2)",
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(logrel)),
 												RelationGetRelationName(logrel)));
 	relation_close(logrel, AccessShareLock);

@@ -683,7 +683,7 @@ dataproduct_log_columns(Oid relid, Bitmapset *attnos)
 	while ((attno = bms_next_member(attnos, attno)) >= 0)
 		appendStringInfo(&buf, "%s, ",
 						 quote_identifier(get_attname(relid, attno, false)));
-	appendStringInfoString(&buf, "__dp_xid, __dp_weight, __dp_at");
+	appendStringInfoString(&buf, DP_LOG_XID ", " DP_LOG_WEIGHT ", " DP_LOG_AT);
 	return buf.data;
 }
 

@@ -421,8 +421,7 @@ dataproduct_create_product(PG_FUNCTION_ARGS)
 	values[4] = CStringGetTextDatum(version);
 	values[5] = PointerGetDatum(tags);
 	values[6] = dataproduct_text_or_null(contact, &nulls[6]);
-	values[7] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
-	nulls[7] = PG_ARGISNULL(6) ? 'n' : ' ';
+	values[7] = dataproduct_arg_or_null(fcinfo, 6, &nulls[7]);
 	check_promise(fcinfo, 6);
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("INSERT INTO dataproduct.product"
@@ -544,14 +543,11 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(product->id);
 	values[1] = dataproduct_text_or_null(description, &nulls[1]);
 	values[2] = dataproduct_text_or_null(version, &nulls[2]);
-	values[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	nulls[3] = PG_ARGISNULL(3) ? 'n' : ' ';
-	values[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-	nulls[4] = PG_ARGISNULL(4) ? 'n' : ' ';
+	values[3] = dataproduct_arg_or_null(fcinfo, 3, &nulls[3]);
+	values[4] = dataproduct_arg_or_null(fcinfo, 4, &nulls[4]);
 	values[5] = dataproduct_text_or_null(status, &nulls[5]);
 	values[6] = dataproduct_text_or_null(contact, &nulls[6]);
-	values[7] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
-	nulls[7] = PG_ARGISNULL(7) ? 'n' : ' ';
+	values[7] = dataproduct_arg_or_null(fcinfo, 7, &nulls[7]);
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("UPDATE dataproduct.product"
 						 "   SET description = coalesce($2, description),"
