@@ -323,7 +323,7 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 					  quote_identifier(psprintf("output_" INT64_FORMAT "_key", id)),
 					  qstore, keys.data));
 	*store = get_relname_relid(store_name, internal);
-	dataproduct_exec_ddl(psprintf("CREATE VIEW %s AS %s", qview,
+	dataproduct_exec_ddl(psprintf("CREATE VIEW %s WITH (security_barrier) AS %s", qview,
 					  dataproduct_view_sql(plan, *store, true)));
 	dataproduct_exec_ddl(psprintf("ALTER VIEW %s OWNER TO %s", qpre, qowner));
 	dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
@@ -441,7 +441,8 @@ build_relations(NewOutput *o)
 			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
 							 quote_identifier(lfirst(lc)));
 		dataproduct_exec_ddl(psprintf("CREATE TABLE %s (LIKE %s)", qstore, qquery));
-		dataproduct_exec_ddl(psprintf("CREATE VIEW %s AS SELECT %s FROM %s", qview, cols.data, qstore));
+		dataproduct_exec_ddl(psprintf("CREATE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s",
+									  qview, cols.data, qstore));
 		dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
 		o->store = get_relname_relid(store_name, get_namespace_oid("dataproduct_internal", false));
 	}

@@ -402,6 +402,7 @@ void
 dataproduct_become_catalog_owner(DpSavedUser *saved)
 {
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	saved->nestlevel = 0;
 	SetUserIdAndSecContext(catalog_owner(),
 						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
@@ -410,12 +411,20 @@ dataproduct_become_catalog_owner(DpSavedUser *saved)
  * dataproduct_become_owner
  *		Run as a product owner, in a security-restricted operation, until
  *		dataproduct_restore_user.  This is the only identity output queries
- *		ever run under.
+ *		and checks ever run under.
+ *
+ * Owner code can change settings for the session (set_config(..., false)
+ * in a function its query calls): the change would outlive the owner's
+ * part and hold for the statements the extension runs next, as the catalog
+ * owner, and for the caller's session.  So the owner's part runs in a GUC
+ * nest level of its own, which dataproduct_restore_user rolls back, SETs
+ * for the session included.
  */
 void
 dataproduct_become_owner(Oid owner, DpSavedUser *saved)
 {
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	saved->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(owner,
 						   saved->sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
@@ -424,11 +433,16 @@ dataproduct_become_owner(Oid owner, DpSavedUser *saved)
 
 /*
  * dataproduct_restore_user
- *		Return to the identity saved by one of the become functions.
+ *		Return to the identity saved by one of the become functions, and,
+ *		after dataproduct_become_owner, to the settings from before it:
+ *		whatever the owner's code set is undone.
  */
 void
 dataproduct_restore_user(DpSavedUser *saved)
 {
+	if (saved->nestlevel > 0)
+		AtEOXact_GUC(false, saved->nestlevel);
+	saved->nestlevel = 0;
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 

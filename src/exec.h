@@ -23,6 +23,7 @@ typedef struct DpSavedUser
 {
 	Oid			userid;
 	int			sec_context;
+	int			nestlevel;		/* GUC nest level of owner code, or 0 */
 } DpSavedUser;
 
 extern void dataproduct_exec_init(void);

@@ -34,6 +34,7 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
@@ -381,6 +382,44 @@ is_key(DpPlan *plan, Node *node)
 }
 
 /*
+ * user_function
+ *		check_functions_in_node callback: is funcid user-defined (not part
+ *		of the server)?  Remembers it in *context.
+ */
+static bool
+user_function(Oid funcid, void *context)
+{
+	if (funcid < FirstNormalObjectId)
+		return false;
+	*(Oid *) context = funcid;
+	return true;
+}
+
+/*
+ * view_code_walker
+ *		The expressions above the aggregates and group keys (and HAVING)
+ *		are computed by the output view, that is, as whoever reads it.
+ *		User-defined code must only ever run as the product owner, so an
+ *		output computing a user-defined function there is refreshed in full
+ *		instead (its view then only reads columns).
+ */
+static bool
+view_code_walker(Node *node, DpPlan *plan)
+{
+	Oid			funcid = InvalidOid;
+
+	if (node == NULL || IsA(node, Aggref) || is_key(plan, node))
+		return false;
+	if (check_functions_in_node(node, user_function, &funcid))
+	{
+		refuse(plan, psprintf("computes the user-defined function %s() from its aggregates, which the output view would run as whoever reads it",
+							  get_func_name(funcid)));
+		return true;
+	}
+	return expression_tree_walker(node, view_code_walker, plan);
+}
+
+/*
  * Columns used outside aggregates and group keys (allowed when they depend
  * on a grouped primary key) are grouped by too: it does not change groups.
  */
@@ -618,6 +657,9 @@ dataproduct_plan_output(Oid query_view)
 	}
 	foreach(lc, plan->keys)
 		check_key_type(plan, lfirst(lc));
+	foreach(lc, query->targetList)
+		(void) view_code_walker((Node *) ((TargetEntry *) lfirst(lc))->expr, plan);
+	(void) view_code_walker(query->havingQual, plan);
 	if (!plan->incremental)
 		return plan;
 

@@ -230,7 +230,7 @@ refresh_incremental(DpOutput *output, OutputState *state, List *sources,
 	if (!state->populated)
 	{
 		dataproduct_become_catalog_owner(&saved);
-		dataproduct_run_at(snap, psprintf("CREATE OR REPLACE VIEW %s AS %s",
+		dataproduct_run_at(snap, psprintf("CREATE OR REPLACE VIEW %s WITH (security_barrier) AS %s",
 										  dataproduct_qualified_name(output->view),
 										  dataproduct_view_sql(plan, output->store, false)),
 						   0, NULL, NULL, NULL, SPI_OK_UTILITY, false);
