@@ -187,14 +187,15 @@ dataproduct_full_refresh(Snapshot snap, Oid store, const char *target,
  */
 
 /*
- * run_into_delta
- *		Run the delta query at the active snapshot into a tuplestore and
- *		register it as the ephemeral relation __dp_delta.  Returns the
- *		tuplestore, which the caller ends.  Memory stays bounded: the
- *		tuplestore spills to disk past work_mem.
+ * run_into_enr
+ *		Run a statement taking the snapshots $1 and $2 at the active snapshot
+ *		into a tuplestore and register it as the ephemeral relation name.
+ *		Returns the tuplestore, which the caller ends after unregistering
+ *		it.  Memory stays bounded: the tuplestore spills to disk past
+ *		work_mem.
  */
 static Tuplestorestate *
-run_into_delta(const char *sql, Datum snap, Datum old_snap)
+run_into_enr(const char *sql, const char *name, Datum snap, Datum old_snap)
 {
 	Oid			argtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
 	SPIPlanPtr	plan = dataproduct_prepare_cached(sql, 2, argtypes);
@@ -223,21 +224,95 @@ run_into_delta(const char *sql, Datum snap, Datum old_snap)
 	options.dest = dest;
 	rc = SPI_execute_plan_extended(plan, &options);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "unexpected SPI result %s for the delta query",
-			 SPI_result_code_string(rc));
+		elog(ERROR, "unexpected SPI result %s for \"%s\"",
+			 SPI_result_code_string(rc), sql);
 	dest->rDestroy(dest);
 
 	source = linitial(SPI_plan_get_plan_sources(plan));
 	enr = palloc0(sizeof(EphemeralNamedRelationData));
-	enr->md.name = DP_DELTA_ENR;
+	enr->md.name = pstrdup(name);
 	enr->md.reliddesc = InvalidOid;
 	enr->md.tupdesc = CreateTupleDescCopy(source->resultDesc);
 	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
 	enr->md.enrtuples = tuplestore_tuple_count(store);
 	enr->reldata = store;
 	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
-		elog(ERROR, "could not register the delta relation");
+		elog(ERROR, "could not register ephemeral relation \"%s\"", name);
 	return store;
+}
+
+/* A batch read into an ephemeral relation. */
+typedef struct LoadedBatch
+{
+	Oid			log;
+	char	   *name;
+	Tuplestorestate *store;
+} LoadedBatch;
+
+/*
+ * dataproduct_load_batches
+ *		Read the batches of the changed leaves' change logs (logs[i] is leaf
+ *		i's) between old_snap and snapdatum into ephemeral relations that
+ *		the delta query reads (see dataproduct_batch_sql).  They are read as
+ *		the catalog owner: owners of products have no rights on the logs,
+ *		which hold the captured columns of every output of the source.
+ *		Returns what to pass to dataproduct_unload_batches.  SPI connected,
+ *		the refresh snapshot active.
+ */
+List *
+dataproduct_load_batches(DpPlan *plan, List *changed_leaves, Oid *logs,
+						 Datum snapdatum, Datum old_snap)
+{
+	List	   *loaded = NIL;
+	List	   *seen = NIL;
+	ListCell   *lc;
+	DpSavedUser saved;
+
+	dataproduct_become_catalog_owner(&saved);
+	foreach(lc, changed_leaves)
+	{
+		int			leaf = lfirst_int(lc);
+		Oid			log = logs[leaf];
+		Oid			relid;
+		Bitmapset  *attnos = NULL;
+		ListCell   *lc2;
+		LoadedBatch *b;
+
+		if (list_member_oid(seen, log))
+			continue;
+		seen = lappend_oid(seen, log);
+		relid = ((DpLeaf *) list_nth(plan->leaves, leaf))->relid;
+		/* the columns every leaf reading the relation needs (self-joins) */
+		foreach(lc2, plan->leaves)
+			if (((DpLeaf *) lfirst(lc2))->relid == relid)
+				attnos = bms_union(attnos, ((DpLeaf *) lfirst(lc2))->attnos);
+		b = palloc(sizeof(LoadedBatch));
+		b->log = log;
+		b->name = dataproduct_batch_name(log);
+		b->store = run_into_enr(dataproduct_batch_sql(relid, log, attnos),
+								b->name, snapdatum, old_snap);
+		loaded = lappend(loaded, b);
+	}
+	dataproduct_restore_user(&saved);
+	return loaded;
+}
+
+/*
+ * dataproduct_unload_batches
+ *		Unregister and free the batches dataproduct_load_batches read.
+ */
+void
+dataproduct_unload_batches(List *loaded)
+{
+	ListCell   *lc;
+
+	foreach(lc, loaded)
+	{
+		LoadedBatch *b = lfirst(lc);
+
+		(void) SPI_unregister_relation(b->name);
+		tuplestore_end(b->store);
+	}
 }
 
 /*
@@ -393,7 +468,7 @@ apply_batch(void *arg)
 		changed = bms_add_member(changed, lfirst_int(lc));
 	delta_sql = dataproduct_delta_sql(a->plan, changed, a->logs);
 	elog(DEBUG2, "delta of %s: %s", qstore, delta_sql);
-	delta = run_into_delta(delta_sql, a->snapdatum, a->old_snap);
+	delta = run_into_enr(delta_sql, DP_DELTA_ENR, a->snapdatum, a->old_snap);
 	if (tuplestore_tuple_count(delta) > 0)
 		merge_delta(a->snap, a->plan, qstore, qpre, a->res);
 	SPI_unregister_relation(DP_DELTA_ENR);

@@ -28,6 +28,10 @@ typedef struct DpApplyResult
 								 * (Datum) 0 when the store was recomputed */
 } DpApplyResult;
 
+extern List *dataproduct_load_batches(DpPlan *plan, List *changed_leaves,
+									  Oid *logs, Datum snapdatum,
+									  Datum old_snap);
+extern void dataproduct_unload_batches(List *loaded);
 extern void dataproduct_full_refresh(Snapshot snap, Oid store,
 									 const char *target, DpApplyResult *res);
 extern bool dataproduct_try_apply_batch(Snapshot snap, DpPlan *plan,

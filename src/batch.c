@@ -113,6 +113,7 @@ dataproduct_refuse_own_changes(Snapshot snap, List *sources,
 {
 	FullTransactionId xid = GetTopFullTransactionIdIfAny();
 	ListCell   *lc;
+	DpSavedUser saved;
 
 	if (!FullTransactionIdIsValid(xid))
 		return;
@@ -122,9 +123,11 @@ dataproduct_refuse_own_changes(Snapshot snap, List *sources,
 		Oid			argtypes[1] = {XID8OID};
 		Datum		values[1] = {FullTransactionIdGetDatum(xid)};
 
-		dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_XID " = $1 LIMIT 1",
-							  dataproduct_qualified_name(sb->log)),
-			   1, argtypes, values, NULL, SPI_OK_SELECT, true);
+		dataproduct_become_catalog_owner(&saved);
+		dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_XID " OPERATOR(pg_catalog.=) $1 LIMIT 1",
+										  dataproduct_qualified_name(sb->log)),
+						   1, argtypes, values, NULL, SPI_OK_SELECT, true);
+		dataproduct_restore_user(&saved);
 		if (SPI_processed > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -219,9 +222,12 @@ dataproduct_batch_sizes(Snapshot snap, List *sources, Datum snapdatum,
 	Oid			argtypes[3] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID};
 	Datum		values[3] = {snapdatum, old_snap, Int64GetDatum(cap)};
 	char		nulls[4] = "  n";
+	DpSavedUser saved;
 
 	if (cap >= 0)
 		nulls[2] = ' ';
+	/* only the extension reads the logs */
+	dataproduct_become_catalog_owner(&saved);
 	foreach(lc, sources)
 	{
 		DpSourceBatch *sb = lfirst(lc);
@@ -258,6 +264,7 @@ dataproduct_batch_sizes(Snapshot snap, List *sources, Datum snapdatum,
 			   2, argtypes, values, NULL, SPI_OK_SELECT, true);
 		sb->marker = (SPI_processed > 0);
 	}
+	dataproduct_restore_user(&saved);
 }
 
 /*

@@ -337,16 +337,12 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 		Bitmapset  *attnos = NULL;
 		ListCell   *lc2;
 		int64		source_id;
-		Oid			log;
 
 		foreach(lc2, plan->leaves)
 			if (((DpLeaf *) lfirst(lc2))->relid == relid)
 				attnos = bms_union(attnos, ((DpLeaf *) lfirst(lc2))->attnos);
-		log = dataproduct_capture_relation(relid, attnos, &source_id);
-		dataproduct_exec_ddl(psprintf("GRANT SELECT (%s) ON %s TO %s",
-						  dataproduct_log_columns(relid, attnos),
-						  quote_qualified_identifier("dataproduct_internal", get_rel_name(log)),
-						  qowner));
+		/* the log is the extension's alone: the owner is granted nothing */
+		(void) dataproduct_capture_relation(relid, attnos, &source_id);
 		*sources = lappend(*sources, makeInteger(source_id));
 	}
 	return get_relname_relid(pre_name, internal);

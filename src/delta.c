@@ -59,9 +59,12 @@
 #include "utils/ruleutils.h"
 #include "utils/typcache.h"
 #include "utils/regproc.h"
+#include "utils/queryenvironment.h"
+#include "executor/executor.h"
 
 #include "capture.h"
 #include "delta.h"
+#include "exec.h"
 #include "plan.h"
 
 
@@ -345,21 +348,39 @@ leaf_index(DpPlan *plan, List *path)
 }
 
 /*
- * batch_query
- *		The analysed query reading a relation's batch from its change log:
- *		the relation's columns at their attribute numbers (placeholders for
- *		dropped ones), then the weight __dp_w.  $1 is the refresh snapshot,
- *		$2 the previous one.
+ * dataproduct_batch_name
+ *		The name of the ephemeral relation holding the batch of a change log
+ *		while a refresh runs.
  */
-static Query *
-batch_query(Oid relid, Oid log)
+char *
+dataproduct_batch_name(Oid log)
+{
+	return psprintf("__dp_batch_%u", log);
+}
+
+/* The name of the WITH item through which the delta reads that relation. */
+static char *
+batch_cte_name(Oid log)
+{
+	return psprintf("__dp_b%u", log);
+}
+
+/*
+ * dataproduct_batch_sql
+ *		The statement that reads the batch of relid's change log: every
+ *		image whose transaction the refresh snapshot $1 sees and the previous
+ *		one $2 does not, as a row of relid with the columns in attnos (those
+ *		the output reads; NULL for the others, which the log may hold for
+ *		other outputs) followed by its weight __dp_w.  Only the extension runs it,
+ *		as the log's owner, into the ephemeral relation the delta reads
+ *		(owners of products have no rights on the logs).
+ */
+char *
+dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	Relation	logrel = relation_open(log, AccessShareLock);
 	StringInfoData buf;
-	Oid			paramtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
-	List	   *raw;
 	int			i;
 
 	initStringInfo(&buf);
@@ -371,7 +392,8 @@ batch_query(Oid relid, Oid log)
 
 		if (att->attisdropped)
 			appendStringInfo(&buf, "NULL::pg_catalog.int4 AS __dp_dropped_%d, ", i + 1);
-		else if (get_attnum(log, name) != InvalidAttrNumber)
+		else if (bms_is_member(att->attnum, attnos) &&
+				 get_attnum(log, name) != InvalidAttrNumber)
 			appendStringInfo(&buf, "l.%s, ", quote_identifier(name));
 		else
 			appendStringInfo(&buf, "NULL::%s AS %s, ",
@@ -379,17 +401,29 @@ batch_query(Oid relid, Oid log)
 							 quote_identifier(name));
 	}
 	appendStringInfo(&buf, "l." DP_LOG_WEIGHT "::pg_catalog.int4 AS __dp_w FROM %s l"
-					 " WHERE l." DP_LOG_WEIGHT " <> 0"
+					 " WHERE l." DP_LOG_WEIGHT " OPERATOR(pg_catalog.<>) 0"
 					 "   AND pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", $1)"
 					 "   AND NOT pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", $2)",
-					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(logrel)),
-												RelationGetRelationName(logrel)));
-	relation_close(logrel, AccessShareLock);
+					 dataproduct_qualified_name(log));
 	relation_close(rel, AccessShareLock);
+	return buf.data;
+}
 
-	raw = raw_parser(buf.data, RAW_PARSE_DEFAULT);
-	return parse_analyze_fixedparams(linitial_node(RawStmt, raw), buf.data,
-									 paramtypes, 2, NULL);
+/*
+ * batch_query
+ *		The analysed statement that loads the batch of relid's change log
+ *		(dataproduct_batch_sql): the delta reads its rows in place of the
+ *		leaf, so its target list gives the columns.  Only analysed, never
+ *		run here.
+ */
+static Query *
+batch_query(Oid relid, Oid log, Bitmapset *attnos)
+{
+	char	   *load = dataproduct_batch_sql(relid, log, attnos);
+	Oid			paramtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
+
+	return parse_analyze_fixedparams(linitial_node(RawStmt, raw_parser(load, RAW_PARSE_DEFAULT)),
+									 load, paramtypes, 2, NULL);
 }
 
 static Expr *
@@ -425,11 +459,19 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 
 		if (leaf >= 0 && bms_is_member(leaf, changed))
 		{
-			Query	   *batch = batch_query(rte->relid, logs[leaf]);
+			DpLeaf	   *dleaf = list_nth(plan->leaves, leaf);
+			Query	   *batch = batch_query(rte->relid, logs[leaf], dleaf->attnos);
 			ListCell   *tc;
 
-			rte->rtekind = RTE_SUBQUERY;
-			rte->subquery = batch;
+			/*
+			 * The leaf becomes a reference to the WITH item that the delta
+			 * statement puts first (see dataproduct_delta_sql), which
+			 * reads the batch the extension loaded.
+			 */
+			rte->rtekind = RTE_CTE;
+			rte->ctename = batch_cte_name(logs[leaf]);
+			rte->ctelevelsup = list_length(path) + 1;
+			rte->self_reference = false;
 			rte->security_barrier = false;
 			rte->relid = InvalidOid;
 			rte->relkind = 0;
@@ -442,9 +484,20 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 			rte->updatedCols = NULL;
 			rte->extraUpdatedCols = NULL;
 			rte->eref->colnames = NIL;
+			rte->coltypes = NIL;
+			rte->coltypmods = NIL;
+			rte->colcollations = NIL;
 			foreach(tc, batch->targetList)
+			{
+				TargetEntry *te = lfirst(tc);
+
 				rte->eref->colnames = lappend(rte->eref->colnames,
-											  makeString(((TargetEntry *) lfirst(tc))->resname));
+											  makeString(te->resname));
+				rte->coltypes = lappend_oid(rte->coltypes, exprType((Node *) te->expr));
+				rte->coltypmods = lappend_int(rte->coltypmods, exprTypmod((Node *) te->expr));
+				rte->colcollations = lappend_oid(rte->colcollations,
+												 exprCollation((Node *) te->expr));
+			}
 			if (rte->alias != NULL)
 				rte->alias->colnames = NIL;
 			w = (Expr *) makeVar(rti, list_length(batch->targetList), INT4OID, -1,
@@ -476,17 +529,34 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
  * dataproduct_delta_sql
  *		The pre-aggregation delta of a batch in which the leaves in `changed'
  *		(indexes into plan->leaves) have changes; logs[i] is leaf i's change
- *		log.  Columns: those of the pre view, then __dp_w.  Parameters: $1
- *		the refresh snapshot, $2 the previous one.
+ *		log, whose batch the statement reads from the ephemeral relation
+ *		dataproduct_batch_name(logs[i]).  Columns: those of the pre view,
+ *		then __dp_w.
  */
 char *
 dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 {
 	StringInfoData buf;
+	StringInfoData with;
 	int			nleaves = list_length(plan->leaves);
 	int			subset;
+	int			leaf = -1;
+	List	   *seen = NIL;
 
+	/* each changed log's batch, loaded by the extension (apply.c) */
+	initStringInfo(&with);
+	while ((leaf = bms_next_member(changed, leaf)) >= 0)
+	{
+		if (list_member_oid(seen, logs[leaf]))
+			continue;
+		seen = lappend_oid(seen, logs[leaf]);
+		appendStringInfo(&with, "%s%s AS (SELECT * FROM %s)",
+						 with.len > 0 ? ", " : "WITH ",
+						 batch_cte_name(logs[leaf]),
+						 quote_identifier(dataproduct_batch_name(logs[leaf])));
+	}
 	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s ", with.data);
 	for (subset = 1; subset < (1 << nleaves); subset++)
 	{
 		Bitmapset  *u = NULL;
@@ -508,7 +578,7 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 		term->targetList = lappend(term->targetList,
 								   makeTargetEntry(weight, list_length(term->targetList) + 1,
 												   pstrdup("__dp_w"), false));
-		appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " UNION ALL " : "",
+		appendStringInfo(&buf, "%s(%s)", buf.len > with.len + 1 ? " UNION ALL " : "",
 						 pg_get_querydef(term, false));
 	}
 	return buf.data;

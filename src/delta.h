@@ -20,6 +20,8 @@
 /* Name of the ephemeral relation holding a batch's pre-aggregation delta. */
 #define DP_DELTA_ENR	"__dp_delta"
 
+extern char *dataproduct_batch_name(Oid log);
+extern char *dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos);
 extern char *dataproduct_store_sql(DpPlan *plan, const char *pre,
 								   bool filtered);
 extern char *dataproduct_view_sql(DpPlan *plan, Oid store, bool gated);

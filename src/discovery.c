@@ -39,6 +39,16 @@
 PG_FUNCTION_INFO_V1(dataproduct_comment_column);
 PG_FUNCTION_INFO_V1(dataproduct_word_similarity);
 
+/*
+ * What word_similarity() reads: the first bytes of the text and of the query
+ * (search() bounds its full-text documents the same way), and words up to a
+ * length.  One huge description must not make search() fail, or slow, for
+ * everyone.
+ */
+#define DP_SIMILARITY_TEXT_BYTES	65536
+#define DP_SIMILARITY_QUERY_BYTES	1024
+#define DP_SIMILARITY_WORD_BYTES	64
+
 /* trigrams as 3-byte keys, sorted and unique */
 typedef struct Trigrams
 {
@@ -117,7 +127,10 @@ words_of(const char *text)
 		unsigned char c = (unsigned char) *p;
 
 		if (c != '\0' && (isalnum(c) || c >= 0x80))
-			appendStringInfoChar(&w, (char) tolower(c));
+		{
+			if (w.len < DP_SIMILARITY_WORD_BYTES)
+				appendStringInfoChar(&w, (char) tolower(c));
+		}
 		else
 		{
 			if (w.len > 0)
@@ -137,13 +150,15 @@ words_of(const char *text)
  *
  * The best trigram similarity between a word of the query and a word of the
  * text, averaged over the query's words: 1 when every query word appears,
- * lower as they are misspelled.
+ * lower as they are misspelled.  Only the first DP_SIMILARITY_QUERY_BYTES of
+ * the query and DP_SIMILARITY_TEXT_BYTES of the text count (read without
+ * detoasting the rest), and words are cut at DP_SIMILARITY_WORD_BYTES.
  */
 Datum
 dataproduct_word_similarity(PG_FUNCTION_ARGS)
 {
-	List	   *qwords = words_of(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	List	   *twords = words_of(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	List	   *qwords = words_of(text_to_cstring(PG_GETARG_TEXT_P_SLICE(0, 0, DP_SIMILARITY_QUERY_BYTES)));
+	List	   *twords = words_of(text_to_cstring(PG_GETARG_TEXT_P_SLICE(1, 0, DP_SIMILARITY_TEXT_BYTES)));
 	List	   *tgrams = NIL;
 	ListCell   *qc;
 	ListCell   *tc;

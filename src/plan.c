@@ -710,22 +710,3 @@ dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner, bool error)
 	}
 }
 
-/*
- * dataproduct_log_columns
- *		The columns of relid's change log an output reading attnos needs,
- *		quoted, comma-separated: what its owner is granted.
- */
-char *
-dataproduct_log_columns(Oid relid, Bitmapset *attnos)
-{
-	StringInfoData buf;
-	int			attno = -1;
-
-	initStringInfo(&buf);
-	while ((attno = bms_next_member(attnos, attno)) >= 0)
-		appendStringInfo(&buf, "%s, ",
-						 quote_identifier(get_attname(relid, attno, false)));
-	appendStringInfoString(&buf, DP_LOG_XID ", " DP_LOG_WEIGHT ", " DP_LOG_AT);
-	return buf.data;
-}
-

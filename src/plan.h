@@ -78,6 +78,5 @@ typedef struct DpPlan
 extern DpPlan *dataproduct_plan_output(Oid query_view);
 extern void dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner,
 											  bool error);
-extern char *dataproduct_log_columns(Oid relid, Bitmapset *attnos);
 
 #endif							/* DATAPRODUCT_PLAN_H */

@@ -453,29 +453,11 @@ change_owner(DpProduct *product, Oid owner)
 		output->pre_view};
 		DpSavedUser saved;
 		int			i;
-		uint64		n;
 
 		dataproduct_become_catalog_owner(&saved);
 		if (OidIsValid(output->pre_view))
-		{
-			DpPlan	   *plan = dataproduct_plan_output(output->query_view);
-			ListCell   *lc2;
-
-			dataproduct_check_leaf_privileges(plan, owner, true);
-			foreach(lc2, plan->leaves)
-			{
-				DpLeaf	   *leaf = lfirst(lc2);
-
-				dataproduct_spi_exec(psprintf("SELECT log::pg_catalog.text FROM dataproduct.source"
-											  " WHERE relation = %u", leaf->relid),
-									 0, NULL, NULL, NULL, SPI_OK_SELECT);
-				for (n = 0; n < SPI_processed; n++)
-					dataproduct_exec_ddl(psprintf("GRANT SELECT (%s) ON %s TO %s",
-									  dataproduct_log_columns(leaf->relid, leaf->attnos),
-									  SPI_getvalue(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1),
-									  qowner));
-			}
-		}
+			dataproduct_check_leaf_privileges(dataproduct_plan_output(output->query_view),
+											  owner, true);
 		for (i = 0; i < 4; i++)
 		{
 			if (!OidIsValid(rels[i]))

@@ -192,15 +192,16 @@ refresh_incremental(DpOutput *output, OutputState *state, List *sources,
 	kind = rebuild ? "rebuild" : "incremental";
 	elog(DEBUG1, "refreshing %s: %s, batch of " INT64_FORMAT " rows",
 		 output->address, kind, batch_rows);
-	dataproduct_become_owner(output->owner, &saved);
 	if (!rebuild)
 	{
 		List	   *changed_leaves = NIL;
 		Oid		   *logs = palloc0(sizeof(Oid) * list_length(plan->leaves));
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(output->id)};
 
-		dataproduct_run_at(snap, psprintf("SELECT row_count FROM dataproduct.output WHERE output_id = %lld",
-										  (long long) output->id),
-						   0, NULL, NULL, NULL, SPI_OK_SELECT, true);
+		dataproduct_run_at(snap, "SELECT row_count FROM dataproduct.output"
+						   " WHERE output_id OPERATOR(pg_catalog.=) $1",
+						   1, argtypes, values, NULL, SPI_OK_SELECT, true);
 		res->changed = 0;
 		res->row_count = dataproduct_result_int8(1);
 		res->written = (Datum) 0;
@@ -212,19 +213,29 @@ refresh_incremental(DpOutput *output, OutputState *state, List *sources,
 			if (sb->rows > 0)
 				changed_leaves = lappend_int(changed_leaves, foreach_current_index(lc));
 		}
-		if (changed_leaves != NIL &&
-			!dataproduct_try_apply_batch(snap, plan, output, changed_leaves, logs,
-										 snapdatum, state->snapshot, res))
-			rebuild = true;
+		if (changed_leaves != NIL)
+		{
+			/* the batches are read by the extension, their delta by the owner */
+			List	   *batches = dataproduct_load_batches(plan, changed_leaves, logs,
+														   snapdatum, state->snapshot);
+
+			dataproduct_become_owner(output->owner, &saved);
+			if (!dataproduct_try_apply_batch(snap, plan, output, changed_leaves, logs,
+											 snapdatum, state->snapshot, res))
+				rebuild = true;
+			dataproduct_restore_user(&saved);
+			dataproduct_unload_batches(batches);
+		}
 	}
 	if (rebuild)
 	{
 		kind = "rebuild";
+		dataproduct_become_owner(output->owner, &saved);
 		dataproduct_full_refresh(snap, output->store,
 								 dataproduct_store_sql(plan, dataproduct_qualified_name(output->pre_view), false),
 								 res);
+		dataproduct_restore_user(&saved);
 	}
-	dataproduct_restore_user(&saved);
 
 	/* the first load replaces the guard in the view */
 	if (!state->populated)
