@@ -14,6 +14,12 @@
  *   - qualify every name: the search_path is schema dataproduct.
  *
  * What 0.2.0 changes:
+ *   - install guard (fresh installs only, in the built script): CREATE
+ *     EXTENSION refuses a pre-existing schema dataproduct owned by a role
+ *     that is neither the installing one nor a superuser, that other roles
+ *     may create in, or that holds objects, and any pre-existing schema
+ *     dataproduct_internal.  Databases updated from 0.1.0 were installed
+ *     already; this script does not check them.
  *   - the schedulers are woken at commit (below).
  */
 
