@@ -31,7 +31,16 @@ OBJS = \
 	src/product.o \
 	src/worker.o
 
-DATA = pg_dataproduct--0.1.0.sql
+# Released scripts are never edited; each release adds an upgrade script.  The
+# full script of the current version is built, never written: the install
+# guard, then the released 0.1.0 script and every upgrade script in order, so
+# a fresh install runs exactly what 0.1.0 + ALTER EXTENSION UPDATE runs.
+# (The next release appends its upgrade script to DP_BUILD_FROM and renames
+# DATA_built.)
+DATA = pg_dataproduct--0.1.0.sql pg_dataproduct--0.1.0--0.2.0.sql
+DATA_built = pg_dataproduct--0.2.0.sql
+DP_BUILD_FROM = pg_dataproduct--0.1.0.sql pg_dataproduct--0.1.0--0.2.0.sql
+EXTRA_CLEAN = $(DATA_built:=.tmp)
 PGFILEDESC = "pg_dataproduct - data products served from operational tables"
 
 # Server headers are system headers to us: -Wextra then judges only our code.
@@ -50,3 +59,11 @@ PROVE_TESTS = test/t/*.pl
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# One "\echo ... \quit" line, the guard's, at the top: the others are dropped.
+$(DATA_built): install/guard.sql $(DP_BUILD_FROM)
+	{ printf '/* %s: built by make from %s; do not edit */\n\n' '$@' '$^'; \
+	  cat $<; \
+	  for f in $(filter-out $<,$^); do printf '\n'; sed '/^\\echo /d' "$$f"; done; } > $@.tmp
+	test "$$(grep -c '^\\echo ' $@.tmp)" -eq 1
+	mv $@.tmp $@
