@@ -385,13 +385,13 @@ merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
 		}
 	}
 
-	if (plan->has_other || plan->has_minmax)
+	if (plan->has_other || plan->has_minmax || dataproduct_plan_has_special(plan))
 	{
 		int			nparams;
 		Oid		   *types = dataproduct_affected_types(plan, &nparams);
 		Datum	   *values = palloc(sizeof(Datum) * nparams);
 		char	   *nulls = palloc(nparams + 1);
-		bool		any = plan->global;
+		bool		any = false;	/* some group matched recompute_condition */
 		int			i;
 
 		dataproduct_run_at(snap, dataproduct_affected_sql(plan), 0, NULL, NULL, NULL,

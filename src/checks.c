@@ -120,20 +120,7 @@ dataproduct_type_operator(Oid type, int which, const char *what, const char *col
 				 errmsg("type %s of column \"%s\" has no %s", format_type_be(type),
 						column, what),
 				 errhint("Use a custom check for this column.")));
-	{
-		HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
-		Form_pg_operator form;
-		char	   *result;
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for operator %u", opr);
-		form = (Form_pg_operator) GETSTRUCT(tup);
-		result = psprintf("OPERATOR(%s.%s)",
-						  quote_identifier(get_namespace_name(form->oprnamespace)),
-						  NameStr(form->oprname));
-		ReleaseSysCache(tup);
-		return result;
-	}
+	return dataproduct_operator_name(opr);
 }
 
 /*

@@ -214,9 +214,15 @@ affected_filter(DpPlan *plan, const char *alias)
 
 	initStringInfo(&buf);
 	for (i = 1; i <= list_length(plan->keys); i++)
-		appendStringInfo(&buf, "%s(%s.%s = ANY ($%d) OR (%s.%s IS NULL AND $%d))",
+	{
+		DpColumn   *key = list_nth(plan->store_cols, i - 1);
+
+		/* the equality of the store's unique index, not whatever = means */
+		appendStringInfo(&buf, "%s(%s.%s %s ANY ($%d) OR (%s.%s IS NULL AND $%d))",
 						 i > 1 ? " AND " : "",
-						 alias, col(plan, i), 2 * i - 1, alias, col(plan, i), 2 * i);
+						 alias, col(plan, i), dataproduct_type_equality(key->type),
+						 2 * i - 1, alias, col(plan, i), 2 * i);
+	}
 	return buf.data;
 }
 
@@ -599,6 +605,83 @@ avg_sql(DpAgg *agg, const char *sum, const char *nn)
 }
 
 /*
+ * special_argument
+ *		For sum and avg over float or numeric: the condition that an input
+ *		(the delta's column x) is NaN or infinite.  Merged sums cannot take
+ *		such values back out (NaN - NaN, Infinity - Infinity), so the groups
+ *		whose batch holds one are recomputed instead of merged (their stored
+ *		value, special or not, is right as long as the batch holds none: a
+ *		special value only leaves a group through a batch that holds it).
+ *		NULL for other aggregates.
+ */
+static char *
+special_argument(DpAgg *agg, const char *x)
+{
+	Oid			type;
+	const char *typname;
+
+	if (agg->kind != DP_AGG_SUM && agg->kind != DP_AGG_AVG)
+		return NULL;
+	type = exprType((Node *) ((TargetEntry *) linitial(agg->aggref->args))->expr);
+	if (type == FLOAT4OID)
+		typname = "pg_catalog.float4";
+	else if (type == FLOAT8OID)
+		typname = "pg_catalog.float8";
+	else if (type == NUMERICOID)
+		typname = "pg_catalog.numeric";
+	else
+		return NULL;
+	/* NaN sorts above everything, so this is false for NaN too */
+	return psprintf("NOT (%s OPERATOR(pg_catalog.>) '-Infinity'::%s AND %s OPERATOR(pg_catalog.<) 'Infinity'::%s)",
+					x, typname, x, typname);
+}
+
+/*
+ * dataproduct_plan_has_special
+ *		Whether a batch can hold special values that make groups be
+ *		recomputed (see special_argument).
+ */
+bool
+dataproduct_plan_has_special(DpPlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->aggs)
+		if (special_argument(lfirst(lc), "x") != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * recompute_condition
+ *		The condition on a delta row d that makes its group be recomputed
+ *		rather than merged: it removes a row from a min/max group, or it
+ *		brings a special value to a sum or avg.  NULL if there is none.
+ */
+static char *
+recompute_condition(DpPlan *plan)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	if (plan->has_minmax)
+		appendStringInfoString(&buf, "d.__dp_w OPERATOR(pg_catalog.<) 0");
+	foreach(lc, plan->aggs)
+	{
+		DpAgg	   *agg = lfirst(lc);
+		char	   *cond;
+
+		if (agg->pre_col == 0)
+			continue;
+		cond = special_argument(agg, psprintf("d.%s", pre_col(plan, agg->pre_col)));
+		if (cond != NULL)
+			appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " OR " : "", cond);
+	}
+	return buf.len > 0 ? buf.data : NULL;
+}
+
+/*
  * dataproduct_upsert_sql
  *		Aggregate the delta (ephemeral relation __dp_delta) per group and
  *		merge it into the store: new groups are inserted, existing ones
@@ -710,8 +793,9 @@ dataproduct_upsert_sql(DpPlan *plan, const char *store)
 			for (i = 1; i <= nkeys; i++)
 				appendStringInfo(&sql, "%s%d", i > 1 ? ", " : "", i);
 		}
-		if (plan->has_minmax)
-			appendStringInfoString(&sql, " HAVING NOT coalesce(pg_catalog.bool_or(d.__dp_w < 0), false)");
+		if (recompute_condition(plan) != NULL)
+			appendStringInfo(&sql, " HAVING NOT coalesce(pg_catalog.bool_or(%s), false)",
+							 recompute_condition(plan));
 		appendStringInfoString(&sql, " ON CONFLICT (");
 		for (i = 1; i <= nkeys; i++)
 			appendStringInfo(&sql, "%s%s", i > 1 ? ", " : "", col(plan, i));
@@ -743,7 +827,7 @@ dataproduct_affected_sql(DpPlan *plan)
 						 pre_col(plan, i));
 	appendStringInfo(&buf, " FROM %s d", DP_DELTA_ENR);
 	if (!plan->has_other)
-		appendStringInfoString(&buf, " WHERE d.__dp_w < 0");
+		appendStringInfo(&buf, " WHERE %s", recompute_condition(plan));
 	return buf.data;
 }
 

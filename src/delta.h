@@ -35,5 +35,6 @@ extern char *dataproduct_delete_empty_sql(DpPlan *plan, const char *store);
 extern char *dataproduct_recompute_sql(DpPlan *plan, const char *store,
 									   const char *pre);
 extern Oid *dataproduct_affected_types(DpPlan *plan, int *nparams);
+extern bool dataproduct_plan_has_special(DpPlan *plan);
 
 #endif							/* DATAPRODUCT_DELTA_H */

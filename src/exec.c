@@ -46,6 +46,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_operator.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -55,6 +56,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "exec.h"
 
@@ -463,6 +465,45 @@ dataproduct_qualified_name(Oid relid)
 				 errmsg("relation with OID %u does not exist", relid),
 				 errhint("It may have been dropped concurrently; try again.")));
 	return quote_qualified_identifier(schema, name);
+}
+
+/*
+ * dataproduct_operator_name
+ *		An operator as OPERATOR(schema.name), for generated SQL: the very
+ *		operator, whatever the search_path.
+ */
+char *
+dataproduct_operator_name(Oid opr)
+{
+	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
+	Form_pg_operator form;
+	char	   *result;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opr);
+	form = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(form->oprnamespace)),
+					  NameStr(form->oprname));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * dataproduct_type_equality
+ *		The equality of a type's default btree operator class (the one its
+ *		unique indexes and GROUP BY use), as OPERATOR(schema.name); an
+ *		internal error for a type without one (such keys are refused when
+ *		an output is planned).
+ */
+char *
+dataproduct_type_equality(Oid type)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_EQ_OPR);
+
+	if (!OidIsValid(tc->eq_opr))
+		elog(ERROR, "type %s has no default equality operator", format_type_be(type));
+	return dataproduct_operator_name(tc->eq_opr);
 }
 
 /*

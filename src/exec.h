@@ -58,6 +58,8 @@ extern void dataproduct_restore_user(DpSavedUser *saved);
 
 /* names */
 extern char *dataproduct_qualified_name(Oid relid);
+extern char *dataproduct_operator_name(Oid opr);
+extern char *dataproduct_type_equality(Oid type);
 
 /* subtransactions that report their error instead of raising it */
 extern ErrorData *dataproduct_in_subtransaction(void (*fn) (void *), void *arg);
