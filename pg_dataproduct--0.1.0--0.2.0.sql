@@ -20,6 +20,9 @@
  *     may create in, or that holds objects, and any pre-existing schema
  *     dataproduct_internal.  Databases updated from 0.1.0 were installed
  *     already; this script does not check them.
+ *   - only the extension reads change logs: grants of 0.1.0 on them are
+ *     revoked (below);
+ *   - output views are security barriers (below);
  *   - the schedulers are woken at commit (below).
  */
 
@@ -33,3 +36,54 @@
  * effect at commit, so where it stands in the script does not matter.
  */
 SELECT dataproduct.wake_workers();
+
+/*
+ * Only the extension reads change logs.  In 0.1.0 each product owner was
+ * granted SELECT on the columns of the change logs its outputs read, so it
+ * kept reading new rows of a source after the source's owner revoked its
+ * rights, enabled row level security, or after its output was dropped.
+ * From 0.2.0 refreshes read batches as the extension owner into ephemeral
+ * relations that the owner's delta statements read; nobody else has rights
+ * on a log.  Revoking a table privilege also revokes its column privileges.
+ */
+DO $logs$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT DISTINCT s.log, acl.grantee
+		  FROM dataproduct.source s
+		  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.log
+		  CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) acl
+		 WHERE acl.grantee OPERATOR(pg_catalog.<>) c.relowner
+		UNION
+		SELECT DISTINCT s.log, acl.grantee
+		  FROM dataproduct.source s
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.log
+		  CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) acl
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %s',
+								  r.log::pg_catalog.regclass,
+								  CASE WHEN r.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+									   ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);
+	END LOOP;
+END
+$logs$;
+
+/*
+ * Output views are security barriers, so that a reader's own leaky
+ * function in WHERE never sees the rows the view filters out (HAVING).
+ * New outputs get the option when their view is created.
+ */
+DO $views$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT o.view FROM dataproduct.output o
+			  WHERE EXISTS (SELECT FROM pg_catalog.pg_class c
+							 WHERE c.oid OPERATOR(pg_catalog.=) o.view)
+	LOOP
+		EXECUTE pg_catalog.format('ALTER VIEW %s SET (security_barrier = true)', r.view);
+	END LOOP;
+END
+$views$;
