@@ -307,7 +307,7 @@ view_sql(DpPlan *plan, Oid store, bool gated, bool changed_only)
 		conds = lappend(conds, psprintf("dataproduct.assert_populated(%s::pg_catalog.regclass)",
 										quote_literal_cstr(qstore)));
 	if (changed_only)
-		conds = lappend(conds, psprintf("%s.ctid = ANY ($1)", qstore));
+		conds = lappend(conds, psprintf("%s.ctid OPERATOR(pg_catalog.=) ANY ($1)", qstore));
 	if (plan->query->havingQual != NULL)
 		conds = lappend(conds,
 						psprintf("(%s)",
@@ -600,8 +600,8 @@ static char *
 avg_sql(DpAgg *agg, const char *sum, const char *nn)
 {
 	if (agg->float_avg)
-		return psprintf("(%s) / (%s)::pg_catalog.float8", sum, nn);
-	return psprintf("(%s)::pg_catalog.numeric / (%s)::pg_catalog.numeric", sum, nn);
+		return psprintf("(%s) OPERATOR(pg_catalog./) (%s)::pg_catalog.float8", sum, nn);
+	return psprintf("(%s)::pg_catalog.numeric OPERATOR(pg_catalog./) (%s)::pg_catalog.numeric", sum, nn);
 }
 
 /*
@@ -723,9 +723,9 @@ dataproduct_upsert_sql(DpPlan *plan, const char *store)
 			const char *xs = agg->float_avg && agg->kind == DP_AGG_AVG ?
 				psprintf("%s::pg_catalog.float8", x) : x;
 
-			dsum = psprintf("(coalesce(pg_catalog.sum(%s)%s, '0') - coalesce(pg_catalog.sum(%s)%s, '0'))",
-							xs, filter_clause(plan, agg, "d", "d.__dp_w > 0"),
-							xs, filter_clause(plan, agg, "d", "d.__dp_w < 0"));
+			dsum = psprintf("(coalesce(pg_catalog.sum(%s)%s, '0') OPERATOR(pg_catalog.-) coalesce(pg_catalog.sum(%s)%s, '0'))",
+							xs, filter_clause(plan, agg, "d", "d.__dp_w OPERATOR(pg_catalog.>) 0"),
+							xs, filter_clause(plan, agg, "d", "d.__dp_w OPERATOR(pg_catalog.<) 0"));
 			dnn = psprintf("coalesce(pg_catalog.sum(d.__dp_w)%s, 0)",
 						   filter_clause(plan, agg, "d", nonnull));
 		}
@@ -736,17 +736,18 @@ dataproduct_upsert_sql(DpPlan *plan, const char *store)
 			case DP_AGG_COUNT:
 				appendStringInfo(&sel, "coalesce(pg_catalog.sum(d.__dp_w)%s, 0), ",
 								 filter_clause(plan, agg, "d", nonnull));
-				appendStringInfo(&upd, "%s = s.%s + EXCLUDED.%s, ", a, a, a);
+				appendStringInfo(&upd, "%s = s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s, ", a, a, a);
 				break;
 			case DP_AGG_SUM:
 				{
 					const char *nn = col(plan, agg->first_col + 1);
 
-					appendStringInfo(&sel, "CASE WHEN %s = 0 AND %s = '0' THEN NULL ELSE %s END, %s, ",
+					appendStringInfo(&sel, "CASE WHEN %s OPERATOR(pg_catalog.=) 0 AND %s OPERATOR(pg_catalog.=) '0' THEN NULL ELSE %s END, %s, ",
 									 dnn, dsum, dsum, dnn);
 					appendStringInfo(&upd,
-									 "%s = CASE WHEN s.%s + EXCLUDED.%s = 0 THEN NULL ELSE coalesce(s.%s, '0') + coalesce(EXCLUDED.%s, '0') END, "
-									 "%s = s.%s + EXCLUDED.%s, ",
+									 "%s = CASE WHEN s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s OPERATOR(pg_catalog.=) 0 THEN NULL"
+									 " ELSE coalesce(s.%s, '0') OPERATOR(pg_catalog.+) coalesce(EXCLUDED.%s, '0') END, "
+									 "%s = s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s, ",
 									 a, nn, nn, a, a, nn, nn, nn);
 					break;
 				}
@@ -755,14 +756,14 @@ dataproduct_upsert_sql(DpPlan *plan, const char *store)
 					const char *sum = col(plan, agg->first_col + 1);
 					const char *nn = col(plan, agg->first_col + 2);
 
-					appendStringInfo(&sel, "CASE WHEN %s = 0 THEN NULL ELSE %s END, %s, %s, ",
+					appendStringInfo(&sel, "CASE WHEN %s OPERATOR(pg_catalog.=) 0 THEN NULL ELSE %s END, %s, %s, ",
 									 dnn, avg_sql(agg, dsum, dnn), dsum, dnn);
 					appendStringInfo(&upd,
-									 "%s = CASE WHEN s.%s + EXCLUDED.%s = 0 THEN NULL ELSE %s END, "
-									 "%s = s.%s + EXCLUDED.%s, %s = s.%s + EXCLUDED.%s, ",
+									 "%s = CASE WHEN s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s OPERATOR(pg_catalog.=) 0 THEN NULL ELSE %s END, "
+									 "%s = s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s, %s = s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s, ",
 									 a, nn, nn,
-									 avg_sql(agg, psprintf("s.%s + EXCLUDED.%s", sum, sum),
-											 psprintf("s.%s + EXCLUDED.%s", nn, nn)),
+									 avg_sql(agg, psprintf("s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s", sum, sum),
+											 psprintf("s.%s OPERATOR(pg_catalog.+) EXCLUDED.%s", nn, nn)),
 									 sum, sum, sum, nn, nn, nn);
 					break;
 				}
@@ -770,7 +771,7 @@ dataproduct_upsert_sql(DpPlan *plan, const char *store)
 			case DP_AGG_MAX:
 				appendStringInfo(&sel, "pg_catalog.%s(%s)%s, ",
 								 agg->kind == DP_AGG_MIN ? "min" : "max", x,
-								 filter_clause(plan, agg, "d", "d.__dp_w > 0"));
+								 filter_clause(plan, agg, "d", "d.__dp_w OPERATOR(pg_catalog.>) 0"));
 				appendStringInfo(&upd, "%s = %s(s.%s, EXCLUDED.%s), ", a,
 								 agg->kind == DP_AGG_MIN ? "LEAST" : "GREATEST", a, a);
 				break;
@@ -779,7 +780,7 @@ dataproduct_upsert_sql(DpPlan *plan, const char *store)
 		}
 	}
 	appendStringInfoString(&sel, "pg_catalog.sum(d.__dp_w)");
-	appendStringInfoString(&upd, "__dp_count = s.__dp_count + EXCLUDED.__dp_count");
+	appendStringInfoString(&upd, "__dp_count = s.__dp_count OPERATOR(pg_catalog.+) EXCLUDED.__dp_count");
 
 	{
 		StringInfoData sql;
@@ -870,7 +871,7 @@ dataproduct_zero_sql(DpPlan *plan, const char *store)
 char *
 dataproduct_delete_empty_sql(DpPlan *plan, const char *store)
 {
-	return psprintf("DELETE FROM %s s WHERE s.__dp_count <= 0 AND %s", store,
+	return psprintf("DELETE FROM %s s WHERE s.__dp_count OPERATOR(pg_catalog.<=) 0 AND %s", store,
 					affected_filter(plan, "s"));
 }
 

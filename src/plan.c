@@ -416,6 +416,13 @@ view_code_walker(Node *node, DpPlan *plan)
 							  get_func_name(funcid)));
 		return true;
 	}
+	if (IsA(node, CoerceToDomain))
+	{
+		/* a domain's constraints are its owner's code too */
+		refuse(plan, psprintf("casts a value computed from its aggregates to domain %s, whose constraints the output view would check as whoever reads it",
+							  format_type_be(((CoerceToDomain *) node)->resulttype)));
+		return true;
+	}
 	return expression_tree_walker(node, view_code_walker, plan);
 }
 
