@@ -61,7 +61,8 @@ dataproduct_check_param(DpCheck *check, const char *key)
 	bool		isnull;
 	Datum		d;
 
-	dataproduct_spi_exec("SELECT $1 ->> $2", 2, argtypes, values, NULL, SPI_OK_SELECT);
+	dataproduct_spi_exec("SELECT $1 OPERATOR(pg_catalog.->>) $2", 2, argtypes, values, NULL,
+						 SPI_OK_SELECT);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? NULL : TextDatumGetCString(d);
 }
@@ -75,7 +76,7 @@ dataproduct_check_param_list(DpCheck *check, const char *key)
 	List	   *result = NIL;
 	uint64		i;
 
-	dataproduct_spi_exec("SELECT pg_catalog.jsonb_array_elements_text($1 -> $2)",
+	dataproduct_spi_exec("SELECT pg_catalog.jsonb_array_elements_text($1 OPERATOR(pg_catalog.->) $2)",
 						 2, argtypes, values, NULL, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
 		result = lappend(result, SPI_getvalue(SPI_tuptable->vals[i],
@@ -131,7 +132,7 @@ static char *
 offending_rows(const char *q)
 {
 	return psprintf("WITH __dp_bad AS MATERIALIZED (%s)"
-					" SELECT pg_catalog.count(*)::text, pg_catalog.count(*) = 0,"
+					" SELECT pg_catalog.count(*)::pg_catalog.text, pg_catalog.count(*) OPERATOR(pg_catalog.=) 0,"
 					"        (SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s))"
 					"           FROM (SELECT * FROM __dp_bad LIMIT %d) s)"
 					"   FROM __dp_bad",
@@ -182,7 +183,7 @@ unique_query(DpOutput *output, DpCheck *check, const char *rows)
 	/* NULLs are distinct, as in a UNIQUE constraint */
 	return offending_rows(psprintf("SELECT %s, pg_catalog.count(*) AS occurrences"
 								   "  FROM %s WHERE true%s GROUP BY %s"
-								   " HAVING pg_catalog.count(*) > 1",
+								   " HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1",
 								   cols.data, view, notnull.data, cols.data));
 }
 
@@ -252,7 +253,8 @@ row_count_query(DpOutput *output, DpCheck *check, const char *rows)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a row_count check needs min, max or both")));
-	return psprintf("SELECT n::text, n >= %s::int8 AND n <= %s::int8, NULL::jsonb"
+	return psprintf("SELECT n::pg_catalog.text, n OPERATOR(pg_catalog.>=) %s::pg_catalog.int8"
+					"   AND n OPERATOR(pg_catalog.<=) %s::pg_catalog.int8, NULL::pg_catalog.jsonb"
 					"  FROM (SELECT pg_catalog.count(*) AS n FROM %s) c",
 					quote_literal_cstr(min ? min : "0"),
 					quote_literal_cstr(max ? max : "9223372036854775807"),
@@ -331,11 +333,12 @@ freshness_query(DpOutput *output, DpCheck *check, const char *rows)
 				 errmsg("a freshness check needs max_staleness"),
 				 errhint("Pass it as max_staleness => '5 minutes'.")));
 	/* measured from the change stream; outputs refreshed in full, by age */
-	return psprintf("SELECT s::text, s <= %s::interval, NULL::jsonb"
+	return psprintf("SELECT s::pg_catalog.text, s OPERATOR(pg_catalog.<=) %s::pg_catalog.interval,"
+					"       NULL::pg_catalog.jsonb"
 					"  FROM (SELECT COALESCE(f.staleness,"
-					"                 pg_catalog.now() - f.last_refresh, '0') AS s"
+					"                 pg_catalog.now() OPERATOR(pg_catalog.-) f.last_refresh, '0') AS s"
 					"          FROM dataproduct.freshness f"
-					"         WHERE f.output = %u::pg_catalog.regclass) f",
+					"         WHERE f.output OPERATOR(pg_catalog.=) %u::pg_catalog.regclass) f",
 					quote_literal_cstr(max), output->view);
 }
 

@@ -99,9 +99,10 @@ output_checks(int64 output_id)
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("SELECT c.check_id, c.name, c.kind, c.severity, c.params,"
 						 "       COALESCE((SELECT r.passed FROM dataproduct.check_result r"
-						 "                  WHERE r.check_id = c.check_id AND r.run_by = 'refresh'"
+						 "                  WHERE r.check_id OPERATOR(pg_catalog.=) c.check_id"
+						 "                    AND r.run_by OPERATOR(pg_catalog.=) 'refresh'"
 						 "                  ORDER BY r.result_id DESC LIMIT 1), false)"
-						 "  FROM dataproduct.quality_check c WHERE c.output_id = $1"
+						 "  FROM dataproduct.quality_check c WHERE c.output_id OPERATOR(pg_catalog.=) $1"
 						 " ORDER BY c.name",
 						 1, argtypes, values, NULL, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
@@ -237,7 +238,7 @@ record_results(List *results, Datum snapshot, const char *trigger)
 							 "  incremental)"
 							 " SELECT $1, $2, $3, $4, $5, $6, $7, $8"
 							 "  WHERE EXISTS (SELECT 1 FROM dataproduct.quality_check"
-							 "                 WHERE check_id = $1)",
+							 "                 WHERE check_id OPERATOR(pg_catalog.=) $1)",
 							 8, argtypes, values, nulls, SPI_OK_INSERT);
 	}
 	dataproduct_restore_user(&saved);
@@ -396,7 +397,8 @@ output_populated(DpOutput *output)
 	Datum		values[1] = {Int64GetDatum(output->id)};
 
 	dataproduct_spi_exec("SELECT 1 FROM dataproduct.output"
-						 " WHERE output_id = $1 AND status <> 'empty'",
+						 " WHERE output_id OPERATOR(pg_catalog.=) $1"
+						 "   AND status OPERATOR(pg_catalog.<>) 'empty'",
 						 1, argtypes, values, NULL, SPI_OK_SELECT);
 	return SPI_processed > 0;
 }
@@ -415,7 +417,7 @@ find_check(DpOutput *output, const char *name)
 	bool		isnull;
 
 	dataproduct_spi_exec("SELECT check_id FROM dataproduct.quality_check"
-						 " WHERE output_id = $1 AND name = $2",
+						 " WHERE output_id OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2",
 						 2, argtypes, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -648,7 +650,7 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("INSERT INTO dataproduct.quality_check"
 						 " (output_id, name, kind, params, severity, description)"
-						 " VALUES ($1, $2, $3, $4::jsonb, $5, $6)"
+						 " VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5, $6)"
 						 " ON CONFLICT (output_id, name) DO NOTHING",
 						 6, argtypes, values, nulls, SPI_OK_INSERT);
 	if (SPI_processed == 0)
@@ -700,7 +702,7 @@ dataproduct_alter_check(PG_FUNCTION_ARGS)
 	dataproduct_spi_exec("UPDATE dataproduct.quality_check"
 						 "   SET severity = COALESCE($2, severity),"
 						 "       description = COALESCE($3, description)"
-						 " WHERE check_id = $1",
+						 " WHERE check_id OPERATOR(pg_catalog.=) $1",
 						 3, argtypes, values, nulls, SPI_OK_UPDATE);
 	dataproduct_restore_user(&saved);
 	dataproduct_spi_finish();
@@ -723,7 +725,7 @@ dataproduct_drop_check(PG_FUNCTION_ARGS)
 	dataproduct_check_acts_as(output->owner, "data product", output->product);
 	values[0] = Int64GetDatum(find_check(output, text_to_cstring(PG_GETARG_TEXT_PP(1))));
 	dataproduct_become_catalog_owner(&saved);
-	dataproduct_spi_exec("DELETE FROM dataproduct.quality_check WHERE check_id = $1",
+	dataproduct_spi_exec("DELETE FROM dataproduct.quality_check WHERE check_id OPERATOR(pg_catalog.=) $1",
 						 1, argtypes, values, NULL, SPI_OK_DELETE);
 	dataproduct_restore_user(&saved);
 	dataproduct_spi_finish();
