@@ -45,6 +45,11 @@ PGFILEDESC = "pg_dataproduct - data products served from operational tables"
 
 # Server headers are system headers to us: -Wextra then judges only our code.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+
+# The library serves the catalog of one version: the control file's.
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" $(srcdir)/pg_dataproduct.control)
+PG_CPPFLAGS += -DDATAPRODUCT_VERSION='"$(EXTVERSION)"'
+
 PG_CFLAGS = -Wall -Wextra
 
 REGRESS = declare errors lifecycle privileges lineage refresh incremental discovery quality drop

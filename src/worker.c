@@ -449,6 +449,7 @@ dataproduct_scheduler_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
 	bool		installed;
+	char	   *version;
 	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -458,14 +459,14 @@ dataproduct_scheduler_main(Datum arg)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	installed = OidIsValid(get_extension_oid("pg_dataproduct", true));
-	if (installed &&
-		!OidIsValid(get_relname_relid("refresh_history",
-									  get_namespace_oid("dataproduct", false))))
+	version = dataproduct_extension_version();
+	installed = (version != NULL);
+	if (installed && strcmp(version, DATAPRODUCT_VERSION) != 0)
 	{
+		/* its catalog is not the one this library reads and writes */
 		ereport(LOG,
-				(errmsg("pg_dataproduct in database \"%s\" is older than its library; outputs there are not refreshed automatically",
-						get_database_name(dbid)),
+				(errmsg("pg_dataproduct in database \"%s\" is at version %s but its library is %s; outputs there are not refreshed automatically",
+						get_database_name(dbid), version, DATAPRODUCT_VERSION),
 				 errhint("Run ALTER EXTENSION pg_dataproduct UPDATE in that database.")));
 		installed = false;
 	}
