@@ -40,6 +40,7 @@
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_cast.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
@@ -983,18 +984,243 @@ add_dependent_keys_walker(Node *node, DpPlan *plan)
 	return expression_tree_walker(node, add_dependent_keys_walker, plan);
 }
 
-/* Error out unless type can be a unique key column. */
-static void
-check_key_type(DpPlan *plan, Node *key)
-{
-	Oid			type = exprType(key);
-	TypeCacheEntry *tce = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY |
-											TYPECACHE_EQ_OPR);
+/* ----------------------------------------------------------------
+ * Keys
+ *
+ * The store holds one row per key (a unique index), so incremental
+ * maintenance is exact only where keys that compare equal are identical: a
+ * change to a value that compares equal to the old one but is written
+ * differently ('b' for 'B' under a case-insensitive collation, 1.00 for 1.0
+ * in a numeric, '24:00:00' for '1 day' in an interval) would merge into the
+ * old value's store row and never be seen.  For plain rows, and for columns
+ * that depend on a grouped primary key, every value stands for itself, so
+ * such a key gets an exact second key: its text form in the "C" collation
+ * (for floats, their binary form: their text follows extra_float_digits).
+ * A group key or a DISTINCT column cannot: the query shows one of the
+ * values of a group, and the store could keep one that no row has any
+ * more.  Such outputs are refreshed in full.
+ * ----------------------------------------------------------------
+ */
 
-	if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr) ||
-		!OidIsValid(get_array_type(type)))
-		refuse(plan, psprintf("a key column has type %s, which has no ordering",
-							  format_type_be(type)));
+/*
+ * type_equality_is_identity
+ *		Whether values of type (with typmod, under collation) that compare
+ *		equal are always the same value, written the same way.
+ */
+static bool
+type_equality_is_identity(Oid type, int32 typmod, Oid collation)
+{
+	Oid			elem;
+
+	check_stack_depth();
+	if (OidIsValid(collation) && !get_collation_isdeterministic(collation))
+		return false;
+	if (get_typtype(type) == TYPTYPE_DOMAIN)
+		type = getBaseTypeAndTypmod(type, &typmod);
+	elem = get_element_type(type);
+	if (OidIsValid(elem))
+		return type_equality_is_identity(elem, typmod, collation);
+	switch (get_typtype(type))
+	{
+		case TYPTYPE_ENUM:
+			return true;
+		case TYPTYPE_RANGE:
+			return type_equality_is_identity(get_range_subtype(type), -1,
+											 get_range_collation(type));
+		case TYPTYPE_MULTIRANGE:
+			return type_equality_is_identity(get_multirange_range(type), -1,
+											 InvalidOid);
+		case TYPTYPE_COMPOSITE:
+			{
+				TupleDesc	desc;
+				bool		identity = true;
+				int			i;
+
+				if (type == RECORDOID)
+					return false;
+				desc = lookup_rowtype_tupdesc(type, -1);
+				for (i = 0; i < desc->natts && identity; i++)
+				{
+					Form_pg_attribute att = TupleDescAttr(desc, i);
+
+					if (!att->attisdropped)
+						identity = type_equality_is_identity(att->atttypid,
+															 att->atttypmod,
+															 att->attcollation);
+				}
+				ReleaseTupleDesc(desc);
+				return identity;
+			}
+		default:
+			break;
+	}
+	switch (type)
+	{
+		case BOOLOID:
+		case CHAROID:
+		case NAMEOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case XID8OID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case UUIDOID:
+		case BYTEAOID:
+		case BITOID:
+		case VARBITOID:
+		case INETOID:
+		case CIDROID:
+		case MACADDROID:
+		case MACADDR8OID:
+		case CASHOID:
+		case PG_LSNOID:
+		case TEXTOID:
+		case VARCHAROID:
+			return true;
+		case NUMERICOID:		/* a typmod fixes the scale */
+		case BPCHAROID:			/* ... and the padding */
+			return typmod >= 0;
+		default:
+			return false;		/* floats (-0), interval, jsonb, unknown */
+	}
+}
+
+/*
+ * exact_key
+ *		The exact second key of a plain-row key whose equality is not
+ *		identity (see the section header), or NULL if it has none.
+ */
+static Node *
+exact_key(Node *key)
+{
+	Oid			base = getBaseType(exprType(key));
+	CoerceViaIO *io;
+	CollateExpr *coll;
+
+	if (base == FLOAT8OID || base == FLOAT4OID)
+		return (Node *) makeFuncExpr(base == FLOAT8OID ? F_FLOAT8SEND : F_FLOAT4SEND,
+									 BYTEAOID, list_make1(copyObject(key)),
+									 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	if (!type_text_is_deterministic(exprType(key), TEXT_IDENTITY))
+		return NULL;
+	io = makeNode(CoerceViaIO);
+	io->arg = (Expr *) copyObject(key);
+	io->resulttype = TEXTOID;
+	io->resultcollid = C_COLLATION_OID;
+	io->coerceformat = COERCE_EXPLICIT_CAST;
+	io->location = -1;
+	coll = makeNode(CollateExpr);
+	coll->arg = (Expr *) io;
+	coll->collOid = C_COLLATION_OID;
+	coll->location = -1;
+	return (Node *) coll;
+}
+
+/* A key as the reasons name it: its output column, if it is one. */
+static char *
+key_description(DpPlan *plan, Node *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->query->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (!tle->resjunk && equal(tle->expr, key))
+			return psprintf("\"%s\"", tle->resname);
+	}
+	if (IsA(key, Var) && ((Var *) key)->varlevelsup == 0)
+		return psprintf("column \"%s\"",
+						get_rte_attribute_name(rt_fetch(((Var *) key)->varno,
+														plan->query->rtable),
+											   ((Var *) key)->varattno));
+	return "an expression";
+}
+
+/* Values that compare equal but differ, as an example for a reason. */
+static const char *
+equal_values_example(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case NUMERICOID:
+			return " (1.0 and 1.00)";
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return " (0 and -0)";
+		case INTERVALOID:
+			return " ('1 day' and '24:00:00')";
+		case JSONBOID:
+			return " ('1.0' and '1.00')";
+		case BPCHAROID:
+			return " ('a' and 'a ')";
+		default:
+			return "";
+	}
+}
+
+/*
+ * check_keys
+ *		Refuse keys that cannot be unique store keys, or whose equality is
+ *		not identity (see the section header); add the exact second keys of
+ *		the others.  The first ngroup keys are group keys or DISTINCT
+ *		columns; the rest are plain-row columns or depend on a grouped
+ *		primary key.
+ */
+static void
+check_keys(DpPlan *plan, int ngroup)
+{
+	List	   *exact = NIL;
+	ListCell   *lc;
+
+	if (plan->global)
+		return;
+	foreach(lc, plan->keys)
+	{
+		Node	   *key = lfirst(lc);
+		Oid			type = exprType(key);
+		Oid			collation = exprCollation(key);
+		bool		grouped = foreach_current_index(lc) < ngroup;
+		const char *verb = !grouped ? "returns" :
+		plan->query->distinctClause != NIL ? "selects DISTINCT" : "groups by";
+		TypeCacheEntry *tce = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY |
+												TYPECACHE_EQ_OPR);
+		Node	   *second;
+
+		if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr) ||
+			!OidIsValid(get_array_type(type)))
+		{
+			refuse(plan, psprintf("%s %s of type %s, which has no default btree operator class",
+								  verb, key_description(plan, key),
+								  format_type_be(type)));
+			return;
+		}
+		if (type_equality_is_identity(type, exprTypmod(key), collation))
+			continue;
+		if (!grouped && (second = exact_key(key)) != NULL)
+		{
+			exact = lappend(exact, second);
+			continue;
+		}
+		if (OidIsValid(collation) && !get_collation_isdeterministic(collation))
+			refuse(plan, psprintf("%s %s in nondeterministic collation \"%s\", where values that compare equal can differ",
+								  verb, key_description(plan, key),
+								  get_collation_name(collation)));
+		else
+			refuse(plan, psprintf("%s %s of type %s, where values that compare equal can differ%s",
+								  verb, key_description(plan, key),
+								  format_type_be(type), equal_values_example(type)));
+		return;
+	}
+	plan->keys = list_concat(plan->keys, exact);
+	if (list_length(plan->keys) > INDEX_MAX_KEYS)
+		refuse(plan, psprintf("keeps its rows by more than %d keys (group keys, or the columns of plain rows)",
+							  INDEX_MAX_KEYS));
 }
 
 static void
@@ -1137,6 +1363,7 @@ dataproduct_plan_output(Oid query_view)
 	Query	   *query = copyObject(get_view_query(rel));
 	List	   *rewritten;
 	ListCell   *lc;
+	int			ngroup = 0;
 
 	relation_close(rel, AccessShareLock);
 	AcquireRewriteLocks(query, true, false);
@@ -1178,6 +1405,7 @@ dataproduct_plan_output(Oid query_view)
 		foreach(lc, query->groupClause)
 			plan->keys = lappend(plan->keys,
 								 get_sortgroupclause_tle(lfirst(lc), query->targetList)->expr);
+		ngroup = list_length(plan->keys);
 		if (plan->keys == NIL)
 		{
 			plan->global = true;
@@ -1201,9 +1429,9 @@ dataproduct_plan_output(Oid query_view)
 			if (!tle->resjunk && !is_key(plan, (Node *) tle->expr))
 				plan->keys = lappend(plan->keys, tle->expr);
 		}
+		ngroup = plan->expand ? 0 : list_length(plan->keys);
 	}
-	foreach(lc, plan->keys)
-		check_key_type(plan, lfirst(lc));
+	check_keys(plan, ngroup);
 	if (!plan->incremental)
 		return plan;
 
