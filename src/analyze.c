@@ -8,8 +8,11 @@
  * search_path (exactly as CREATE VIEW would), and refused with a clear error
  * unless it is one SELECT that a view can hold and a table can store:
  *
- * - exactly one statement, a SELECT (or VALUES), without INTO, row locks or
+ * - exactly one statement, a SELECT (or VALUES), without INTO or
  *   data-modifying WITH;
+ * - no row locks at any level: not in subqueries, WITH or sublinks, nor in
+ *   the views it reads (an output must never hold up its sources' writers;
+ *   refreshes check the views again, as they may be redefined);
  * - no temporary relations (the output outlives the session);
  * - every column has a usable, distinct name that is not reserved, and a
  *   type a table column can have.
@@ -29,17 +32,34 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/heap.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
+#include "rewrite/rewriteHandler.h"
+#include "rewrite/rewriteSupport.h"
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "analyze.h"
 #include "catalog.h"
@@ -138,6 +158,132 @@ check_columns(Query *query)
 	return names;
 }
 
+/* ----------------------------------------------------------------
+ * Row locks
+ * ----------------------------------------------------------------
+ */
+
+typedef struct RowLockSearch
+{
+	LockClauseStrength strength;	/* of the first locking clause found */
+	Oid			view;			/* the innermost view holding it, if any */
+	List	   *expanding;		/* views being looked into (a view's query
+								 * lists the view itself, as OLD and NEW) */
+} RowLockSearch;
+
+static const char *
+lock_strength_name(LockClauseStrength strength)
+{
+	switch (strength)
+	{
+		case LCS_FORKEYSHARE:
+			return "FOR KEY SHARE";
+		case LCS_FORSHARE:
+			return "FOR SHARE";
+		case LCS_FORNOKEYUPDATE:
+			return "FOR NO KEY UPDATE";
+		case LCS_FORUPDATE:
+		case LCS_NONE:
+			break;
+	}
+	return "FOR UPDATE";
+}
+
+/*
+ * row_lock_walker
+ *		Find a locking clause in a query tree: at any level, in subqueries,
+ *		WITH and sublinks, and in the views read, as they are defined now.
+ *		Views are opened with AccessShareLock.
+ */
+static bool
+row_lock_walker(Node *node, RowLockSearch *search)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+
+		if (query->rowMarks != NIL)
+		{
+			search->strength = ((RowMarkClause *) linitial(query->rowMarks))->strength;
+			return true;
+		}
+		return query_tree_walker(query, row_lock_walker, search,
+								 QTW_EXAMINE_RTES_BEFORE);
+	}
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW &&
+			!list_member_oid(search->expanding, rte->relid))
+		{
+			Relation	rel = relation_open(rte->relid, AccessShareLock);
+			Query	   *viewquery = copyObject(get_view_query(rel));
+			bool		found;
+
+			relation_close(rel, AccessShareLock);
+			check_stack_depth();
+			search->expanding = lappend_oid(search->expanding, rte->relid);
+			found = row_lock_walker((Node *) viewquery, search);
+			search->expanding = list_delete_last(search->expanding);
+			if (found)
+			{
+				if (!OidIsValid(search->view))
+					search->view = rte->relid;
+				return true;
+			}
+		}
+		return false;
+	}
+	return expression_tree_walker(node, row_lock_walker, search);
+}
+
+/* Where a lock was found, as a DETAIL says it. */
+static char *
+row_lock_detail(RowLockSearch *search)
+{
+	if (OidIsValid(search->view))
+		return psprintf("View %s, which the query reads, locks rows with %s.",
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(search->view)),
+												   get_rel_name(search->view)),
+						lock_strength_name(search->strength));
+	return psprintf("A subquery locks rows with %s.",
+					lock_strength_name(search->strength));
+}
+
+/*
+ * dataproduct_check_row_locks
+ *		At each refresh: error out if the output's query, held by its query
+ *		view, now locks rows (a view it reads was redefined with a locking
+ *		clause).  Refused at declaration anyway.
+ */
+void
+dataproduct_check_row_locks(Oid query_view, const char *address)
+{
+	RowLockSearch search = {LCS_NONE, InvalidOid, list_make1_oid(query_view)};
+	Relation	rel = relation_open(query_view, AccessShareLock);
+	Query	   *query = copyObject(get_view_query(rel));
+
+	relation_close(rel, AccessShareLock);
+	if (row_lock_walker((Node *) query, &search))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the query of output %s locks rows", address),
+				 errdetail_internal("%s", row_lock_detail(&search)),
+				 OidIsValid(search.view) ?
+				 errhint("Remove the locking clause from view %s: refreshes must never hold up the writers of the sources.",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(search.view)),
+													get_rel_name(search.view))) :
+				 errhint("Remove the locking clause: refreshes must never hold up the writers of the sources.")));
+}
+
+/* ----------------------------------------------------------------
+ * Declaration
+ * ----------------------------------------------------------------
+ */
+
 /*
  * dataproduct_analyze_query
  *		Parse and analyse an output query; error out if it is unusable.
@@ -195,6 +341,15 @@ dataproduct_analyze_query(const char *sql)
 		refuse("output query must not lock rows",
 			   "The query uses FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE or FOR KEY SHARE.",
 			   "Remove the locking clause.");
+	{
+		RowLockSearch search = {LCS_NONE, InvalidOid, NIL};
+
+		if (row_lock_walker((Node *) query, &search))
+			refuse("output query must not lock rows", row_lock_detail(&search),
+				   OidIsValid(search.view) ?
+				   "Read the view's tables directly, or remove its locking clause: an output must never hold up the writers of its sources." :
+				   "Remove the locking clause: an output must never hold up the writers of its sources.");
+	}
 	if (isQueryUsingTempRelation(query))
 		refuse("output query must not read temporary relations",
 			   "An output outlives the session that declares it.",

@@ -25,5 +25,6 @@ typedef struct DpQueryInfo
 } DpQueryInfo;
 
 extern DpQueryInfo *dataproduct_analyze_query(const char *sql);
+extern void dataproduct_check_row_locks(Oid query_view, const char *address);
 
 #endif							/* DATAPRODUCT_ANALYZE_H */

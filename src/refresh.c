@@ -47,6 +47,7 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
+#include "analyze.h"
 #include "apply.h"
 #include "batch.h"
 #include "catalog.h"
@@ -315,6 +316,8 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 
 	state = lock_output(output);
 	LockRelationOid(output->store, ExclusiveLock);
+	/* a view the query reads may have been redefined to lock rows */
+	dataproduct_check_row_locks(output->query_view, output->address);
 
 	nestlevel = dataproduct_pin_settings(output->timezone, output->datestyle,
 										 output->intervalstyle);
