@@ -13,7 +13,10 @@
  * - no row locks at any level: not in subqueries, WITH or sublinks, nor in
  *   the views it reads (an output must never hold up its sources' writers;
  *   refreshes check the views again, as they may be redefined);
- * - no temporary relations (the output outlives the session);
+ * - no temporary objects: relations, and (once the query view is built,
+ *   from its dependencies, through the views it reads) functions, types,
+ *   operators and collations; they go at the end of the session, taking
+ *   the query view along, and the output outlives the session;
  * - every column has a usable, distinct name that is not reserved, and a
  *   type a table column can have.
  *
@@ -277,6 +280,113 @@ dataproduct_check_row_locks(Oid query_view, const char *address)
 						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(search.view)),
 													get_rel_name(search.view))) :
 				 errhint("Remove the locking clause: refreshes must never hold up the writers of the sources.")));
+}
+
+/* ----------------------------------------------------------------
+ * Temporary objects
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * find_temp_dependency
+ *		The first object in a temporary schema that the rule of view
+ *		depends on, directly or through the views it reads; sets *via to
+ *		the view (other than the query view) that uses it.
+ */
+static bool
+find_temp_dependency(Oid view, Oid query_view, List **visited,
+					 ObjectAddress *found, char **name, Oid *via)
+{
+	Relation	depend;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *views = NIL;
+	ListCell   *lc;
+	bool		result = false;
+
+	check_stack_depth();
+	*visited = lappend_oid(*visited, view);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RewriteRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(get_rewrite_oid(view, ViewSelectRuleName, false)));
+	depend = table_open(DependRelationId, AccessShareLock);
+	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 2, key);
+	while (!result && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		ObjectAddress ref;
+		Oid			nspid;
+
+		ref.classId = dep->refclassid;
+		ref.objectId = dep->refobjid;
+		ref.objectSubId = 0;
+		if (ref.classId == RelationRelationId && ref.objectId == view)
+			continue;			/* the rule's own view */
+		nspid = get_object_namespace(&ref);
+		if (OidIsValid(nspid) && isAnyTempNamespace(nspid))
+		{
+			char	   *identity = getObjectIdentity(&ref, false);
+			char	   *prefix = psprintf("%s.", quote_identifier(get_namespace_name(nspid)));
+
+			/* pg_temp_<n> differs between sessions: say pg_temp */
+			if (strncmp(identity, prefix, strlen(prefix)) == 0)
+				identity = psprintf("pg_temp.%s", identity + strlen(prefix));
+			*found = ref;
+			*name = identity;
+			*via = view == query_view ? InvalidOid : view;
+			result = true;
+		}
+		else if (ref.classId == RelationRelationId &&
+				 get_rel_relkind(ref.objectId) == RELKIND_VIEW &&
+				 !list_member_oid(*visited, ref.objectId))
+			views = list_append_unique_oid(views, ref.objectId);
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+
+	foreach(lc, views)
+	{
+		if (result)
+			break;
+		if (!list_member_oid(*visited, lfirst_oid(lc)))
+			result = find_temp_dependency(lfirst_oid(lc), query_view, visited,
+										  found, name, via);
+	}
+	return result;
+}
+
+/*
+ * dataproduct_check_temp_objects
+ *		Error out if the query view of a new output depends on a temporary
+ *		object, directly or through the views it reads.  At the end of the
+ *		session such objects are dropped with everything that depends on
+ *		them, which would take the query view along and leave the output
+ *		unusable.
+ */
+void
+dataproduct_check_temp_objects(Oid query_view)
+{
+	List	   *visited = NIL;
+	ObjectAddress found;
+	char	   *name = NULL;
+	Oid			via = InvalidOid;
+
+	if (!find_temp_dependency(query_view, query_view, &visited, &found,
+							  &name, &via))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("output query must not depend on temporary %s %s",
+					getObjectTypeDescription(&found, false), name),
+			 OidIsValid(via) ?
+			 errdetail("View %s, which the query reads, uses it; temporary objects are dropped at the end of the session, and an output outlives it.",
+					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(via)),
+												  get_rel_name(via))) :
+			 errdetail("Temporary objects are dropped at the end of the session, and an output outlives it."),
+			 errhint("Create the %s in a permanent schema.",
+					 getObjectTypeDescription(&found, false))));
 }
 
 /* ----------------------------------------------------------------

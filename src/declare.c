@@ -607,6 +607,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	o.query_view = build_query_view(o.info, o.sql,
 									psprintf("output_" INT64_FORMAT "_query", o.id),
 									search_path);
+	dataproduct_check_temp_objects(o.query_view);
 	choose_mode(&o);
 	build_relations(&o);
 	record_output(&o);
