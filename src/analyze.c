@@ -18,7 +18,7 @@
  *   operators and collations; they go at the end of the session, taking
  *   the query view along, and the output outlives the session;
  * - every column has a usable, distinct name that is not reserved, and a
- *   type a table column can have.
+ *   type a table column can have; no name of a system column.
  *
  * References to missing objects and privilege problems of the caller are
  * reported by parse analysis itself.  Volatile functions are allowed but
@@ -133,6 +133,15 @@ check_columns(Query *query)
 					 errdetail("Column names starting with \"%s\" are used by the engine.",
 							   DP_RESERVED_PREFIX),
 					 errhint("Rename the column with AS.")));
+
+		if (SystemAttributeByName(tle->resname) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("column name \"%s\" conflicts with a system column name",
+							tle->resname),
+					 errdetail("The output's rows are stored in a table, which has a system column of that name."),
+					 errhint("Rename the column with AS, for example \"%s AS row_%s\".",
+							 tle->resname, tle->resname)));
 
 		foreach(prev, names)
 		{

@@ -850,6 +850,7 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 			refuse(plan, psprintf("reads %s %s, whose changes cannot be captured",
 								  rte->relkind == RELKIND_MATVIEW ? "materialized view" :
 								  rte->relkind == RELKIND_FOREIGN_TABLE ? "foreign table" :
+								  rte->relkind == RELKIND_SEQUENCE ? "sequence" :
 								  "relation",
 								  get_rel_name(rte->relid)));
 			continue;

@@ -427,13 +427,20 @@ dataproduct_assert_populated(PG_FUNCTION_ARGS)
 		populated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 2, &isnull));
 	}
+	if (address == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 get_rel_name(store) != NULL ?
+				 errmsg("relation %s is not the store of an output",
+						dataproduct_qualified_name(store)) :
+				 errmsg("relation with OID %u is not the store of an output", store),
+				 errhint("dataproduct.assert_populated() guards the views of outputs before their first refresh; it is not meant to be called directly.")));
 	if (!populated)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("output %s has not been populated yet",
-						address ? address : get_rel_name(store)),
+				 errmsg("output %s has not been populated yet", address),
 				 errhint("It is populated by its first refresh: SELECT dataproduct.refresh('%s').",
-						 address ? address : get_rel_name(store))));
+						 address)));
 	dataproduct_spi_finish();
 	PG_RETURN_BOOL(true);
 }
