@@ -1484,6 +1484,62 @@ dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner, bool error)
 }
 
 /*
+ * dataproduct_plan_refuse
+ *		Make a plan not incremental, with a reason completing "its query
+ *		..." (the first reason given stays).
+ */
+void
+dataproduct_plan_refuse(DpPlan *plan, const char *reason)
+{
+	refuse(plan, reason);
+}
+
+/*
+ * dataproduct_check_leaf_log
+ *		A leaf's changes are read from its relation's change log, which
+ *		holds the columns read when capture was installed or extended, with
+ *		their types then.  Refuse the plan unless the log still holds every
+ *		column the leaf reads, with the relation's present type: a view the
+ *		query reads may have been redefined to read other columns, and a
+ *		column read through a whole-row reference may have been retyped
+ *		(only the columns a view names protect their types).
+ */
+void
+dataproduct_check_leaf_log(DpPlan *plan, DpLeaf *leaf, Oid log)
+{
+	int			attno = -1;
+
+	if (!plan->incremental)
+		return;
+	while ((attno = bms_next_member(leaf->attnos, attno)) >= 0)
+	{
+		char	   *name = get_attname(leaf->relid, attno, false);
+		AttrNumber	logattno = get_attnum(log, name);
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+		Oid			logtype;
+		int32		logtypmod;
+		Oid			logcollation;
+
+		if (logattno == InvalidAttrNumber)
+		{
+			refuse(plan, psprintf("reads column \"%s\" of table %s, whose changes were not captured when the output was declared",
+								  name, get_rel_name(leaf->relid)));
+			return;
+		}
+		get_atttypetypmodcoll(leaf->relid, attno, &type, &typmod, &collation);
+		get_atttypetypmodcoll(log, logattno, &logtype, &logtypmod, &logcollation);
+		if (type != logtype || typmod != logtypmod || collation != logcollation)
+		{
+			refuse(plan, psprintf("reads column \"%s\" of table %s, whose type changed after its changes began to be captured",
+								  name, get_rel_name(leaf->relid)));
+			return;
+		}
+	}
+}
+
+/*
  * dataproduct_log_columns
  *		The columns of relid's change log an output reading attnos needs,
  *		quoted, comma-separated: what its owner is granted.
