@@ -1193,10 +1193,17 @@ check_keys(DpPlan *plan, int ngroup)
 												TYPECACHE_EQ_OPR);
 		Node	   *second;
 
-		if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr) ||
-			!OidIsValid(get_array_type(type)))
+		if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr))
 		{
 			refuse(plan, psprintf("%s %s of type %s, which has no default btree operator class",
+								  verb, key_description(plan, key),
+								  format_type_be(type)));
+			return;
+		}
+		/* groups to recompute are found by arrays of their keys */
+		if (!OidIsValid(get_array_type(type)))
+		{
+			refuse(plan, psprintf("%s %s of array type %s, which cannot be a key of its store",
 								  verb, key_description(plan, key),
 								  format_type_be(type)));
 			return;
