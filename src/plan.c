@@ -14,17 +14,23 @@
  *	                      batch; any other deterministic aggregate is
  *	                      recomputed for the groups a batch touches.
  *
- * The store holds one row per group: the keys (__dp_k<i>), the aggregate
- * values with their helpers (__dp_a<j>, __dp_a<j>_sum, __dp_a<j>_nn) and the
- * group's row count (__dp_count), unique on the keys (NULLS NOT DISTINCT).
- * The output view computes the declared columns and HAVING from them.
+ * The store holds one row per group: the keys (__dp_k<i>; plain-row
+ * columns whose equality is not identity get a second, exact key, see
+ * "Keys"), the aggregate values with their helpers (__dp_a<j>,
+ * __dp_a<j>_sum, __dp_a<j>_nn) and the group's row count (__dp_count),
+ * unique on the keys (NULLS NOT DISTINCT).  The output view computes the
+ * declared columns and HAVING from them.
  *
  * The query (views expanded) is walked once: a construct that cannot be
- * maintained incrementally makes the plan refuse, with a reason that
- * declaration shows; otherwise the plan lists the base relations read
- * (leaves, with the columns read), the group keys, the aggregates and the
- * pre-aggregation query (the "pre" view, output_<id>_pre).  The statements
- * built from the plan are delta.c's.  Nothing here runs SQL.
+ * maintained incrementally (see also "Determinism of expressions" and
+ * "Keys") makes the plan refuse, with a reason that completes "its query
+ * ..." and that declaration shows; otherwise the plan lists the base
+ * relations read (leaves, with the columns read), the group keys, the
+ * aggregates and the pre-aggregation query (the "pre" view,
+ * output_<id>_pre).  The statements built from the plan are delta.c's.
+ * Each refresh plans again and checks the leaves against their change logs
+ * (dataproduct_check_leaf_log), as sources may change after declaration.
+ * Nothing here runs SQL.
  *
  * IDENTIFICATION
  *	  src/plan.c
@@ -429,6 +435,8 @@ format_uses_locale(const char *format, bool number)
 		{
 			if ((*p == 'P' || *p == 'p') && (p[1] == 'L' || p[1] == 'l'))
 				p++;			/* PL, the plus sign */
+			else if ((*p == 'S' || *p == 's') && (p[1] == 'G' || p[1] == 'g'))
+				p++;			/* SG, the sign */
 			else if (strchr("DdGgLl", *p) != NULL)
 				return true;
 		}
