@@ -25,5 +25,7 @@ typedef struct DpQueryInfo
 } DpQueryInfo;
 
 extern DpQueryInfo *dataproduct_analyze_query(const char *sql);
+extern void dataproduct_check_temp_objects(Oid query_view);
+extern void dataproduct_check_row_locks(Oid query_view, const char *address);
 
 #endif							/* DATAPRODUCT_ANALYZE_H */

@@ -178,6 +178,17 @@ capture_entry(Trigger *trigger, Relation rel)
 				if (entry->source[i] == InvalidAttrNumber)
 					elog(ERROR, "captured column \"%s\" is missing from relation \"%s\"",
 						 name, RelationGetRelationName(rel));
+
+				/*
+				 * A column retyped since the log was made (possible when
+				 * outputs read it through a whole-row reference only) is
+				 * logged as NULL: its datums do not fit the log's column.
+				 * The writer goes on; its outputs' next refresh sees the
+				 * change and refreshes them in full (refresh.c).
+				 */
+				if (TupleDescAttr(RelationGetDescr(rel), entry->source[i] - 1)->atttypid !=
+					att->atttypid)
+					entry->source[i] = InvalidAttrNumber;
 			}
 		}
 		table_close(log, NoLock);

@@ -121,6 +121,40 @@ dataproduct_arg_or_null(FunctionCallInfo fcinfo, int argno, char *null)
 }
 
 /*
+ * dataproduct_interval_sign
+ *		-1, 0 or 1 as an interval compares to zero, the way interval
+ *		comparison (and so the catalog's constraints) sees it: a month is 30
+ *		days and a day 24 hours, so '1 month -40 days' is negative.
+ */
+int
+dataproduct_interval_sign(Interval *iv)
+{
+	Interval	zero;
+
+	memset(&zero, 0, sizeof(zero));
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+											 IntervalPGetDatum(&zero)));
+}
+
+/*
+ * dataproduct_interval_detail
+ *		For an interval whose fields have different signs, a DETAIL saying
+ *		how it compares to zero; 0 (no detail) otherwise.
+ */
+int
+dataproduct_interval_detail(Interval *iv)
+{
+	bool		pos = iv->month > 0 || iv->day > 0 || iv->time > 0;
+	bool		neg = iv->month < 0 || iv->day < 0 || iv->time < 0;
+
+	if (!pos || !neg)
+		return 0;
+	return errdetail("'%s' is %s: intervals compare with a month as 30 days and a day as 24 hours.",
+					 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))),
+					 dataproduct_interval_sign(iv) < 0 ? "negative" : "zero");
+}
+
+/*
  * dataproduct_check_intervals
  *		min_interval and schedule must not be negative.
  */
@@ -138,10 +172,11 @@ dataproduct_check_intervals(FunctionCallInfo fcinfo, int min_arg,
 		if (PG_ARGISNULL(args[i]))
 			continue;
 		iv = PG_GETARG_INTERVAL_P(args[i]);
-		if (iv->time < 0 || iv->day < 0 || iv->month < 0)
+		if (dataproduct_interval_sign(iv) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be negative", i == 0 ? "min_interval" : "schedule")));
+					 errmsg("%s must not be negative", i == 0 ? "min_interval" : "schedule"),
+					 dataproduct_interval_detail(iv)));
 	}
 }
 
@@ -604,6 +639,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	o.query_view = build_query_view(o.info, o.sql,
 									psprintf("output_" INT64_FORMAT "_query", o.id),
 									search_path);
+	dataproduct_check_temp_objects(o.query_view);
 	choose_mode(&o);
 	build_relations(&o);
 	record_output(&o);

@@ -14,19 +14,24 @@
  *	 catalog      catalog.c    the extension's tables as structs; names, rights
  *	 the flow of one change, in order:
  *	              analyze.c    an output query is parsed and checked
- *	              delta.c      ... and planned for incremental maintenance:
- *	                           store layout and delta statements (no SPI)
+ *	              plan.c       ... and planned: incremental or not, and why;
+ *	                           groups, aggregates, store layout (no SPI)
+ *	              delta.c      the statements that maintain it: load, view,
+ *	                           delta of a batch, merge (no SPI)
  *	              capture.c    the C trigger appends row images to a change
  *	                           log (format in capture.h)
  *	              batch.c      a refresh's batch: the log rows between two
  *	                           snapshots; sizes, markers, trimming
  *	              apply.c      the batch's delta merged into the store, or a
  *	                           recomputation's difference applied
- *	              quality.c    checks certify what was written, or roll it back
+ *	              checks.c     what each kind of quality check queries
+ *	              quality.c    checks certify what was written, or roll it
+ *	                           back; the checks API
  *	              refresh.c    the conductor of one refresh, steps in order
  *	              discovery.c  search and self-description helpers
  *	              ddl.c        event triggers and the ProcessUtility hook
- *	 drivers      declare.c    the SQL API of declarations, and refresh()
+ *	 drivers      declare.c    the SQL API of outputs, and refresh()
+ *	              product.c    the SQL API of domains and products
  *	              worker.c     launcher, schedulers, refresh workers
  *
  * This file only holds the module magic and _PG_init, which dispatches to

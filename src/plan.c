@@ -14,17 +14,23 @@
  *	                      batch; any other deterministic aggregate is
  *	                      recomputed for the groups a batch touches.
  *
- * The store holds one row per group: the keys (__dp_k<i>), the aggregate
- * values with their helpers (__dp_a<j>, __dp_a<j>_sum, __dp_a<j>_nn) and the
- * group's row count (__dp_count), unique on the keys (NULLS NOT DISTINCT).
- * The output view computes the declared columns and HAVING from them.
+ * The store holds one row per group: the keys (__dp_k<i>; plain-row
+ * columns whose equality is not identity get a second, exact key, see
+ * "Keys"), the aggregate values with their helpers (__dp_a<j>,
+ * __dp_a<j>_sum, __dp_a<j>_nn) and the group's row count (__dp_count),
+ * unique on the keys (NULLS NOT DISTINCT).  The output view computes the
+ * declared columns and HAVING from them.
  *
  * The query (views expanded) is walked once: a construct that cannot be
- * maintained incrementally makes the plan refuse, with a reason that
- * declaration shows; otherwise the plan lists the base relations read
- * (leaves, with the columns read), the group keys, the aggregates and the
- * pre-aggregation query (the "pre" view, output_<id>_pre).  The statements
- * built from the plan are delta.c's.  Nothing here runs SQL.
+ * maintained incrementally (see also "Determinism of expressions" and
+ * "Keys") makes the plan refuse, with a reason that completes "its query
+ * ..." and that declaration shows; otherwise the plan lists the base
+ * relations read (leaves, with the columns read), the group keys, the
+ * aggregates and the pre-aggregation query (the "pre" view,
+ * output_<id>_pre).  The statements built from the plan are delta.c's.
+ * Each refresh plans again and checks the leaves against their change logs
+ * (dataproduct_check_leaf_log), as sources may change after declaration.
+ * Nothing here runs SQL.
  *
  * IDENTIFICATION
  *	  src/plan.c
@@ -35,13 +41,17 @@
 
 #include "access/relation.h"
 #include "access/transam.h"
+#include "catalog/heap.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_aggregate.h"
+#include "catalog/pg_cast.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -54,12 +64,14 @@
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/ruleutils.h"
-#include "utils/typcache.h"
 #include "utils/regproc.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "capture.h"
 #include "catalog.h"
@@ -80,16 +92,415 @@ refuse(DpPlan *plan, const char *reason)
 	}
 }
 
+/* ----------------------------------------------------------------
+ * Determinism of expressions
+ *
+ * An incrementally maintained output evaluates its expressions on the rows
+ * of a batch, at the refresh that applies it, and keeps the results; a full
+ * refresh would evaluate them again on every row.  Both agree only if an
+ * expression's value depends on nothing but its inputs and the settings
+ * every refresh pins (TimeZone, DateStyle, IntervalStyle).  Immutable
+ * functions qualify.  Stable functions qualify only when they are built-ins
+ * listed in stable_rule(): date and time arithmetic, conversions and
+ * formatting under the pinned settings, and the functions that format their
+ * arguments through their types' text forms (concat, format, to_json, ...)
+ * when those forms qualify in turn.  Everything else that is stable reads
+ * something besides its arguments -- the clock (now(), age(timestamptz)),
+ * the session (current_setting(), pg_backend_pid(), CURRENT_USER), the
+ * catalogs (regclass input and output, has_table_privilege()), lc_time,
+ * lc_numeric or lc_monetary (to_char with TM, D, G or L; money) or the
+ * default text search configuration (to_tsvector(text)) -- and the output is
+ * refreshed in full.  Calls hide in more nodes than FuncExpr: operators,
+ * casts through text (CoerceViaIO), row comparisons, GREATEST and LEAST,
+ * XML constructors and SQL value functions are all looked at.
+ *
+ * Text input of the date and time types is allowed although the special
+ * inputs 'now', 'today', 'tomorrow' and 'yesterday' read the clock: in a
+ * query they are constants, fixed at declaration; only such words stored in
+ * the sources and cast by the query are read at the refresh that applies
+ * their rows (README, Limits).
+ * ----------------------------------------------------------------
+ */
+
+/* How a stable built-in may be used. */
+typedef enum StableRule
+{
+	STABLE_NO,					/* reads more than its arguments */
+	STABLE_YES,					/* only its arguments and pinned settings */
+	STABLE_TEXT_ARGS,			/* ... if its arguments' text forms qualify */
+	STABLE_JSON_ARGS,			/* ... if their JSON forms qualify */
+	STABLE_DATETIME_FORMAT,		/* ... if its format is a constant without TM */
+	STABLE_NUMBER_FORMAT		/* ... if its format is a constant without D,
+								 * G or L */
+} StableRule;
+
+static StableRule
+stable_rule(Oid funcid)
+{
+	switch (funcid)
+	{
+			/* date and time conversions, comparisons and arithmetic */
+		case F_DATE_TIMESTAMPTZ:
+		case F_DATE_CMP_TIMESTAMPTZ:
+		case F_DATE_EQ_TIMESTAMPTZ:
+		case F_DATE_GE_TIMESTAMPTZ:
+		case F_DATE_GT_TIMESTAMPTZ:
+		case F_DATE_LE_TIMESTAMPTZ:
+		case F_DATE_LT_TIMESTAMPTZ:
+		case F_DATE_NE_TIMESTAMPTZ:
+		case F_DATE_IN:
+		case F_DATE_OUT:
+		case F_DATE_PART_TEXT_TIMESTAMPTZ:
+		case F_DATE_TRUNC_TEXT_TIMESTAMPTZ:
+		case F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT:
+		case F_EXTRACT_TEXT_TIMESTAMPTZ:
+		case F_GENERATE_SERIES_TIMESTAMPTZ_TIMESTAMPTZ_INTERVAL:
+		case F_IN_RANGE_TIMESTAMPTZ_TIMESTAMPTZ_INTERVAL_BOOL_BOOL:
+		case F_INTERVAL_IN:
+		case F_INTERVAL_OUT:
+		case F_INTERVAL_PL_TIMESTAMPTZ:
+		case F_MAKE_TIMESTAMPTZ_INT4_INT4_INT4_INT4_INT4_FLOAT8:
+		case F_MAKE_TIMESTAMPTZ_INT4_INT4_INT4_INT4_INT4_FLOAT8_TEXT:
+		case F_OVERLAPS_TIMESTAMPTZ_INTERVAL_TIMESTAMPTZ_INTERVAL:
+		case F_OVERLAPS_TIMESTAMPTZ_TIMESTAMPTZ_TIMESTAMPTZ_INTERVAL:
+		case F_OVERLAPS_TIMESTAMPTZ_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ:
+		case F_TIME_TIMESTAMPTZ:
+		case F_TIME_IN:
+		case F_TIMESTAMP_TIMESTAMPTZ:
+		case F_TIMESTAMP_CMP_TIMESTAMPTZ:
+		case F_TIMESTAMP_EQ_TIMESTAMPTZ:
+		case F_TIMESTAMP_GE_TIMESTAMPTZ:
+		case F_TIMESTAMP_GT_TIMESTAMPTZ:
+		case F_TIMESTAMP_LE_TIMESTAMPTZ:
+		case F_TIMESTAMP_LT_TIMESTAMPTZ:
+		case F_TIMESTAMP_NE_TIMESTAMPTZ:
+		case F_TIMESTAMP_IN:
+		case F_TIMESTAMP_OUT:
+		case F_TIMESTAMPTZ_DATE_TIME:
+		case F_TIMESTAMPTZ_TIMESTAMP:
+		case F_TIMESTAMPTZ_DATE:
+		case F_TIMESTAMPTZ_CMP_DATE:
+		case F_TIMESTAMPTZ_CMP_TIMESTAMP:
+		case F_TIMESTAMPTZ_EQ_DATE:
+		case F_TIMESTAMPTZ_EQ_TIMESTAMP:
+		case F_TIMESTAMPTZ_GE_DATE:
+		case F_TIMESTAMPTZ_GE_TIMESTAMP:
+		case F_TIMESTAMPTZ_GT_DATE:
+		case F_TIMESTAMPTZ_GT_TIMESTAMP:
+		case F_TIMESTAMPTZ_IN:
+		case F_TIMESTAMPTZ_LE_DATE:
+		case F_TIMESTAMPTZ_LE_TIMESTAMP:
+		case F_TIMESTAMPTZ_LT_DATE:
+		case F_TIMESTAMPTZ_LT_TIMESTAMP:
+		case F_TIMESTAMPTZ_MI_INTERVAL:
+		case F_TIMESTAMPTZ_NE_DATE:
+		case F_TIMESTAMPTZ_NE_TIMESTAMP:
+		case F_TIMESTAMPTZ_OUT:
+		case F_TIMESTAMPTZ_PL_INTERVAL:
+			/* jsonpath with time zones: the pinned TimeZone */
+		case F_JSONB_PATH_EXISTS_TZ:
+		case F_JSONB_PATH_MATCH_TZ:
+		case F_JSONB_PATH_QUERY_ARRAY_TZ:
+		case F_JSONB_PATH_QUERY_FIRST_TZ:
+		case F_JSONB_PATH_QUERY_TZ:
+			/* encoding conversions, found under the pinned search_path */
+		case F_CONVERT:
+		case F_CONVERT_FROM:
+		case F_CONVERT_TO:
+		case F_LENGTH_BYTEA_NAME:
+			/* enum labels: fixed unless the type is altered */
+		case F_ENUM_IN:
+		case F_ENUM_OUT:
+		case F_ANYENUM_OUT:
+		case F_FORMAT_TEXT:
+			return STABLE_YES;
+		case F_CONCAT:
+		case F_CONCAT_WS:
+		case F_FORMAT_TEXT_ANY:
+		case F_TEXTANYCAT:
+		case F_ANYTEXTCAT:
+		case F_ARRAY_TO_STRING_ANYARRAY_TEXT:
+		case F_ARRAY_TO_STRING_ANYARRAY_TEXT_TEXT:
+		case F_QUOTE_LITERAL_ANYELEMENT:
+		case F_QUOTE_NULLABLE_ANYELEMENT:
+			return STABLE_TEXT_ARGS;
+		case F_TO_JSON:
+		case F_TO_JSONB:
+		case F_ARRAY_TO_JSON_ANYARRAY:
+		case F_ARRAY_TO_JSON_ANYARRAY_BOOL:
+		case F_ROW_TO_JSON_RECORD:
+		case F_ROW_TO_JSON_RECORD_BOOL:
+		case F_JSON_BUILD_ARRAY_ANY:
+		case F_JSON_BUILD_ARRAY_:
+		case F_JSON_BUILD_OBJECT_ANY:
+		case F_JSON_BUILD_OBJECT_:
+		case F_JSONB_BUILD_ARRAY_ANY:
+		case F_JSONB_BUILD_ARRAY_:
+		case F_JSONB_BUILD_OBJECT_ANY:
+		case F_JSONB_BUILD_OBJECT_:
+		case F_JSON_AGG:
+		case F_JSONB_AGG:
+		case F_JSON_OBJECT_AGG:
+			return STABLE_JSON_ARGS;
+		case F_TO_CHAR_TIMESTAMP_TEXT:
+		case F_TO_CHAR_TIMESTAMPTZ_TEXT:
+		case F_TO_CHAR_INTERVAL_TEXT:
+		case F_TO_DATE:
+		case F_TO_TIMESTAMP_TEXT_TEXT:
+			return STABLE_DATETIME_FORMAT;
+		case F_TO_CHAR_NUMERIC_TEXT:
+		case F_TO_CHAR_INT4_TEXT:
+		case F_TO_CHAR_INT8_TEXT:
+		case F_TO_CHAR_FLOAT4_TEXT:
+		case F_TO_CHAR_FLOAT8_TEXT:
+		case F_TO_NUMBER:
+			return STABLE_NUMBER_FORMAT;
+		default:
+			return STABLE_NO;
+	}
+}
+
+/* flags of type_text_is_deterministic */
+#define TEXT_JSON		0x01	/* its JSON form (casts to json count) */
+#define TEXT_XML		0x02	/* its XML form (bytea follows xmlbinary) */
+#define TEXT_IDENTITY	0x04	/* the same in every session (no float,
+								 * whose text follows extra_float_digits, no
+								 * bytea, which follows bytea_output) */
+
 /*
- * Functions are allowed when their result depends only on their arguments
- * (and on the settings pinned at declaration): immutable functions, and
- * stable built-in ones except those that read the clock.
+ * type_text_is_deterministic
+ *		Whether the text form of every value of type depends only on the
+ *		value and the pinned settings: output functions that are immutable
+ *		or listed in stable_rule(), through domains, arrays, ranges and
+ *		composites.
  */
 static bool
-function_is_deterministic(Oid funcid, void *context)
+type_text_is_deterministic(Oid type, int flags)
 {
-	DpPlan	   *plan = context;
+	Oid			elem;
+	Oid			output;
+	bool		isvarlena;
+	char		typtype;
+
+	check_stack_depth();
+	type = getBaseType(type);
+	if ((flags & TEXT_IDENTITY) &&
+		(type == FLOAT4OID || type == FLOAT8OID || type == BYTEAOID))
+		return false;
+	if ((flags & TEXT_XML) && type == BYTEAOID)
+		return false;
+	elem = get_element_type(type);
+	if (OidIsValid(elem))
+		return type_text_is_deterministic(elem, flags);
+	typtype = get_typtype(type);
+	if (typtype == TYPTYPE_ENUM)
+		return true;
+	if (typtype == TYPTYPE_RANGE)
+		return type_text_is_deterministic(get_range_subtype(type), flags);
+	if (typtype == TYPTYPE_MULTIRANGE)
+		return type_text_is_deterministic(get_range_subtype(get_multirange_range(type)),
+										  flags);
+	if (typtype == TYPTYPE_COMPOSITE)
+	{
+		TupleDesc	desc;
+		bool		ok = true;
+		int			i;
+
+		if (type == RECORDOID)
+			return false;		/* anonymous: not known here */
+		desc = lookup_rowtype_tupdesc(type, -1);
+		for (i = 0; i < desc->natts && ok; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				ok = type_text_is_deterministic(TupleDescAttr(desc, i)->atttypid,
+												flags);
+		ReleaseTupleDesc(desc);
+		return ok;
+	}
+	if (typtype == TYPTYPE_PSEUDO && type != UNKNOWNOID)
+		return false;
+	if ((flags & TEXT_JSON) && type >= FirstNormalObjectId)
+	{
+		/* to_json uses a type's cast to json, if it has one */
+		Oid			targets[2] = {JSONOID, JSONBOID};
+		int			i;
+
+		for (i = 0; i < 2; i++)
+		{
+			HeapTuple	tuple = SearchSysCache2(CASTSOURCETARGET,
+												ObjectIdGetDatum(type),
+												ObjectIdGetDatum(targets[i]));
+
+			if (HeapTupleIsValid(tuple))
+			{
+				Oid			castfunc = ((Form_pg_cast) GETSTRUCT(tuple))->castfunc;
+
+				ReleaseSysCache(tuple);
+				if (OidIsValid(castfunc) &&
+					func_volatile(castfunc) != PROVOLATILE_IMMUTABLE)
+					return false;
+			}
+		}
+	}
+	getTypeOutputInfo(type, &output, &isvarlena);
+	return func_volatile(output) == PROVOLATILE_IMMUTABLE ||
+		stable_rule(output) == STABLE_YES;
+}
+
+/* The same for a value: an anonymous row is judged by its fields. */
+static bool
+value_text_is_deterministic(Node *value, int flags)
+{
+	if (IsA(value, RowExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((RowExpr *) value)->args)
+			if (!value_text_is_deterministic(lfirst(lc), flags))
+				return false;
+		return true;
+	}
+	return type_text_is_deterministic(exprType(value), flags);
+}
+
+/*
+ * type_input_is_deterministic
+ *		Whether reading a value of type from text depends only on the text
+ *		and the pinned settings.
+ */
+static bool
+type_input_is_deterministic(Oid type)
+{
+	Oid			elem;
+	Oid			input;
+	Oid			ioparam;
+	char		typtype;
+
+	check_stack_depth();
+	type = getBaseType(type);
+	elem = get_element_type(type);
+	if (OidIsValid(elem))
+		return type_input_is_deterministic(elem);
+	typtype = get_typtype(type);
+	if (typtype == TYPTYPE_ENUM)
+		return true;
+	if (typtype == TYPTYPE_RANGE)
+		return type_input_is_deterministic(get_range_subtype(type));
+	if (typtype == TYPTYPE_MULTIRANGE)
+		return type_input_is_deterministic(get_range_subtype(get_multirange_range(type)));
+	if (typtype == TYPTYPE_COMPOSITE)
+	{
+		TupleDesc	desc;
+		bool		ok = true;
+		int			i;
+
+		if (type == RECORDOID)
+			return false;
+		desc = lookup_rowtype_tupdesc(type, -1);
+		for (i = 0; i < desc->natts && ok; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				ok = type_input_is_deterministic(TupleDescAttr(desc, i)->atttypid);
+		ReleaseTupleDesc(desc);
+		return ok;
+	}
+	getTypeInputInfo(type, &input, &ioparam);
+	return func_volatile(input) == PROVOLATILE_IMMUTABLE ||
+		stable_rule(input) == STABLE_YES;
+}
+
+/*
+ * format_uses_locale
+ *		Whether a to_char/to_date/to_timestamp/to_number format reads the
+ *		locale: the TM prefix (lc_time) in date and time formats; D, G and L
+ *		(lc_numeric, lc_monetary) in number formats.  Quoted text does not
+ *		count; anything else that might be one does.
+ */
+static bool
+format_uses_locale(const char *format, bool number)
+{
+	const char *p;
+
+	for (p = format; *p; p++)
+	{
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == '"')
+		{
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p == '\0')
+				break;
+		}
+		else if (number)
+		{
+			if ((*p == 'P' || *p == 'p') && (p[1] == 'L' || p[1] == 'l'))
+				p++;			/* PL, the plus sign */
+			else if ((*p == 'S' || *p == 's') && (p[1] == 'G' || p[1] == 'g'))
+				p++;			/* SG, the sign */
+			else if (strchr("DdGgLl", *p) != NULL)
+				return true;
+		}
+		else if ((*p == 'T' || *p == 't') && (p[1] == 'M' || p[1] == 'm'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * function_description
+ *		A function as a reason names it: name(), or, when the name is
+ *		overloaded, name(argument types).
+ */
+static char *
+function_description(Oid funcid)
+{
+	Oid		   *argtypes;
+	char	  **argnames;
+	char	   *argmodes;
+	int			nargs;
+	int			i;
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	StringInfoData buf;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", funcid);
+	nargs = get_func_arg_info(tuple, &argtypes, &argnames, &argmodes);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s(", NameStr(((Form_pg_proc) GETSTRUCT(tuple))->proname));
+	{
+		CatCList   *same = SearchSysCacheList1(PROCNAMEARGSNSP,
+											   CStringGetDatum(NameStr(((Form_pg_proc) GETSTRUCT(tuple))->proname)));
+		int			n = same->n_members;
+
+		ReleaseSysCacheList(same);
+		if (n < 2)
+			nargs = 0;
+	}
+	for (i = 0; i < nargs; i++)
+	{
+		if (argmodes != NULL && argmodes[i] != PROARGMODE_IN &&
+			argmodes[i] != PROARGMODE_INOUT && argmodes[i] != PROARGMODE_VARIADIC)
+			continue;
+		appendStringInfo(&buf, "%s%s", buf.data[buf.len - 1] == '(' ? "" : ", ",
+						 format_type_be(argtypes[i]));
+	}
+	appendStringInfoChar(&buf, ')');
+	ReleaseSysCache(tuple);
+	return buf.data;
+}
+
+/*
+ * check_call
+ *		Refuse a call of funcid on args (expressions), through operator opno
+ *		if valid, unless its result depends only on them and the pinned
+ *		settings.  Returns true if it refused.
+ */
+static bool
+check_call(DpPlan *plan, Oid funcid, List *args, Oid opno)
+{
 	char		volatility = func_volatile(funcid);
+	ListCell   *lc;
+	char	   *call;
 
 	if (volatility == PROVOLATILE_IMMUTABLE)
 		return false;
@@ -97,46 +508,227 @@ function_is_deterministic(Oid funcid, void *context)
 	if (strcmp(get_func_name(funcid), "assert_populated") == 0 &&
 		get_func_namespace(funcid) == get_namespace_oid("dataproduct", false))
 		return false;
-	if (volatility == PROVOLATILE_STABLE &&
-		get_func_namespace(funcid) == PG_CATALOG_NAMESPACE &&
-		funcid != F_NOW && funcid != F_STATEMENT_TIMESTAMP &&
-		funcid != F_TRANSACTION_TIMESTAMP)
-		return false;
-	refuse(plan, psprintf("calls %s(), whose result can change while the sources do not",
-						  get_func_name(funcid)));
+	call = OidIsValid(opno) ?
+		psprintf("uses operator %s", format_operator(opno)) :
+		psprintf("calls %s", function_description(funcid));
+	if (volatility == PROVOLATILE_STABLE)
+	{
+		StableRule	rule = stable_rule(funcid);
+		Node	   *format;
+
+		switch (rule)
+		{
+			case STABLE_NO:
+				break;
+			case STABLE_YES:
+				return false;
+			case STABLE_TEXT_ARGS:
+			case STABLE_JSON_ARGS:
+				foreach(lc, args)
+				{
+					if (value_text_is_deterministic(lfirst(lc),
+													rule == STABLE_JSON_ARGS ? TEXT_JSON : 0))
+						continue;
+					refuse(plan, psprintf("%s on a value of type %s, whose %s form can change while the sources do not",
+										  call,
+										  format_type_be(exprType(lfirst(lc))),
+										  rule == STABLE_JSON_ARGS ? "JSON" : "text"));
+					return true;
+				}
+				return false;
+			case STABLE_DATETIME_FORMAT:
+			case STABLE_NUMBER_FORMAT:
+				format = list_length(args) == 2 ? strip_implicit_coercions(lsecond(args)) : NULL;
+				if (format == NULL || !IsA(format, Const) ||
+					exprType(format) != TEXTOID)
+				{
+					refuse(plan, psprintf("%s with a format that is not a constant",
+										  call));
+					return true;
+				}
+				if (!((Const *) format)->constisnull &&
+					format_uses_locale(TextDatumGetCString(((Const *) format)->constvalue),
+									   rule == STABLE_NUMBER_FORMAT))
+				{
+					refuse(plan, psprintf(rule == STABLE_NUMBER_FORMAT ?
+										  "%s with a format that depends on lc_numeric or lc_monetary (D, G or L)" :
+										  "%s with a format that depends on lc_time (TM)",
+										  call));
+					return true;
+				}
+				return false;
+		}
+	}
+	refuse(plan, psprintf("%s, whose result can change while the sources do not",
+						  call));
 	return true;
 }
 
+/* The SQL spelling of a value function. */
+static const char *
+value_function_name(SQLValueFunctionOp op)
+{
+	switch (op)
+	{
+		case SVFOP_CURRENT_DATE:
+			return "CURRENT_DATE";
+		case SVFOP_CURRENT_TIME:
+		case SVFOP_CURRENT_TIME_N:
+			return "CURRENT_TIME";
+		case SVFOP_CURRENT_TIMESTAMP:
+		case SVFOP_CURRENT_TIMESTAMP_N:
+			return "CURRENT_TIMESTAMP";
+		case SVFOP_LOCALTIME:
+		case SVFOP_LOCALTIME_N:
+			return "LOCALTIME";
+		case SVFOP_LOCALTIMESTAMP:
+		case SVFOP_LOCALTIMESTAMP_N:
+			return "LOCALTIMESTAMP";
+		case SVFOP_CURRENT_ROLE:
+			return "CURRENT_ROLE";
+		case SVFOP_CURRENT_USER:
+			return "CURRENT_USER";
+		case SVFOP_USER:
+			return "USER";
+		case SVFOP_SESSION_USER:
+			return "SESSION_USER";
+		case SVFOP_CURRENT_CATALOG:
+			return "CURRENT_CATALOG";
+		case SVFOP_CURRENT_SCHEMA:
+			return "CURRENT_SCHEMA";
+	}
+	return "a value function";
+}
+
+/* The expressions of an aggregate's arguments. */
+static List *
+aggregate_args(Aggref *aggref)
+{
+	List	   *args = NIL;
+	ListCell   *lc;
+
+	foreach(lc, aggref->args)
+		args = lappend(args, ((TargetEntry *) lfirst(lc))->expr);
+	return args;
+}
+
+/*
+ * check_expression_walker
+ *		Refuse (and stop at) the first expression whose value could change
+ *		while the sources do not, wherever the function it calls hides.
+ */
 static bool
 check_expression_walker(Node *node, DpPlan *plan)
 {
 	if (node == NULL)
 		return false;
-	if (check_functions_in_node(node, function_is_deterministic, plan))
-		return true;
-	if (IsA(node, SQLValueFunction))
+	switch (nodeTag(node))
 	{
-		SQLValueFunction *svf = (SQLValueFunction *) node;
+		case T_FuncExpr:
+			if (check_call(plan, ((FuncExpr *) node)->funcid,
+						   ((FuncExpr *) node)->args, InvalidOid))
+				return true;
+			break;
+		case T_Aggref:
+			if (check_call(plan, ((Aggref *) node)->aggfnoid,
+						   aggregate_args((Aggref *) node), InvalidOid))
+				return true;
+			break;
+		case T_WindowFunc:
+			if (check_call(plan, ((WindowFunc *) node)->winfnoid,
+						   ((WindowFunc *) node)->args, InvalidOid))
+				return true;
+			break;
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+			set_opfuncid((OpExpr *) node);
+			if (check_call(plan, ((OpExpr *) node)->opfuncid,
+						   ((OpExpr *) node)->args, ((OpExpr *) node)->opno))
+				return true;
+			break;
+		case T_ScalarArrayOpExpr:
+			set_sa_opfuncid((ScalarArrayOpExpr *) node);
+			if (check_call(plan, ((ScalarArrayOpExpr *) node)->opfuncid,
+						   ((ScalarArrayOpExpr *) node)->args,
+						   ((ScalarArrayOpExpr *) node)->opno))
+				return true;
+			break;
+		case T_RowCompareExpr:
+			{
+				ListCell   *lc;
 
-		if (svf->op <= SVFOP_LOCALTIMESTAMP_N)
-		{
-			refuse(plan, "reads the current date or time");
+				foreach(lc, ((RowCompareExpr *) node)->opnos)
+					if (check_call(plan, get_opcode(lfirst_oid(lc)), NIL,
+								   lfirst_oid(lc)))
+						return true;
+				break;
+			}
+		case T_MinMaxExpr:
+			{
+				/* GREATEST and LEAST compare with the type's btree support */
+				TypeCacheEntry *tce = lookup_type_cache(((MinMaxExpr *) node)->minmaxtype,
+														TYPECACHE_CMP_PROC);
+
+				if (OidIsValid(tce->cmp_proc) && check_call(plan, tce->cmp_proc, NIL, InvalidOid))
+					return true;
+				break;
+			}
+		case T_CoerceViaIO:
+			{
+				CoerceViaIO *io = (CoerceViaIO *) node;
+
+				if (!value_text_is_deterministic((Node *) io->arg, 0) ||
+					!type_input_is_deterministic(io->resulttype))
+				{
+					refuse(plan, psprintf("casts %s to %s, whose result can change while the sources do not",
+										  format_type_be(exprType((Node *) io->arg)),
+										  format_type_be(io->resulttype)));
+					return true;
+				}
+				break;
+			}
+		case T_XmlExpr:
+			{
+				XmlExpr    *xml = (XmlExpr *) node;
+				List	   *values = list_concat_copy(xml->named_args, xml->args);
+				ListCell   *lc;
+
+				if (xml->op != IS_XMLELEMENT && xml->op != IS_XMLFOREST)
+					break;
+				/* values are mapped to XML by their types */
+				foreach(lc, values)
+				{
+					if (value_text_is_deterministic(lfirst(lc), TEXT_XML))
+						continue;
+					refuse(plan, psprintf("uses %s on a value of type %s, whose XML form can change while the sources do not",
+										  xml->op == IS_XMLELEMENT ? "XMLELEMENT" : "XMLFOREST",
+										  format_type_be(exprType(lfirst(lc)))));
+					return true;
+				}
+				break;
+			}
+		case T_SQLValueFunction:
+			refuse(plan, psprintf("uses %s, whose value can change while the sources do not",
+								  value_function_name(((SQLValueFunction *) node)->op)));
 			return true;
-		}
+		case T_NextValueExpr:
+			refuse(plan, "draws from a sequence");
+			return true;
+		case T_Var:
+			if (((Var *) node)->varattno < 0)
+			{
+				refuse(plan, psprintf("reads system column %s",
+									  NameStr(SystemAttributeDefinition(((Var *) node)->varattno)->attname)));
+				return true;
+			}
+			break;
+		case T_Query:
+			return query_tree_walker((Query *) node, check_expression_walker,
+									 plan, 0);
+		default:
+			break;
 	}
-	else if (IsA(node, NextValueExpr))
-	{
-		refuse(plan, "draws from a sequence");
-		return true;
-	}
-	else if (IsA(node, Var) && ((Var *) node)->varattno < 0)
-	{
-		refuse(plan, "reads a system column");
-		return true;
-	}
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, check_expression_walker,
-								 plan, 0);
 	return expression_tree_walker(node, check_expression_walker, plan);
 }
 
@@ -254,6 +846,7 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 		if (rte->rtekind != RTE_RELATION)
 		{
 			refuse(plan, rte->rtekind == RTE_CTE ? "uses WITH" :
+				   rte->rtekind == RTE_TABLEFUNC ? "reads from XMLTABLE" :
 				   "reads from a table function");
 			continue;
 		}
@@ -262,23 +855,25 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 		if (rte->relkind != RELKIND_RELATION &&
 			rte->relkind != RELKIND_PARTITIONED_TABLE)
 		{
-			refuse(plan, psprintf("reads %s, whose changes cannot be captured",
-								  get_rel_relkind(rte->relid) == RELKIND_MATVIEW ?
-								  "a materialized view" :
-								  get_rel_relkind(rte->relid) == RELKIND_FOREIGN_TABLE ?
-								  "a foreign table" : "a relation that is not a table"));
+			refuse(plan, psprintf("reads %s %s, whose changes cannot be captured",
+								  rte->relkind == RELKIND_MATVIEW ? "materialized view" :
+								  rte->relkind == RELKIND_FOREIGN_TABLE ? "foreign table" :
+								  rte->relkind == RELKIND_SEQUENCE ? "sequence" :
+								  "relation",
+								  get_rel_name(rte->relid)));
 			continue;
 		}
 		if (rte->relkind == RELKIND_RELATION && rte->inh &&
 			has_subclass(rte->relid))
-			refuse(plan, "reads a table with inheritance children");
+			refuse(plan, psprintf("reads table %s, which has inheritance children",
+								  get_rel_name(rte->relid)));
 		{
 			Relation	rel = relation_open(rte->relid, AccessShareLock);
 			bool		rls = rel->rd_rel->relrowsecurity;
 
 			relation_close(rel, AccessShareLock);
 			if (rls)
-				refuse(plan, psprintf("table %s has row level security",
+				refuse(plan, psprintf("reads table %s, which has row level security",
 									  get_rel_name(rte->relid)));
 		}
 		{
@@ -443,18 +1038,250 @@ add_dependent_keys_walker(Node *node, DpPlan *plan)
 	return expression_tree_walker(node, add_dependent_keys_walker, plan);
 }
 
-/* Error out unless type can be a unique key column. */
-static void
-check_key_type(DpPlan *plan, Node *key)
-{
-	Oid			type = exprType(key);
-	TypeCacheEntry *tce = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY |
-											TYPECACHE_EQ_OPR);
+/* ----------------------------------------------------------------
+ * Keys
+ *
+ * The store holds one row per key (a unique index), so incremental
+ * maintenance is exact only where keys that compare equal are identical: a
+ * change to a value that compares equal to the old one but is written
+ * differently ('b' for 'B' under a case-insensitive collation, 1.00 for 1.0
+ * in a numeric, '24:00:00' for '1 day' in an interval) would merge into the
+ * old value's store row and never be seen.  For plain rows, and for columns
+ * that depend on a grouped primary key, every value stands for itself, so
+ * such a key gets an exact second key: its text form in the "C" collation
+ * (for floats, their binary form: their text follows extra_float_digits).
+ * A group key or a DISTINCT column cannot: the query shows one of the
+ * values of a group, and the store could keep one that no row has any
+ * more.  Such outputs are refreshed in full.
+ * ----------------------------------------------------------------
+ */
 
-	if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr) ||
-		!OidIsValid(get_array_type(type)))
-		refuse(plan, psprintf("a key column has type %s, which has no ordering",
-							  format_type_be(type)));
+/*
+ * type_equality_is_identity
+ *		Whether values of type (with typmod, under collation) that compare
+ *		equal are always the same value, written the same way.
+ */
+static bool
+type_equality_is_identity(Oid type, int32 typmod, Oid collation)
+{
+	Oid			elem;
+
+	check_stack_depth();
+	if (OidIsValid(collation) && !get_collation_isdeterministic(collation))
+		return false;
+	if (get_typtype(type) == TYPTYPE_DOMAIN)
+		type = getBaseTypeAndTypmod(type, &typmod);
+	elem = get_element_type(type);
+	if (OidIsValid(elem))
+		return type_equality_is_identity(elem, typmod, collation);
+	switch (get_typtype(type))
+	{
+		case TYPTYPE_ENUM:
+			return true;
+		case TYPTYPE_RANGE:
+			return type_equality_is_identity(get_range_subtype(type), -1,
+											 get_range_collation(type));
+		case TYPTYPE_MULTIRANGE:
+			return type_equality_is_identity(get_multirange_range(type), -1,
+											 InvalidOid);
+		case TYPTYPE_COMPOSITE:
+			{
+				TupleDesc	desc;
+				bool		identity = true;
+				int			i;
+
+				if (type == RECORDOID)
+					return false;
+				desc = lookup_rowtype_tupdesc(type, -1);
+				for (i = 0; i < desc->natts && identity; i++)
+				{
+					Form_pg_attribute att = TupleDescAttr(desc, i);
+
+					if (!att->attisdropped)
+						identity = type_equality_is_identity(att->atttypid,
+															 att->atttypmod,
+															 att->attcollation);
+				}
+				ReleaseTupleDesc(desc);
+				return identity;
+			}
+		default:
+			break;
+	}
+	switch (type)
+	{
+		case BOOLOID:
+		case CHAROID:
+		case NAMEOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case XID8OID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case UUIDOID:
+		case BYTEAOID:
+		case BITOID:
+		case VARBITOID:
+		case INETOID:
+		case CIDROID:
+		case MACADDROID:
+		case MACADDR8OID:
+		case CASHOID:
+		case PG_LSNOID:
+		case TEXTOID:
+		case VARCHAROID:
+			return true;
+		case NUMERICOID:		/* a typmod fixes the scale */
+		case BPCHAROID:			/* ... and the padding */
+			return typmod >= 0;
+		default:
+			return false;		/* floats (-0), interval, jsonb, unknown */
+	}
+}
+
+/*
+ * exact_key
+ *		The exact second key of a plain-row key whose equality is not
+ *		identity (see the section header), or NULL if it has none.
+ */
+static Node *
+exact_key(Node *key)
+{
+	Oid			base = getBaseType(exprType(key));
+	CoerceViaIO *io;
+	CollateExpr *coll;
+
+	if (base == FLOAT8OID || base == FLOAT4OID)
+		return (Node *) makeFuncExpr(base == FLOAT8OID ? F_FLOAT8SEND : F_FLOAT4SEND,
+									 BYTEAOID, list_make1(copyObject(key)),
+									 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	if (!type_text_is_deterministic(exprType(key), TEXT_IDENTITY))
+		return NULL;
+	io = makeNode(CoerceViaIO);
+	io->arg = (Expr *) copyObject(key);
+	io->resulttype = TEXTOID;
+	io->resultcollid = C_COLLATION_OID;
+	io->coerceformat = COERCE_EXPLICIT_CAST;
+	io->location = -1;
+	coll = makeNode(CollateExpr);
+	coll->arg = (Expr *) io;
+	coll->collOid = C_COLLATION_OID;
+	coll->location = -1;
+	return (Node *) coll;
+}
+
+/* A key as the reasons name it: its output column, if it is one. */
+static char *
+key_description(DpPlan *plan, Node *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->query->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (!tle->resjunk && equal(tle->expr, key))
+			return psprintf("\"%s\"", tle->resname);
+	}
+	if (IsA(key, Var) && ((Var *) key)->varlevelsup == 0)
+		return psprintf("column \"%s\"",
+						get_rte_attribute_name(rt_fetch(((Var *) key)->varno,
+														plan->query->rtable),
+											   ((Var *) key)->varattno));
+	return "an expression";
+}
+
+/* Values that compare equal but differ, as an example for a reason. */
+static const char *
+equal_values_example(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case NUMERICOID:
+			return " (1.0 and 1.00)";
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return " (0 and -0)";
+		case INTERVALOID:
+			return " ('1 day' and '24:00:00')";
+		case JSONBOID:
+			return " ('1.0' and '1.00')";
+		case BPCHAROID:
+			return " ('a' and 'a ')";
+		default:
+			return "";
+	}
+}
+
+/*
+ * check_keys
+ *		Refuse keys that cannot be unique store keys, or whose equality is
+ *		not identity (see the section header); add the exact second keys of
+ *		the others.  The first ngroup keys are group keys or DISTINCT
+ *		columns; the rest are plain-row columns or depend on a grouped
+ *		primary key.
+ */
+static void
+check_keys(DpPlan *plan, int ngroup)
+{
+	List	   *exact = NIL;
+	ListCell   *lc;
+
+	if (plan->global)
+		return;
+	foreach(lc, plan->keys)
+	{
+		Node	   *key = lfirst(lc);
+		Oid			type = exprType(key);
+		Oid			collation = exprCollation(key);
+		bool		grouped = foreach_current_index(lc) < ngroup;
+		const char *verb = !grouped ? "returns" :
+		plan->query->distinctClause != NIL ? "selects DISTINCT" : "groups by";
+		TypeCacheEntry *tce = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY |
+												TYPECACHE_EQ_OPR);
+		Node	   *second;
+
+		if (!OidIsValid(tce->btree_opf) || !OidIsValid(tce->eq_opr))
+		{
+			refuse(plan, psprintf("%s %s of type %s, which has no default btree operator class",
+								  verb, key_description(plan, key),
+								  format_type_be(type)));
+			return;
+		}
+		/* groups to recompute are found by arrays of their keys */
+		if (!OidIsValid(get_array_type(type)))
+		{
+			refuse(plan, psprintf("%s %s of array type %s, which cannot be a key of its store",
+								  verb, key_description(plan, key),
+								  format_type_be(type)));
+			return;
+		}
+		if (type_equality_is_identity(type, exprTypmod(key), collation))
+			continue;
+		if (!grouped && (second = exact_key(key)) != NULL)
+		{
+			exact = lappend(exact, second);
+			continue;
+		}
+		if (OidIsValid(collation) && !get_collation_isdeterministic(collation))
+			refuse(plan, psprintf("%s %s in nondeterministic collation \"%s\", where values that compare equal can differ",
+								  verb, key_description(plan, key),
+								  get_collation_name(collation)));
+		else
+			refuse(plan, psprintf("%s %s of type %s, where values that compare equal can differ%s",
+								  verb, key_description(plan, key),
+								  format_type_be(type), equal_values_example(type)));
+		return;
+	}
+	plan->keys = list_concat(plan->keys, exact);
+	if (list_length(plan->keys) > INDEX_MAX_KEYS)
+		refuse(plan, psprintf("keeps its rows by more than %d keys (group keys, or the columns of plain rows)",
+							  INDEX_MAX_KEYS));
 }
 
 static void
@@ -597,6 +1424,7 @@ dataproduct_plan_output(Oid query_view)
 	Query	   *query = copyObject(get_view_query(rel));
 	List	   *rewritten;
 	ListCell   *lc;
+	int			ngroup = 0;
 
 	relation_close(rel, AccessShareLock);
 	AcquireRewriteLocks(query, true, false);
@@ -638,6 +1466,7 @@ dataproduct_plan_output(Oid query_view)
 		foreach(lc, query->groupClause)
 			plan->keys = lappend(plan->keys,
 								 get_sortgroupclause_tle(lfirst(lc), query->targetList)->expr);
+		ngroup = list_length(plan->keys);
 		if (plan->keys == NIL)
 		{
 			plan->global = true;
@@ -661,9 +1490,9 @@ dataproduct_plan_output(Oid query_view)
 			if (!tle->resjunk && !is_key(plan, (Node *) tle->expr))
 				plan->keys = lappend(plan->keys, tle->expr);
 		}
+		ngroup = plan->expand ? 0 : list_length(plan->keys);
 	}
-	foreach(lc, plan->keys)
-		check_key_type(plan, lfirst(lc));
+	check_keys(plan, ngroup);
 	foreach(lc, query->targetList)
 		(void) view_code_walker((Node *) ((TargetEntry *) lfirst(lc))->expr, plan);
 	(void) view_code_walker(query->havingQual, plan);
@@ -712,6 +1541,62 @@ dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner, bool error)
 			refuse(plan, psprintf("reads column \"%s\" of table %s, which its owner cannot read directly",
 								  get_attname(leaf->relid, attno, false),
 								  get_rel_name(leaf->relid)));
+			return;
+		}
+	}
+}
+
+/*
+ * dataproduct_plan_refuse
+ *		Make a plan not incremental, with a reason completing "its query
+ *		..." (the first reason given stays).
+ */
+void
+dataproduct_plan_refuse(DpPlan *plan, const char *reason)
+{
+	refuse(plan, reason);
+}
+
+/*
+ * dataproduct_check_leaf_log
+ *		A leaf's changes are read from its relation's change log, which
+ *		holds the columns read when capture was installed or extended, with
+ *		their types then.  Refuse the plan unless the log still holds every
+ *		column the leaf reads, with the relation's present type: a view the
+ *		query reads may have been redefined to read other columns, and a
+ *		column read through a whole-row reference may have been retyped
+ *		(only the columns a view names protect their types).
+ */
+void
+dataproduct_check_leaf_log(DpPlan *plan, DpLeaf *leaf, Oid log)
+{
+	int			attno = -1;
+
+	if (!plan->incremental)
+		return;
+	while ((attno = bms_next_member(leaf->attnos, attno)) >= 0)
+	{
+		char	   *name = get_attname(leaf->relid, attno, false);
+		AttrNumber	logattno = get_attnum(log, name);
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+		Oid			logtype;
+		int32		logtypmod;
+		Oid			logcollation;
+
+		if (logattno == InvalidAttrNumber)
+		{
+			refuse(plan, psprintf("reads column \"%s\" of table %s, whose changes were not captured when the output was declared",
+								  name, get_rel_name(leaf->relid)));
+			return;
+		}
+		get_atttypetypmodcoll(leaf->relid, attno, &type, &typmod, &collation);
+		get_atttypetypmodcoll(log, logattno, &logtype, &logtypmod, &logcollation);
+		if (type != logtype || typmod != logtypmod || collation != logcollation)
+		{
+			refuse(plan, psprintf("reads column \"%s\" of table %s, whose type changed after its changes began to be captured",
+								  name, get_rel_name(leaf->relid)));
 			return;
 		}
 	}

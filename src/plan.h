@@ -78,5 +78,7 @@ typedef struct DpPlan
 extern DpPlan *dataproduct_plan_output(Oid query_view);
 extern void dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner,
 											  bool error);
+extern void dataproduct_plan_refuse(DpPlan *plan, const char *reason);
+extern void dataproduct_check_leaf_log(DpPlan *plan, DpLeaf *leaf, Oid log);
 
 #endif							/* DATAPRODUCT_PLAN_H */

@@ -12,17 +12,24 @@
  *	 1. lock the output's catalog row (FOR UPDATE) and its store
  *	    (ExclusiveLock: other refreshes wait, readers never do), then take S;
  *	    under REPEATABLE READ a concurrent refresh makes this fail with a
- *	    serialization error rather than apply a batch twice;
+ *	    serialization error rather than apply a batch twice; error out if
+ *	    the query now locks rows (a view it reads was redefined);
  *	 2. pin the output's TimeZone, DateStyle and IntervalStyle (those it was
  *	    declared under), and run every statement at S as the product owner,
  *	    in a security-restricted operation;
- *	 3. full mode, or an incremental output that must rebuild (first load,
+ *	 3. an incremental output is planned again, as its query and sources
+ *	    are now; if they no longer allow incremental maintenance (a source
+ *	    got row level security or inheritance children, a view read was
+ *	    redefined, a column read through a whole-row reference was retyped),
+ *	    it switches to full refresh for good, with a NOTICE, and capture is
+ *	    released from sources no incremental output reads any more;
+ *	 4. full mode, or an incremental output that must rebuild (first load,
  *	    TRUNCATE or ALTER of a source, restore from a dump, or a batch so
  *	    large that recomputing is cheaper): recompute and apply the
  *	    difference (apply.c);
- *	 4. otherwise: size the batch (batch.c) and apply it (apply.c, with the
+ *	 5. otherwise: size the batch (batch.c) and apply it (apply.c, with the
  *	    statements of delta.c); a batch that fails to apply is recomputed;
- *	 5. record S (the next batch starts there) and the refresh's history,
+ *	 6. record S (the next batch starts there) and the refresh's history,
  *	    run the output's quality checks (quality.c; a failing blocking check
  *	    rolls everything back), and trim the change logs (batch.c).
  *
@@ -35,9 +42,15 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/comment.h"
 #include "executor/spi.h"
+#include "access/xact.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
@@ -47,12 +60,15 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
+#include "analyze.h"
 #include "apply.h"
 #include "batch.h"
+#include "capture.h"
 #include "catalog.h"
 #include "delta.h"
 #include "exec.h"
 #include "guc.h"
+#include "plan.h"
 #include "quality.h"
 #include "refresh.h"
 
@@ -127,31 +143,217 @@ store_rows(Oid store)
 	return rows;
 }
 
+/* The address of the output whose store relid is, or NULL. */
+static char *
+output_of_store(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	DpSavedUser saved;
+	char	   *address = NULL;
+
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT d.name || '.' || o.name FROM dataproduct.output o"
+						 "  JOIN dataproduct.product p USING (product_id)"
+						 "  JOIN dataproduct.domain d USING (domain_id)"
+						 " WHERE o.store = $1::pg_catalog.regclass",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		address = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	dataproduct_restore_user(&saved);
+	return address;
+}
+
+/*
+ * plan_refresh
+ *		The plan of an incrementally maintained output, as its query and its
+ *		sources are now.  What was true at declaration may no longer be: a
+ *		source got row level security or inheritance children, a view read
+ *		was redefined (to read other tables or columns, or to aggregate), a
+ *		column read through a whole-row reference was retyped.  The plan
+ *		then says the output cannot be maintained incrementally any more,
+ *		and why.  Errors out if the owner lost direct rights it needs.
+ */
+static DpPlan *
+plan_refresh(DpOutput *output, List *sources)
+{
+	DpPlan	   *plan = dataproduct_plan_output(output->query_view);
+	ListCell   *lc;
+
+	foreach(lc, plan->leaves)
+	{
+		DpLeaf	   *leaf = lfirst(lc);
+		Oid			log = InvalidOid;
+		ListCell   *lc2;
+
+		foreach(lc2, sources)
+			if (((DpSourceBatch *) lfirst(lc2))->relid == leaf->relid)
+				log = ((DpSourceBatch *) lfirst(lc2))->log;
+		if (!OidIsValid(log))
+		{
+			char	   *upstream = output_of_store(leaf->relid);
+
+			dataproduct_plan_refuse(plan, upstream ?
+									psprintf("reads output %s, whose store was replaced when it switched to full refresh",
+											 upstream) :
+									psprintf("reads table %s, whose changes were not captured when the output was declared",
+											 get_rel_name(leaf->relid)));
+			break;
+		}
+		dataproduct_check_leaf_log(plan, leaf, log);
+	}
+	dataproduct_check_leaf_privileges(plan, output->owner, true);
+	return plan;
+}
+
+/*
+ * switch_to_full
+ *		Turn an incrementally maintained output whose query can no longer be
+ *		maintained so into a fully refreshed one, for good: a NOTICE (in a
+ *		refresh worker, a LOG line) says why, the catalog row records the
+ *		mode and the reason, the store is replaced by one of the query's
+ *		shape (the output view is redefined over it: grants, comments and
+ *		objects that read it stay) and the pre view goes.  The caller then
+ *		refreshes it in full, in the same transaction: readers of the output
+ *		wait for it once, as the view is replaced, and see the result.
+ *
+ * Incremental outputs built on this one read its store in their pre
+ * views, so they are switched first, keeping their rows (keep_rows: until
+ * their next refresh they show what they showed).  Releasing the capture
+ * of sources no incremental output reads any more is the caller's.
+ * Runs as the catalog owner, at snap; SPI connected.
+ */
+static void
+switch_to_full(DpOutput *output, const char *reason, Snapshot snap,
+			   bool by_worker, bool keep_rows)
+{
+	Oid			internal = get_namespace_oid("dataproduct_internal", false);
+	char	   *store_name = get_rel_name(output->store);
+	char	   *new_name = psprintf("output_" INT64_FORMAT "_full", output->id);
+	char	   *qnew = quote_qualified_identifier("dataproduct_internal", new_name);
+	char	   *qquery = dataproduct_qualified_name(output->query_view);
+	char	   *qview = dataproduct_qualified_name(output->view);
+	const char *qowner = quote_identifier(GetUserNameFromId(output->owner, false));
+	Relation	rel;
+	TupleDesc	desc;
+	StringInfoData cols;
+	Oid			new_store;
+	bool		populated;
+	bool		isnull;
+	List	   *downstream = NIL;
+	ListCell   *lc;
+	DpOutput	old;
+	DpSavedUser saved;
+	Oid			argtypes[4] = {INT8OID, TEXTOID, OIDOID, OIDOID};
+	Datum		values[4];
+	uint64		i;
+
+	ereport(by_worker ? LOG : NOTICE,
+			(errmsg("output %s can no longer be maintained incrementally and is refreshed in full from now on",
+					output->address),
+			 errdetail("Its query %s.", reason),
+			 errhint("Without a schedule (alter_output), only dataproduct.refresh() refreshes it now; declare it again to maintain it incrementally once the cause is gone.")));
+
+	dataproduct_become_catalog_owner(&saved);
+	values[0] = Int64GetDatum(output->id);
+	values[1] = CStringGetTextDatum(psprintf("its query %s", reason));
+	values[2] = ObjectIdGetDatum(InvalidOid);
+	values[3] = ObjectIdGetDatum(output->store);
+	/* locks the row, which a refresh of the output would hold */
+	dataproduct_run_at(snap, "UPDATE dataproduct.output SET mode = 'full', mode_reason = $2"
+					   " WHERE output_id = $1 RETURNING status = 'ok'",
+					   2, argtypes, values, NULL, SPI_OK_UPDATE_RETURNING, false);
+	populated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	dataproduct_run_at(snap, "SELECT DISTINCT os.output_id FROM dataproduct.output_source os"
+					   "  JOIN dataproduct.source s USING (source_id)"
+					   " WHERE s.relation = $4::pg_catalog.regclass ORDER BY 1",
+					   4, argtypes, values, NULL, SPI_OK_SELECT, false);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+		downstream = lappend(downstream, id);
+	}
+	dataproduct_restore_user(&saved);
+	foreach(lc, downstream)
+		switch_to_full(dataproduct_get_output_by_id(*(int64 *) lfirst(lc)),
+					   psprintf("reads output %s, which is now refreshed in full",
+								output->address),
+					   snap, by_worker, true);
+
+	/* the query view's columns, as add_output gives a full-mode output */
+	rel = relation_open(output->query_view, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	initStringInfo(&cols);
+	for (i = 0; i < (uint64) desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
+							 quote_identifier(NameStr(TupleDescAttr(desc, i)->attname)));
+	relation_close(rel, AccessShareLock);
+
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_exec_ddl(psprintf("CREATE TABLE %s (LIKE %s)", qnew, qquery));
+	dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qnew, qowner));
+	new_store = get_relname_relid(new_name, internal);
+	if (keep_rows && populated)
+		dataproduct_run_at(snap, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s",
+										  qnew, cols.data, cols.data, qview),
+						   0, NULL, NULL, NULL, SPI_OK_INSERT, false);
+	/* not loaded yet: reading it stays an error until its first refresh */
+	dataproduct_exec_ddl(psprintf("CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s%s",
+								  qview, cols.data, qnew,
+								  keep_rows && !populated ?
+								  psprintf(" WHERE dataproduct.assert_populated(%s::pg_catalog.regclass)",
+										   quote_literal_cstr(qnew)) : ""));
+
+	values[2] = ObjectIdGetDatum(new_store);
+	dataproduct_run_at(snap, "UPDATE dataproduct.output SET store = $3, pre_view = NULL"
+					   " WHERE output_id = $1",
+					   3, argtypes, values, NULL, SPI_OK_UPDATE, false);
+	/* its sources, and what outputs built on it captured of it */
+	dataproduct_run_at(snap, "DELETE FROM dataproduct.output_source"
+					   " WHERE output_id = $1"
+					   "    OR source_id IN (SELECT source_id FROM dataproduct.source"
+					   "                      WHERE relation = $4::pg_catalog.regclass)",
+					   4, argtypes, values, NULL, SPI_OK_DELETE, false);
+
+	memset(&old, 0, sizeof(old));
+	old.store = output->store;
+	old.pre_view = output->pre_view;
+	dataproduct_drop_output_relations(&old, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+	CommandCounterIncrement();
+	dataproduct_exec_ddl(psprintf("ALTER TABLE %s RENAME TO %s", qnew,
+								  quote_identifier(store_name)));
+	CreateComments(new_store, RelationRelationId, 0,
+				   psprintf("pg_dataproduct: rows of output %s", output->address));
+	dataproduct_restore_user(&saved);
+	CommandCounterIncrement();
+
+	output->store = new_store;
+	output->pre_view = InvalidOid;
+	output->mode = "full";
+}
+
 /*
  * refresh_incremental
- *		Steps 3 and 4 of the file header for an incrementally maintained
- *		output, as the product owner; sets res and returns the kind of
- *		refresh done ("rebuild" or "incremental").
+ *		Steps 4 and 5 of the file header for an incrementally maintained
+ *		output, whose plan plan_refresh made, as the product owner; sets res
+ *		and returns the kind of refresh done ("rebuild" or "incremental").
  */
 static const char *
-refresh_incremental(DpOutput *output, OutputState *state, List *sources,
-					Snapshot snap, Datum snapdatum, DpApplyResult *res)
+refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
+					List *sources, Snapshot snap, Datum snapdatum,
+					DpApplyResult *res)
 {
-	DpPlan	   *plan;
 	DpSavedUser saved;
 	bool		rebuild;
 	int64		batch_rows = 0;
 	const char *kind;
 	char	   *origin = dataproduct_origin();
 	ListCell   *lc;
-
-	plan = dataproduct_plan_output(output->query_view);
-	dataproduct_check_leaf_privileges(plan, output->owner, true);
-	if (!plan->incremental)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("output %s can no longer be maintained incrementally", output->address),
-				 errdetail("Its query %s.", plan->reason)));
 
 	rebuild = !state->populated || state->snapshot == (Datum) 0 ||
 		strcmp(state->origin ? state->origin : "", origin) != 0;
@@ -252,7 +454,7 @@ refresh_incremental(DpOutput *output, OutputState *state, List *sources,
 
 /*
  * record_refresh
- *		Step 5 of the file header: record the refresh in the output's
+ *		Step 6 of the file header: record the refresh in the output's
  *		catalog row (with the snapshot the next batch starts from) and in
  *		its history, as the catalog owner.
  */
@@ -322,10 +524,13 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 	int			nestlevel;
 	bool		incremental = (strcmp(output->mode, "incremental") == 0);
 	List	   *sources = NIL;
+	DpPlan	   *plan = NULL;
 	const char *kind = "full";
 
 	state = lock_output(output);
 	LockRelationOid(output->store, ExclusiveLock);
+	/* a view the query reads may have been redefined to lock rows */
+	dataproduct_check_row_locks(output->query_view, output->address);
 
 	nestlevel = dataproduct_pin_settings(output->timezone, output->datestyle,
 										 output->intervalstyle);
@@ -337,6 +542,13 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 	{
 		sources = dataproduct_output_sources(output->id);
 		dataproduct_refuse_own_changes(snap, sources, output->address);
+		plan = plan_refresh(output, sources);
+		if (!plan->incremental)
+		{
+			switch_to_full(output, plan->reason, snap, by_worker, false);
+			dataproduct_release_sources();
+			incremental = false;
+		}
 	}
 
 	ctx.address = output->address;
@@ -348,7 +560,8 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 
 	started = GetCurrentTimestamp();
 	if (incremental)
-		kind = refresh_incremental(output, &state, sources, snap, snapdatum, &res);
+		kind = refresh_incremental(output, plan, &state, sources, snap,
+								   snapdatum, &res);
 	else
 	{
 		dataproduct_become_owner(output->owner, &saved);
@@ -435,13 +648,20 @@ dataproduct_assert_populated(PG_FUNCTION_ARGS)
 		populated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 2, &isnull));
 	}
+	if (address == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 get_rel_name(store) != NULL ?
+				 errmsg("relation %s is not the store of an output",
+						dataproduct_qualified_name(store)) :
+				 errmsg("relation with OID %u is not the store of an output", store),
+				 errhint("dataproduct.assert_populated() guards the views of outputs before their first refresh; it is not meant to be called directly.")));
 	if (!populated)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("output %s has not been populated yet",
-						address ? address : get_rel_name(store)),
+				 errmsg("output %s has not been populated yet", address),
 				 errhint("It is populated by its first refresh: SELECT dataproduct.refresh('%s').",
-						 address ? address : get_rel_name(store))));
+						 address)));
 	dataproduct_spi_finish();
 	PG_RETURN_BOOL(true);
 }
