@@ -17,6 +17,7 @@ OBJS = \
 	src/guc.o \
 	src/catalog.o \
 	src/analyze.o \
+	src/determinism.o \
 	src/plan.o \
 	src/delta.o \
 	src/capture.o \

@@ -14,6 +14,8 @@
  *	 catalog      catalog.c    the extension's tables as structs; names, rights
  *	 the flow of one change, in order:
  *	              analyze.c    an output query is parsed and checked
+ *	              determinism.c  ... its expressions judged by whether they
+ *	                           depend only on their inputs
  *	              plan.c       ... and planned: incremental or not, and why;
  *	                           groups, aggregates, store layout (no SPI)
  *	              delta.c      the statements that maintain it: load, view,
