@@ -637,9 +637,28 @@ special_argument(DpAgg *agg, const char *x)
 }
 
 /*
+ * scale_drifts
+ *		For sum and avg over numeric of no fixed scale: the result's scale
+ *		is the largest among the group's rows, which a merge cannot lower
+ *		when rows leave (5.00 + 1.0 - 5.00 would show 1.00 where the query
+ *		gives 1.0).  Groups that lose rows are recomputed instead, as for
+ *		min and max.  A column of fixed scale (numeric(p, s)) has no drift.
+ */
+static bool
+scale_drifts(DpAgg *agg)
+{
+	Node	   *arg;
+
+	if (agg->kind != DP_AGG_SUM && agg->kind != DP_AGG_AVG)
+		return false;
+	arg = (Node *) ((TargetEntry *) linitial(agg->aggref->args))->expr;
+	return exprType(arg) == NUMERICOID && exprTypmod(arg) < 0;
+}
+
+/*
  * dataproduct_plan_has_special
- *		Whether a batch can hold special values that make groups be
- *		recomputed (see special_argument).
+ *		Whether a batch can make groups of sums or averages be recomputed
+ *		(see special_argument and scale_drifts).
  */
 bool
 dataproduct_plan_has_special(DpPlan *plan)
@@ -647,7 +666,7 @@ dataproduct_plan_has_special(DpPlan *plan)
 	ListCell   *lc;
 
 	foreach(lc, plan->aggs)
-		if (special_argument(lfirst(lc), "x") != NULL)
+		if (special_argument(lfirst(lc), "x") != NULL || scale_drifts(lfirst(lc)))
 			return true;
 	return false;
 }
@@ -655,8 +674,9 @@ dataproduct_plan_has_special(DpPlan *plan)
 /*
  * recompute_condition
  *		The condition on a delta row d that makes its group be recomputed
- *		rather than merged: it removes a row from a min/max group, or it
- *		brings a special value to a sum or avg.  NULL if there is none.
+ *		rather than merged: it removes a row from a group of a min, max or
+ *		a drifting numeric sum or avg (scale_drifts), or it brings a special
+ *		value to a sum or avg.  NULL if there is none.
  */
 static char *
 recompute_condition(DpPlan *plan)
@@ -664,8 +684,12 @@ recompute_condition(DpPlan *plan)
 	StringInfoData buf;
 	ListCell   *lc;
 
+	bool		removals = plan->has_minmax;
+
 	initStringInfo(&buf);
-	if (plan->has_minmax)
+	foreach(lc, plan->aggs)
+		removals |= scale_drifts(lfirst(lc));
+	if (removals)
 		appendStringInfoString(&buf, "d.__dp_w OPERATOR(pg_catalog.<) 0");
 	foreach(lc, plan->aggs)
 	{
