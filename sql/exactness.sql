@@ -241,6 +241,30 @@ SELECT dataproduct.add_output('ex.p', 'r4', 'SELECT id FROM ex_sor.shapes', refr
 ALTER TABLE ex_sor.shapes ENABLE ROW LEVEL SECURITY;
 SELECT dataproduct.add_output('ex.p', 'r5', 'SELECT id FROM ex_sor.shapes', refresh => 'incremental');
 
+--
+-- 7. Wide and long keys: never an output that fails forever on ordinary data.
+--
+-- more key columns than an index can hold: refreshed in full, with the reason
+SELECT dataproduct.add_output('ex.p', 'wide', 'SELECT ' ||
+       (SELECT string_agg(format('%s AS c%s', i, i), ', ') FROM generate_series(1, 33) i) ||
+       ' FROM ex_sor.events');
+SELECT mode, mode_reason FROM dataproduct.outputs WHERE name = 'wide';
+-- a key value too large for the store's index switches the output to full
+CREATE TABLE ex_sor.notes (id int PRIMARY KEY, body text);
+INSERT INTO ex_sor.notes VALUES (1, 'short');
+SELECT dataproduct.add_output('ex.p', 'by_body', 'SELECT body, count(*) AS n FROM ex_sor.notes GROUP BY body',
+       refresh => 'incremental');
+SELECT dataproduct.refresh('ex.by_body');
+INSERT INTO ex_sor.notes SELECT 2, string_agg(md5(i::text), '') FROM generate_series(1, 300) i;
+SELECT dataproduct.refresh('ex.by_body');
+SELECT mode, mode_reason LIKE 'its query groups by a value too large for its store''s index%' AS too_large
+  FROM dataproduct.outputs WHERE name = 'by_body';
+SELECT length(body), n FROM ex.by_body ORDER BY 1;
+-- and it stays exact
+DELETE FROM ex_sor.notes WHERE id = 1;
+SELECT dataproduct.refresh('ex.by_body');
+SELECT length(body), n FROM ex.by_body ORDER BY 1;
+
 SELECT dataproduct.drop_domain('ex', cascade => true);
 DROP SCHEMA ex_sor CASCADE;
 

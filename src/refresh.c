@@ -299,11 +299,18 @@ switch_to_full(DpOutput *output, const char *reason, Snapshot snap,
 	dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qnew, qowner));
 	new_store = get_relname_relid(new_name, internal);
 	if (keep_rows && populated)
+	{
+		/* the old view may compute the owner's code: read it as the owner */
+		DpSavedUser as_owner;
+
+		dataproduct_become_owner(output->owner, &as_owner);
 		dataproduct_run_at(snap, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s",
 										  qnew, cols.data, cols.data, qview),
 						   0, NULL, NULL, NULL, SPI_OK_INSERT, false);
+		dataproduct_restore_user(&as_owner);
+	}
 	/* not loaded yet: reading it stays an error until its first refresh */
-	dataproduct_exec_ddl(psprintf("CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s%s",
+	dataproduct_exec_ddl(psprintf("CREATE OR REPLACE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s%s",
 								  qview, cols.data, qnew,
 								  keep_rows && !populated ?
 								  psprintf(" WHERE dataproduct.assert_populated(%s::pg_catalog.regclass)",
@@ -337,6 +344,56 @@ switch_to_full(DpOutput *output, const char *reason, Snapshot snap,
 	output->mode = "full";
 }
 
+/* Arguments of rebuild, through dataproduct_in_subtransaction. */
+typedef struct RebuildArgs
+{
+	DpOutput   *output;
+	DpPlan	   *plan;
+	Snapshot	snap;
+	DpApplyResult *res;
+} RebuildArgs;
+
+static void
+rebuild(void *arg)
+{
+	RebuildArgs *a = arg;
+
+	dataproduct_full_refresh(a->snap, a->output->store,
+							 dataproduct_store_sql(a->plan, dataproduct_qualified_name(a->output->pre_view), false),
+							 a->res);
+}
+
+/*
+ * try_rebuild
+ *		Recompute an incrementally maintained output into its keyed store,
+ *		as the owner.  A group key value too large for the store's unique
+ *		index (btree entries are limited to about a third of a page) would
+ *		fail every refresh to come: then nothing is written, *too_large
+ *		says why, and false tells the caller to switch the output to full
+ *		refresh, whose store has no such index.  Any other error is the
+ *		refresh's.
+ */
+static bool
+try_rebuild(DpOutput *output, DpPlan *plan, Snapshot snap,
+			DpApplyResult *res, char **too_large)
+{
+	RebuildArgs a = {output, plan, snap, res};
+	DpSavedUser saved;
+	ErrorData  *edata;
+
+	dataproduct_become_owner(output->owner, &saved);
+	edata = dataproduct_in_subtransaction(rebuild, &a);
+	dataproduct_restore_user(&saved);
+	if (edata == NULL)
+		return true;
+	if (edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+		ReThrowError(edata);
+	*too_large = psprintf("groups by a value too large for its store's index (%s)",
+						  edata->message);
+	FreeErrorData(edata);
+	return false;
+}
+
 /*
  * refresh_incremental
  *		Steps 4 and 5 of the file header for an incrementally maintained
@@ -346,7 +403,7 @@ switch_to_full(DpOutput *output, const char *reason, Snapshot snap,
 static const char *
 refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
 					List *sources, Snapshot snap, Datum snapdatum,
-					DpApplyResult *res)
+					DpApplyResult *res, char **too_large)
 {
 	DpSavedUser saved;
 	bool		rebuild;
@@ -432,11 +489,8 @@ refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
 	if (rebuild)
 	{
 		kind = "rebuild";
-		dataproduct_become_owner(output->owner, &saved);
-		dataproduct_full_refresh(snap, output->store,
-								 dataproduct_store_sql(plan, dataproduct_qualified_name(output->pre_view), false),
-								 res);
-		dataproduct_restore_user(&saved);
+		if (!try_rebuild(output, plan, snap, res, too_large))
+			return NULL;
 	}
 
 	/* the first load replaces the guard in the view */
@@ -560,9 +614,21 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 
 	started = GetCurrentTimestamp();
 	if (incremental)
+	{
+		char	   *too_large = NULL;
+
 		kind = refresh_incremental(output, plan, &state, sources, snap,
-								   snapdatum, &res);
-	else
+								   snapdatum, &res, &too_large);
+		if (kind == NULL)
+		{
+			/* ordinary data the store cannot key: refreshed in full from now */
+			switch_to_full(output, too_large, snap, by_worker, false);
+			dataproduct_release_sources();
+			incremental = false;
+			kind = "full";
+		}
+	}
+	if (!incremental)
 	{
 		dataproduct_become_owner(output->owner, &saved);
 		dataproduct_full_refresh(snap, output->store,
