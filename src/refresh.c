@@ -222,7 +222,7 @@ refresh_incremental(DpOutput *output, OutputState *state, List *sources,
 		kind = "rebuild";
 		dataproduct_full_refresh(snap, output->store,
 								 dataproduct_store_sql(plan, dataproduct_qualified_name(output->pre_view), false),
-								 res);
+								 plan, res);
 	}
 	dataproduct_restore_user(&saved);
 
@@ -343,7 +343,7 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 		dataproduct_become_owner(output->owner, &saved);
 		dataproduct_full_refresh(snap, output->store,
 								 psprintf("SELECT * FROM %s", dataproduct_qualified_name(output->query_view)),
-								 &res);
+								 NULL, &res);
 		dataproduct_restore_user(&saved);
 	}
 	error_context_stack = errcallback.previous;
