@@ -31,14 +31,14 @@ OBJS = \
 	src/product.o \
 	src/worker.o
 
-DATA = pg_dataproduct--0.1.0.sql
+DATA = pg_dataproduct--0.1.0.sql pg_dataproduct--0.1.0--0.2.0.sql
 PGFILEDESC = "pg_dataproduct - data products served from operational tables"
 
 # Server headers are system headers to us: -Wextra then judges only our code.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental discovery quality drop
+REGRESS = declare errors lifecycle privileges lineage refresh incremental partitions discovery quality drop
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency trim_race
