@@ -53,10 +53,10 @@ PG_CPPFLAGS += -DDATAPRODUCT_VERSION='"$(EXTVERSION)"'
 
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness discovery quality drop
+REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
-ISOLATION = refresh_concurrency incremental_concurrency
+ISOLATION = refresh_concurrency incremental_concurrency trim_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso \
 	--temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check_iso
 

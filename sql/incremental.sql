@@ -145,14 +145,21 @@ SELECT * FROM inc.by_genre;
 DROP TRIGGER __dp_capture ON inc_sor.plays;
 ALTER TABLE inc_sor.plays DISABLE TRIGGER ALL;
 ALTER TABLE inc_sor.plays DISABLE TRIGGER __dp_capture_truncate;
--- and nobody else can install them
+-- and nobody else can make one write a change log (from 0.2.0 anyone may
+-- reference the function, which then refuses to run: see partitions.sql)
 CREATE TABLE inc_sor.other (x int);
 CREATE ROLE inc_user;
 GRANT ALL ON inc_sor.other TO inc_user;
 GRANT USAGE ON SCHEMA inc_sor TO inc_user;
 SET ROLE inc_user;
-CREATE TRIGGER fake AFTER INSERT ON inc_sor.other FOR EACH ROW
-  EXECUTE FUNCTION dataproduct.capture('dataproduct_internal.source_1_log');
+DO $$BEGIN
+  CREATE TRIGGER fake AFTER INSERT ON inc_sor.other FOR EACH ROW
+    EXECUTE FUNCTION dataproduct.capture('dataproduct_internal.source_1_log');
+  INSERT INTO inc_sor.other VALUES (1);
+  RAISE EXCEPTION 'a trigger of inc_user wrote a change log';
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'refused: %', sqlerrm ~ 'dataproduct.capture';
+END$$;
 RESET ROLE;
 
 -- dropping the outputs removes capture

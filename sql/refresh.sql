@@ -111,6 +111,63 @@ SELECT dataproduct.refresh('rf.per_group');
 SELECT dataproduct.refresh('rf.big_groups');
 SELECT count(*) FROM rf.big_groups;
 
+-- what a refresh returns: the output's rows deleted plus its rows inserted
+-- (an updated group is one of each, an unchanged one nothing), the same
+-- whether the output is maintained incrementally or refreshed in full
+-- (batches are applied, never recomputed for their size)
+SET dataproduct.full_refresh_fraction = -1;
+CREATE TABLE rf_sor.sales (id int PRIMARY KEY, shop text, amount int);
+INSERT INTO rf_sor.sales SELECT g, 's' || (g % 3), g FROM generate_series(1, 9) g;
+SELECT dataproduct.add_output('rf.p', 'c_' || kind || '_' || mode, query, refresh => mode)
+  FROM (VALUES ('agg', 'SELECT shop, count(*) AS n, sum(amount) AS total FROM rf_sor.sales GROUP BY shop'),
+               ('rows', 'SELECT shop, amount FROM rf_sor.sales'),
+               ('top', 'SELECT shop, max(amount) AS top, min(amount) AS low FROM rf_sor.sales GROUP BY shop'),
+               ('shops', 'SELECT DISTINCT shop FROM rf_sor.sales'),
+               ('big', 'SELECT shop, avg(amount) AS mean FROM rf_sor.sales GROUP BY shop HAVING count(*) > 3'),
+               ('all', 'SELECT count(*) AS n, sum(amount) AS total FROM rf_sor.sales'))
+         AS q(kind, query),
+       (VALUES ('incremental'), ('full')) AS m(mode)
+ ORDER BY kind, mode;
+SELECT count(dataproduct.refresh(output)) FROM dataproduct.outputs
+ WHERE name LIKE 'c\_%\_incremental';
+\set counts 'SELECT kind, dataproduct.refresh((''rf.c_'' || kind || ''_incremental'')::regclass) AS incremental, dataproduct.refresh((''rf.c_'' || kind || ''_full'')::regclass) AS "full" FROM unnest(''{agg,rows,top,shops,big,all}''::text[]) WITH ORDINALITY k(kind, n) ORDER BY n'
+-- a row into an existing group, neither its min nor its max
+INSERT INTO rf_sor.sales VALUES (10, 's1', 5);
+:counts;
+-- a row updated within its group, still neither min nor max
+UPDATE rf_sor.sales SET amount = 6 WHERE id = 10;
+:counts;
+-- a row moved to another group
+UPDATE rf_sor.sales SET shop = 's2' WHERE id = 10;
+:counts;
+-- a row deleted
+DELETE FROM rf_sor.sales WHERE id = 10;
+:counts;
+-- a group's max raised, then its max row deleted
+UPDATE rf_sor.sales SET amount = 90 WHERE id = 9;
+:counts;
+DELETE FROM rf_sor.sales WHERE id = 9;
+:counts;
+-- a row into a new group, then that group's only row deleted
+INSERT INTO rf_sor.sales VALUES (11, 's9', 1);
+:counts;
+DELETE FROM rf_sor.sales WHERE id = 11;
+:counts;
+-- a duplicate row, and one inserted and deleted again between two refreshes
+INSERT INTO rf_sor.sales VALUES (12, 's0', 3);
+INSERT INTO rf_sor.sales VALUES (13, 's7', 1);
+DELETE FROM rf_sor.sales WHERE id = 13;
+:counts;
+-- nothing changed
+:counts;
+-- a rebuild (after TRUNCATE) counts the same way
+TRUNCATE rf_sor.sales;
+INSERT INTO rf_sor.sales SELECT g, 's' || (g % 2), g FROM generate_series(1, 4) g;
+:counts;
+SELECT kind, last_refresh_kind, rows_changed FROM dataproduct.outputs, LATERAL substring(name FROM 'c_(.*)_incremental') AS kind
+ WHERE kind IS NOT NULL ORDER BY kind;
+RESET dataproduct.full_refresh_fraction;
+
 SELECT dataproduct.drop_domain('rf', cascade => true);
 DROP SCHEMA rf_sor CASCADE;
 

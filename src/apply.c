@@ -19,6 +19,10 @@
  * batch that fails to apply is not an error of the refresh: it is rolled
  * back and the caller recomputes instead (dataproduct_try_apply_batch).
  *
+ * What a write changed is counted in the output's rows (deleted plus
+ * inserted, by identity), whatever the store's layout: see "Counting"
+ * below.
+ *
  * Recomputing, the multiset difference: store rows and query rows are
  * numbered within groups of identical rows (one sort); in a group with o
  * store rows and n query rows, store rows numbered above n are deleted and,
@@ -34,28 +38,110 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "tcop/dest.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/plancache.h"
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 #include "apply.h"
 #include "exec.h"
 
 /* ----------------------------------------------------------------
- * Recomputing
+ * Helpers
  * ----------------------------------------------------------------
  */
+
+/*
+ * run_into_enr
+ *		Run a read-only statement at the active snapshot into a tuplestore
+ *		and register it as the ephemeral relation `name'.  Returns the
+ *		tuplestore, which the caller ends after unregistering it.  Memory
+ *		stays bounded: the tuplestore spills to disk past work_mem.
+ */
+static Tuplestorestate *
+run_into_enr(const char *name, const char *sql, int nargs, Oid *argtypes,
+			 Datum *values)
+{
+	SPIPlanPtr	plan = dataproduct_prepare_cached(sql, nargs, argtypes);
+	Tuplestorestate *store = tuplestore_begin_heap(false, false, work_mem);
+	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+	ParamListInfo params = makeParamList(nargs);
+	SPIExecuteOptions options;
+	EphemeralNamedRelation enr;
+	CachedPlanSource *source;
+	int			rc;
+	int			i;
+
+	SetTuplestoreDestReceiverParams(dest, store, CurrentMemoryContext,
+									false, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].ptype = argtypes[i];
+		params->params[i].pflags = PARAM_FLAG_CONST;
+	}
+
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+	rc = SPI_execute_plan_extended(plan, &options);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "unexpected SPI result %s for \"%s\"",
+			 SPI_result_code_string(rc), sql);
+	dest->rDestroy(dest);
+
+	source = linitial(SPI_plan_get_plan_sources(plan));
+	enr = palloc0(sizeof(EphemeralNamedRelationData));
+	enr->md.name = pstrdup(name);
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = CreateTupleDescCopy(source->resultDesc);
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = tuplestore_tuple_count(store);
+	enr->reldata = store;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the ephemeral relation %s", name);
+	return store;
+}
+
+/*
+ * snapshot_as_of_now
+ *		A registered copy of snap that sees this transaction's writes so far
+ *		and none of those it makes later: statements run at it later see
+ *		the store as it is now.  The caller unregisters it.
+ */
+static Snapshot
+snapshot_as_of_now(Snapshot snap)
+{
+	Snapshot	result;
+
+	CommandCounterIncrement();
+	PushCopiedSnapshot(snap);
+	UpdateActiveSnapshotCommandId();
+	result = RegisterSnapshot(GetActiveSnapshot());
+	PopActiveSnapshot();
+	return result;
+}
 
 /*
  * diff_key
@@ -91,25 +177,299 @@ diff_key(const char *col, Oid type)
 	}
 }
 
+/* ----------------------------------------------------------------
+ * Counting the output's rows a write changed
+ *
+ * A refresh returns the output's rows deleted plus its rows inserted: the
+ * size of the multiset difference between the output before and after,
+ * rows compared by identity (diff_key), as a recomputation compares them.
+ * An update of a group's values is one of each; a change that leaves the
+ * output's rows as they were (a max that stays the max, a group hidden by
+ * HAVING before and after, a duplicate of a DISTINCT row) counts 0.
+ *
+ * For a full-mode output the store's rows are the output's rows, and the
+ * recomputation's own difference is the count.  An incrementally
+ * maintained store holds one row per group, with hidden columns (the
+ * group's row count, the sum and count behind an avg) from which the
+ * output view computes one output row, none (HAVING), or __dp_count
+ * copies (plain rows).  So the count is taken from the output view's rows
+ * of the store rows a write replaced, read at a snapshot taken before it,
+ * and of those it left, read after it (output_change): every other store
+ * row is the same in both and adds nothing to the difference.  The rows a
+ * batch replaces are found through the store's key index, for each group
+ * of the batch (group_tids); those a recomputation replaces, it returns.
+ *
+ * Plain rows take a shortcut: an output row's copies change by exactly the
+ * net weight of its group in a batch, and by the difference of the counts
+ * in a recomputation, so no store row is read again.
+ * ----------------------------------------------------------------
+ */
+
+/* A growing array of tids. */
+typedef struct TidList
+{
+	ItemPointerData *tids;
+	int			n;
+	int			cap;
+} TidList;
+
+static void
+tidlist_add(TidList *list, ItemPointer tid)
+{
+	if (list->n == list->cap)
+	{
+		list->cap = list->cap == 0 ? 64 : 2 * list->cap;
+		list->tids = list->tids == NULL ?
+			palloc(sizeof(ItemPointerData) * list->cap) :
+			repalloc_huge(list->tids, sizeof(ItemPointerData) * list->cap);
+	}
+	list->tids[list->n++] = *tid;
+}
+
+static Datum
+tidlist_datum(TidList *list)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list->n, 1));
+	int			i;
+
+	for (i = 0; i < list->n; i++)
+		elems[i] = PointerGetDatum(&list->tids[i]);
+	return PointerGetDatum(construct_array(elems, list->n, TIDOID,
+										   sizeof(ItemPointerData), false,
+										   TYPALIGN_SHORT));
+}
+
+/*
+ * identity_list
+ *		The output's columns of the relation `alias', each as the expression
+ *		comparing it by identity, separated by commas.
+ */
+static char *
+identity_list(DpPlan *plan, const char *alias)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, plan->query->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+						 diff_key(psprintf("%s.%s", alias, quote_identifier(tle->resname)),
+								  exprType((Node *) tle->expr)));
+	}
+	return buf.data;
+}
+
+/*
+ * output_change
+ *		The output's rows deleted plus inserted by a write of the store that
+ *		replaced the rows old_tids (a tid[], visible at before, a snapshot
+ *		taken before the write) by the rows new_tids (visible at after).
+ *		Runs as the product owner, like the output view.
+ */
+static int64
+output_change(DpPlan *plan, Oid store, Snapshot before, Snapshot after,
+			  Datum old_tids, Datum new_tids)
+{
+	char	   *rows = dataproduct_changed_rows_sql(plan, store);
+	char	   *ids = identity_list(plan, "v");
+	Oid			tidarray = TIDARRAYOID;
+	Tuplestorestate *old_rows;
+	StringInfoData positions;	/* the identities' column names */
+	int64		result;
+	int			n = 0;
+	ListCell   *lc;
+	int			rc;
+
+	initStringInfo(&positions);
+	foreach(lc, plan->query->targetList)
+	{
+		if (((TargetEntry *) lfirst(lc))->resjunk)
+			continue;
+		n++;
+		appendStringInfo(&positions, "%s__dp_c%d", n > 1 ? ", " : "", n);
+	}
+
+	PushActiveSnapshot(before);
+	old_rows = run_into_enr("__dp_before", psprintf("SELECT %s FROM (%s) v", ids, rows),
+							1, &tidarray, &old_tids);
+	PopActiveSnapshot();
+
+	rc = SPI_execute_snapshot(SPI_prepare(psprintf("SELECT pg_catalog.sum(pg_catalog.abs(w))::pg_catalog.int8"
+												   "  FROM (SELECT pg_catalog.sum(w) AS w FROM"
+												   "        (SELECT -1 AS w, * FROM __dp_before"
+												   "         UNION ALL SELECT 1, %s FROM (%s) v) u(w, %s)"
+												   "        GROUP BY %s) g",
+												   ids, rows, positions.data, positions.data),
+										  1, &tidarray),
+							  &new_tids, NULL, after, InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "unexpected SPI result %s counting the changes of the output",
+			 SPI_result_code_string(rc));
+	result = dataproduct_result_int8(1);
+	SPI_unregister_relation("__dp_before");
+	tuplestore_end(old_rows);
+	return result;
+}
+
+/*
+ * store_key_index
+ *		The store's unique index on its group keys (columns 1 to nkeys, NULLs
+ *		not distinct), opened with AccessShareLock.
+ */
+static Relation
+store_key_index(Relation store, int nkeys)
+{
+	List	   *indexes = RelationGetIndexList(store);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		match = index->rd_index->indisunique &&
+			index->rd_index->indnkeyatts == nkeys;
+		int			i;
+
+		for (i = 0; match && i < nkeys; i++)
+			match = (index->rd_index->indkey.values[i] == i + 1);
+		if (match)
+			return index;
+		index_close(index, AccessShareLock);
+	}
+	elog(ERROR, "store \"%s\" has no unique index on its keys",
+		 RelationGetRelationName(store));
+	return NULL;
+}
+
+/*
+ * group_tids
+ *		The store rows of the groups the registered delta touches: those
+ *		visible at before into old, those visible at after into new.  Each
+ *		distinct group of the delta is looked up through the store's unique
+ *		index on its keys, whose NULLs are not distinct, so a NULL key is
+ *		searched as IS NULL.  The lists are allocated in the current memory
+ *		context.
+ */
+static void
+group_tids(DpPlan *plan, Oid storeid, Snapshot before, Snapshot after,
+		   TidList *old, TidList *new)
+{
+	int			nkeys = list_length(plan->keys);
+	Relation	store = table_open(storeid, AccessShareLock);
+	Relation	index = store_key_index(store, nkeys);
+	RegProcedure *eqprocs = palloc(sizeof(RegProcedure) * nkeys);
+	ScanKey		skeys = palloc(sizeof(ScanKeyData) * nkeys);
+	TupleTableSlot *slot = table_slot_create(store, NULL);
+	IndexScanDesc scans[2];
+	StringInfoData sql;
+	Portal		portal;
+	int			i;
+
+	for (i = 0; i < nkeys; i++)
+	{
+		Oid			op = get_opfamily_member(index->rd_opfamily[i], index->rd_opcintype[i],
+											 index->rd_opcintype[i], BTEqualStrategyNumber);
+
+		if (!OidIsValid(op))
+			elog(ERROR, "no equality operator for key %d of store \"%s\"", i + 1,
+				 RelationGetRelationName(store));
+		eqprocs[i] = get_opcode(op);
+	}
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT DISTINCT ");
+	for (i = 0; i < nkeys; i++)
+		appendStringInfo(&sql, "%sd.%s", i > 0 ? ", " : "",
+						 quote_identifier(((TargetEntry *) list_nth(plan->pre->targetList, i))->resname));
+	appendStringInfo(&sql, " FROM %s d", DP_DELTA_ENR);
+
+	scans[0] = index_beginscan(store, index, before, nkeys, 0);
+	scans[1] = index_beginscan(store, index, after, nkeys, 0);
+	portal = SPI_cursor_open_with_args(NULL, sql.data, 0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		uint64		r;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (r = 0; r < SPI_processed; r++)
+		{
+			int			j;
+
+			for (i = 0; i < nkeys; i++)
+			{
+				bool		isnull;
+				Datum		value = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
+												  i + 1, &isnull);
+
+				if (isnull)
+					ScanKeyEntryInitialize(&skeys[i], SK_ISNULL | SK_SEARCHNULL, i + 1,
+										   InvalidStrategy, InvalidOid, InvalidOid,
+										   InvalidOid, (Datum) 0);
+				else
+				{
+					ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, eqprocs[i], value);
+					skeys[i].sk_collation = index->rd_indcollation[i];
+				}
+			}
+			for (j = 0; j < 2; j++)
+			{
+				index_rescan(scans[j], skeys, nkeys, NULL, 0);
+				while (index_getnext_slot(scans[j], ForwardScanDirection, slot))
+					tidlist_add(j == 0 ? old : new, &slot->tts_tid);
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	index_endscan(scans[0]);
+	index_endscan(scans[1]);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(store, AccessShareLock);
+}
+
+/* ----------------------------------------------------------------
+ * Recomputing
+ * ----------------------------------------------------------------
+ */
+
+/* What the statement of full_refresh_sql returns. */
+typedef enum FullRefreshResult
+{
+	FR_ROWS,					/* store rows deleted, store rows inserted */
+	FR_TIDS,					/* their ctids, as two tid[] */
+	FR_COPIES					/* plain rows (__dp_count copies of each store
+								 * row): output rows deleted plus inserted */
+} FullRefreshResult;
+
 /*
  * full_refresh_sql
  *		The statement that turns the store into the result of target (a
- *		SELECT producing the store's columns in order); it returns
- *		(rows deleted, rows inserted).
+ *		SELECT producing the store's columns in order); it returns what
+ *		`result' says.
  */
 static char *
-full_refresh_sql(Oid store, const char *target)
+full_refresh_sql(Oid store, const char *target, FullRefreshResult result)
 {
 	Relation	rel = relation_open(store, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData cols;
 	StringInfoData keys;
+	StringInfoData rowkeys;		/* keys but the count of copies */
 	StringInfoData sql;
 	char	   *qstore = dataproduct_qualified_name(store);
 	int			i;
 
 	initStringInfo(&cols);
 	initStringInfo(&keys);
+	initStringInfo(&rowkeys);
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -121,6 +481,9 @@ full_refresh_sql(Oid store, const char *target)
 		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", col);
 		appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "",
 						 diff_key(col, att->atttypid));
+		if (strcmp(NameStr(att->attname), "__dp_count") != 0)
+			appendStringInfo(&rowkeys, "%s%s", rowkeys.len > 0 ? ", " : "",
+							 diff_key(col, att->atttypid));
 	}
 	relation_close(rel, AccessShareLock);
 
@@ -145,18 +508,40 @@ full_refresh_sql(Oid store, const char *target)
 					 " __dp_del AS ("
 					 "  DELETE FROM %s WHERE ctid = ANY (ARRAY("
 					 "    SELECT __dp_tid FROM __dp_chg WHERE __dp_tid IS NOT NULL))"
-					 "  RETURNING 1),"
+					 "  RETURNING %s),"
 					 " __dp_ins AS ("
 					 "  INSERT INTO %s (%s) SELECT %s FROM __dp_chg WHERE __dp_tid IS NULL"
-					 "  RETURNING 1)"
-					 " SELECT (SELECT pg_catalog.count(*) FROM __dp_del),"
-					 "        (SELECT pg_catalog.count(*) FROM __dp_ins)",
+					 "  RETURNING %s)",
 					 cols.data, qstore,
 					 cols.data, target, cols.data,
 					 cols.data,
 					 keys.data,
-					 qstore,
-					 qstore, cols.data, cols.data);
+					 qstore, result == FR_TIDS ? "ctid AS t" : "1",
+					 qstore, cols.data, cols.data, result == FR_TIDS ? "ctid AS t" : "1");
+	switch (result)
+	{
+		case FR_ROWS:
+			appendStringInfoString(&sql,
+								   " SELECT (SELECT pg_catalog.count(*) FROM __dp_del),"
+								   "        (SELECT pg_catalog.count(*) FROM __dp_ins)");
+			break;
+		case FR_TIDS:
+			appendStringInfoString(&sql,
+								   " SELECT coalesce((SELECT pg_catalog.array_agg(t) FROM __dp_del), '{}'),"
+								   "        coalesce((SELECT pg_catalog.array_agg(t) FROM __dp_ins), '{}')");
+			break;
+		case FR_COPIES:
+			/* per row, the difference between its copies before and after */
+			appendStringInfo(&sql,
+							 " SELECT (SELECT pg_catalog.sum(pg_catalog.abs(n))::pg_catalog.int8 FROM"
+							 "         (SELECT pg_catalog.sum(CASE WHEN __dp_tid IS NULL THEN __dp_count"
+							 "                                     ELSE -__dp_count END) AS n"
+							 "            FROM __dp_chg GROUP BY %s) g),"
+							 "        (SELECT pg_catalog.count(*) FROM __dp_del),"
+							 "        (SELECT pg_catalog.count(*) FROM __dp_ins)",
+							 rowkeys.data);
+			break;
+	}
 	return sql.data;
 }
 
@@ -164,16 +549,44 @@ full_refresh_sql(Oid store, const char *target)
  * dataproduct_full_refresh
  *		Make the store equal to target (a SELECT producing the store's
  *		columns in order) at snap, changing only the rows that differ.
- *		Sets res: rows deleted plus rows inserted, the store's new row count,
+ *		plan is that of an incrementally maintained output, or NULL for a
+ *		full-mode one (whose store rows are its output rows).  Sets res: the
+ *		output's rows deleted plus rows inserted, the store's new row count,
  *		and no written rows (the whole store is to be checked).
  */
 void
 dataproduct_full_refresh(Snapshot snap, Oid store, const char *target,
-						 DpApplyResult *res)
+						 DpPlan *plan, DpApplyResult *res)
 {
-	dataproduct_run_at(snap, full_refresh_sql(store, target), 0, NULL, NULL,
-					   NULL, SPI_OK_SELECT, true);
-	res->changed = dataproduct_result_int8(1) + dataproduct_result_int8(2);
+	if (plan == NULL)
+	{
+		dataproduct_run_at(snap, full_refresh_sql(store, target, FR_ROWS), 0, NULL,
+						   NULL, NULL, SPI_OK_SELECT, true);
+		res->changed = dataproduct_result_int8(1) + dataproduct_result_int8(2);
+	}
+	else if (plan->expand)
+	{
+		dataproduct_run_at(snap, full_refresh_sql(store, target, FR_COPIES), 0, NULL,
+						   NULL, NULL, SPI_OK_SELECT, true);
+		res->changed = dataproduct_result_int8(1);
+	}
+	else
+	{
+		Snapshot	before = snapshot_as_of_now(snap);
+		Snapshot	after;
+		bool		isnull;
+		Datum		deleted;
+		Datum		inserted;
+
+		dataproduct_run_at(snap, full_refresh_sql(store, target, FR_TIDS), 0, NULL,
+						   NULL, NULL, SPI_OK_SELECT, true);
+		deleted = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		inserted = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		after = snapshot_as_of_now(snap);
+		res->changed = output_change(plan, store, before, after, deleted, inserted);
+		UnregisterSnapshot(after);
+		UnregisterSnapshot(before);
+	}
 	dataproduct_run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM %s",
 									  dataproduct_qualified_name(store)),
 					   0, NULL, NULL, NULL, SPI_OK_SELECT, true);
@@ -185,61 +598,6 @@ dataproduct_full_refresh(Snapshot snap, Oid store, const char *target,
  * Applying a batch
  * ----------------------------------------------------------------
  */
-
-/*
- * run_into_enr
- *		Run a statement taking the snapshots $1 and $2 at the active snapshot
- *		into a tuplestore and register it as the ephemeral relation name.
- *		Returns the tuplestore, which the caller ends after unregistering
- *		it.  Memory stays bounded: the tuplestore spills to disk past
- *		work_mem.
- */
-static Tuplestorestate *
-run_into_enr(const char *sql, const char *name, Datum snap, Datum old_snap)
-{
-	Oid			argtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
-	SPIPlanPtr	plan = dataproduct_prepare_cached(sql, 2, argtypes);
-	Tuplestorestate *store = tuplestore_begin_heap(false, false, work_mem);
-	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
-	ParamListInfo params = makeParamList(2);
-	SPIExecuteOptions options;
-	EphemeralNamedRelation enr;
-	CachedPlanSource *source;
-	int			rc;
-
-	SetTuplestoreDestReceiverParams(dest, store, CurrentMemoryContext,
-									false, NULL, NULL);
-	params->params[0].value = snap;
-	params->params[0].isnull = false;
-	params->params[0].ptype = PG_SNAPSHOTOID;
-	params->params[0].pflags = PARAM_FLAG_CONST;
-	params->params[1].value = old_snap;
-	params->params[1].isnull = false;
-	params->params[1].ptype = PG_SNAPSHOTOID;
-	params->params[1].pflags = PARAM_FLAG_CONST;
-
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = dest;
-	rc = SPI_execute_plan_extended(plan, &options);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "unexpected SPI result %s for \"%s\"",
-			 SPI_result_code_string(rc), sql);
-	dest->rDestroy(dest);
-
-	source = linitial(SPI_plan_get_plan_sources(plan));
-	enr = palloc0(sizeof(EphemeralNamedRelationData));
-	enr->md.name = pstrdup(name);
-	enr->md.reliddesc = InvalidOid;
-	enr->md.tupdesc = CreateTupleDescCopy(source->resultDesc);
-	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-	enr->md.enrtuples = tuplestore_tuple_count(store);
-	enr->reldata = store;
-	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
-		elog(ERROR, "could not register ephemeral relation \"%s\"", name);
-	return store;
-}
 
 /* A batch read into an ephemeral relation. */
 typedef struct LoadedBatch
@@ -267,6 +625,8 @@ dataproduct_load_batches(DpPlan *plan, List *changed_leaves, Oid *logs,
 	List	   *seen = NIL;
 	ListCell   *lc;
 	DpSavedUser saved;
+	Oid			argtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
+	Datum		values[2] = {snapdatum, old_snap};
 
 	dataproduct_become_catalog_owner(&saved);
 	foreach(lc, changed_leaves)
@@ -289,8 +649,8 @@ dataproduct_load_batches(DpPlan *plan, List *changed_leaves, Oid *logs,
 		b = palloc(sizeof(LoadedBatch));
 		b->log = log;
 		b->name = dataproduct_batch_name(log);
-		b->store = run_into_enr(dataproduct_batch_sql(relid, log, attnos),
-								b->name, snapdatum, old_snap);
+		b->store = run_into_enr(b->name, dataproduct_batch_sql(relid, log, attnos),
+								2, argtypes, values);
 		loaded = lappend(loaded, b);
 	}
 	dataproduct_restore_user(&saved);
@@ -351,9 +711,14 @@ add_written(DpApplyResult *res, int col)
  *		adding to res what it wrote.
  */
 static void
-merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
-			DpApplyResult *res)
+merge_delta(Snapshot snap, DpPlan *plan, Oid store, const char *qstore,
+			const char *qpre, DpApplyResult *res)
 {
+	Snapshot	before = plan->expand ? NULL : snapshot_as_of_now(snap);
+	Snapshot	after;
+	TidList		old_tids = {NULL, 0, 0};
+	TidList		new_tids = {NULL, 0, 0};
+
 	if (!plan->has_other)
 	{
 		bool		isnull;
@@ -365,22 +730,20 @@ merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
 		 * update of a group non-HOT) is needed to find them.
 		 */
 		dataproduct_run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, __dp_count AS n, (xmax = 0) AS inserted)"
-										  " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE inserted),"
+										  " SELECT pg_catalog.count(*) FILTER (WHERE inserted),"
 										  "        pg_catalog.array_agg(tid) FILTER (WHERE n <= 0),"
 										  "        pg_catalog.array_agg(tid) FILTER (WHERE n > 0) FROM u",
 										  dataproduct_upsert_sql(plan, qstore)),
 						   0, NULL, NULL, NULL, SPI_OK_SELECT, false);
-		res->changed += dataproduct_result_int8(1);
-		res->row_count += dataproduct_result_int8(2);
-		emptied = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-		add_written(res, 4);	/* may run a statement: read emptied first */
+		res->row_count += dataproduct_result_int8(1);
+		emptied = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		add_written(res, 3);	/* may run a statement: read emptied first */
 		if (!isnull && !plan->global)
 		{
 			Oid			tidarray = TIDARRAYOID;
 
 			dataproduct_run_at(snap, psprintf("DELETE FROM %s WHERE ctid = ANY ($1)", qstore),
 							   1, &tidarray, &emptied, NULL, SPI_OK_DELETE, true);
-			res->changed += SPI_processed;
 			res->row_count -= SPI_processed;
 		}
 	}
@@ -415,24 +778,48 @@ merge_delta(Snapshot snap, DpPlan *plan, const char *qstore, const char *qpre,
 							   plan->global ? 0 : nparams,
 							   types, values, nulls, SPI_OK_UPDATE, true);
 			dataproduct_run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, (xmax = 0) AS inserted)"
-											  " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE inserted),"
+											  " SELECT pg_catalog.count(*) FILTER (WHERE inserted),"
 											  "        pg_catalog.array_agg(tid) FROM u",
 											  dataproduct_recompute_sql(plan, qstore, qpre)),
 							   plan->global ? 0 : nparams, types, values, nulls,
 							   SPI_OK_SELECT, true);
-			res->changed += dataproduct_result_int8(1);
-			res->row_count += dataproduct_result_int8(2);
-			add_written(res, 3);
+			res->row_count += dataproduct_result_int8(1);
+			add_written(res, 2);
 			/* recomputed groups that have no rows left */
 			if (!plan->global)
 			{
 				dataproduct_run_at(snap, dataproduct_delete_empty_sql(plan, qstore),
 								   nparams, types, values, nulls, SPI_OK_DELETE, true);
-				res->changed += SPI_processed;
 				res->row_count -= SPI_processed;
 			}
 		}
 	}
+
+	if (plan->expand)
+	{
+		/* plain rows: a row's copies change by its net weight in the batch */
+		StringInfoData sql;
+		int			i;
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT pg_catalog.sum(pg_catalog.abs(n))::pg_catalog.int8 FROM"
+							   " (SELECT pg_catalog.sum(d.__dp_w) AS n FROM " DP_DELTA_ENR " d GROUP BY ");
+		for (i = 0; i < list_length(plan->keys); i++)
+			appendStringInfo(&sql, "%sd.%s", i > 0 ? ", " : "",
+							 quote_identifier(((TargetEntry *) list_nth(plan->pre->targetList, i))->resname));
+		appendStringInfoString(&sql, ") g");
+		dataproduct_run_at(snap, sql.data, 0, NULL, NULL, NULL, SPI_OK_SELECT, false);
+		res->changed += dataproduct_result_int8(1);
+		return;
+	}
+
+	/* what the output's rows of the touched groups were, and are */
+	after = snapshot_as_of_now(snap);
+	group_tids(plan, store, before, after, &old_tids, &new_tids);
+	res->changed += output_change(plan, store, before, after,
+								  tidlist_datum(&old_tids), tidlist_datum(&new_tids));
+	UnregisterSnapshot(after);
+	UnregisterSnapshot(before);
 }
 
 /* Arguments of apply_batch, through dataproduct_in_subtransaction. */
@@ -468,9 +855,14 @@ apply_batch(void *arg)
 		changed = bms_add_member(changed, lfirst_int(lc));
 	delta_sql = dataproduct_delta_sql(a->plan, changed, a->logs);
 	elog(DEBUG2, "delta of %s: %s", qstore, delta_sql);
-	delta = run_into_enr(delta_sql, DP_DELTA_ENR, a->snapdatum, a->old_snap);
+	{
+		Oid			argtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
+		Datum		values[2] = {a->snapdatum, a->old_snap};
+
+		delta = run_into_enr(DP_DELTA_ENR, delta_sql, 2, argtypes, values);
+	}
 	if (tuplestore_tuple_count(delta) > 0)
-		merge_delta(a->snap, a->plan, qstore, qpre, a->res);
+		merge_delta(a->snap, a->plan, a->output->store, qstore, qpre, a->res);
 	SPI_unregister_relation(DP_DELTA_ENR);
 	tuplestore_end(delta);
 }

@@ -22,7 +22,7 @@
 /* What writing a store did. */
 typedef struct DpApplyResult
 {
-	int64		changed;		/* store rows inserted, updated or deleted */
+	int64		changed;		/* the output's rows deleted plus inserted */
 	int64		row_count;		/* store rows afterwards */
 	Datum		written;		/* tid[] of the store rows a batch wrote, or
 								 * (Datum) 0 when the store was recomputed */
@@ -33,7 +33,8 @@ extern List *dataproduct_load_batches(DpPlan *plan, List *changed_leaves,
 									  Datum old_snap);
 extern void dataproduct_unload_batches(List *loaded);
 extern void dataproduct_full_refresh(Snapshot snap, Oid store,
-									 const char *target, DpApplyResult *res);
+									 const char *target, DpPlan *plan,
+									 DpApplyResult *res);
 extern bool dataproduct_try_apply_batch(Snapshot snap, DpPlan *plan,
 										DpOutput *output, List *changed_leaves,
 										Oid *logs, Datum snapdatum,

@@ -46,6 +46,7 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
@@ -297,18 +298,112 @@ dataproduct_clear_foreign_logs(Snapshot snap, List *sources,
 }
 
 /*
- * dataproduct_trim_logs
- *		Remove log rows that every consumer has applied: those of
- *		transactions older than the oldest xmin among the consumers'
- *		snapshots (outputs not yet loaded hold the snapshot of their
- *		declaration, which is older than the one their load will use).
+ * trim_bound
+ *		The trimming bound of a log, read at snap: the least xmin among the
+ *		snapshots recorded by the outputs that consume it.  Every consumer's
+ *		snapshot sees each xid below it as finished (committed or aborted),
+ *		so a log row of such an xid has been applied by all of them.  False
+ *		if no consumer has recorded a snapshot.  SPI connected, as the
+ *		catalog owner.
+ */
+static bool
+trim_bound(Snapshot snap, Oid log, Datum *bound)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(log)};
+	bool		isnull;
+
+	dataproduct_run_at(snap, "SELECT pg_catalog.min(pg_catalog.pg_snapshot_xmin(o.snapshot))"
+					   "  FROM dataproduct.output o"
+					   "  JOIN dataproduct.output_source os USING (output_id)"
+					   "  JOIN dataproduct.source s USING (source_id)"
+					   " WHERE s.log = $1",
+					   1, argtypes, values, NULL, SPI_OK_SELECT, true);
+	*bound = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull;
+}
+
+/*
+ * trim_log
+ *		Remove the rows of one change log that every consumer has applied.
+ *		This is the trimming rule; everything else only decides when to
+ *		apply it.
  *
- * When that is every row of a log and nobody is writing to it (its lock is
- * free right now), the log is truncated: O(1) instead of a delete per row.
- * That is safe although TRUNCATE is not MVCC-safe: no consumer needs a row
- * its recorded snapshot already sees.  The lock is then held to commit, so
- * this is done only when the refresh is its own transaction (writers wait a
- * moment, never for a whole user transaction).
+ * The rule: a row may go only if every consumer's recorded snapshot sees
+ * its xid as finished, that is if its xid is below the trimming bound
+ * (trim_bound).  Rows of transactions that committed after snap, which snap
+ * cannot see, must stay whatever their xid: no consumer has applied them.
+ *
+ * The bound read at snap is safe to use later: a consumer's recorded
+ * snapshot only moves forward, and an output declared after snap loads (a
+ * rebuild) at a later snapshot, which sees every xid below the bound.
+ *
+ * Two ways to apply it:
+ *
+ *	 - DELETE of the rows below the bound, at snap.  MVCC-safe: it only
+ *	   removes rows snap sees, so a transaction committed after snap keeps
+ *	   its rows.
+ *
+ *	 - TRUNCATE, O(1), when that would remove nothing else.  TRUNCATE is not
+ *	   MVCC-safe: it removes every row, also those snap does not see.  So it
+ *	   is used only when the AccessExclusiveLock on the log is granted
+ *	   without waiting, which means no other transaction holds any lock on
+ *	   it: none is writing to it (writers hold RowExclusiveLock until they
+ *	   end; a prepared transaction keeps its locks), and every transaction
+ *	   that wrote to it has ended, its commit already visible to a new
+ *	   snapshot (locks are released after the commit is).  Under a snapshot
+ *	   taken after the lock, which therefore sees every committed row (and
+ *	   this transaction's own), the bound is read again and the log must
+ *	   hold no row at or above it.  Until the lock is released at commit
+ *	   nobody can add a row.  Rows that this snapshot does not see belong to
+ *	   aborted transactions and are never needed.  The lock is held to
+ *	   commit, so this is done only when the caller's transaction is its own
+ *	   (may_truncate): writers then wait a moment, never for a whole user
+ *	   transaction.  If the log is not empty enough, the lock is released at
+ *	   once (nothing was written under it) and the DELETE is used.
+ *
+ * SPI connected, as the catalog owner.  Errors out only on internal
+ * failures.
+ */
+static void
+trim_log(Snapshot snap, Oid log, bool may_truncate)
+{
+	char	   *qlog = dataproduct_qualified_name(log);
+	Oid			xidtypes[1] = {XID8OID};
+	Datum		bound;
+
+	if (!trim_bound(snap, log, &bound))
+		return;
+
+	if (may_truncate && ConditionalLockRelationOid(log, AccessExclusiveLock))
+	{
+		Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+		Datum		latest_bound;
+		bool		empty = false;
+
+		if (trim_bound(latest, log, &latest_bound))
+		{
+			dataproduct_run_at(latest, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_XID " >= $1 LIMIT 1", qlog),
+							   1, xidtypes, &latest_bound, NULL, SPI_OK_SELECT, true);
+			empty = (SPI_processed == 0);
+		}
+		UnregisterSnapshot(latest);
+		if (empty)
+		{
+			dataproduct_run_at(snap, psprintf("TRUNCATE %s", qlog), 0, NULL, NULL, NULL,
+							   SPI_OK_UTILITY, false);
+			return;
+		}
+		UnlockRelationOid(log, AccessExclusiveLock);
+	}
+	dataproduct_run_at(snap, psprintf("DELETE FROM %s WHERE " DP_LOG_XID " < $1", qlog),
+					   1, xidtypes, &bound, NULL, SPI_OK_DELETE, true);
+}
+
+/*
+ * dataproduct_trim_logs
+ *		Trim the logs of sources (trim_log) after a refresh at snap.  SPI
+ *		connected.
  */
 void
 dataproduct_trim_logs(Snapshot snap, List *sources)
@@ -318,40 +413,7 @@ dataproduct_trim_logs(Snapshot snap, List *sources)
 
 	dataproduct_become_catalog_owner(&saved);
 	foreach(lc, sources)
-	{
-		DpSourceBatch *sb = lfirst(lc);
-		char	   *log = dataproduct_qualified_name(sb->log);
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(sb->log)};
-		Oid			xidtypes[1] = {XID8OID};
-		Datum		bound;
-		bool		isnull;
-
-		dataproduct_run_at(snap, "SELECT pg_catalog.min(pg_catalog.pg_snapshot_xmin(o.snapshot))"
-			   "  FROM dataproduct.output o"
-			   "  JOIN dataproduct.output_source os USING (output_id)"
-			   "  JOIN dataproduct.source s USING (source_id)"
-			   " WHERE s.log = $1",
-			   1, argtypes, values, NULL, SPI_OK_SELECT, true);
-		bound = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (isnull)
-			continue;
-
-		if (!IsTransactionBlock() &&
-			ConditionalLockRelationOid(sb->log, AccessExclusiveLock))
-		{
-			dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_XID " >= $1 LIMIT 1", log),
-				   1, xidtypes, &bound, NULL, SPI_OK_SELECT, true);
-			if (SPI_processed == 0)
-			{
-				dataproduct_run_at(snap, psprintf("TRUNCATE %s", log), 0, NULL, NULL, NULL,
-					   SPI_OK_UTILITY, false);
-				continue;
-			}
-		}
-		dataproduct_run_at(snap, psprintf("DELETE FROM %s WHERE " DP_LOG_XID " < $1", log),
-			   1, xidtypes, &bound, NULL, SPI_OK_DELETE, true);
-	}
+		trim_log(snap, ((DpSourceBatch *) lfirst(lc))->log, !IsTransactionBlock());
 	dataproduct_restore_user(&saved);
 }
 

@@ -10,7 +10,10 @@
  *
  *	 __dp_capture           AFTER INSERT OR UPDATE OR DELETE, FOR EACH ROW
  *	                        (cloned by PostgreSQL to every partition)
- *	 __dp_capture_truncate  AFTER TRUNCATE, FOR EACH STATEMENT
+ *	 __dp_capture_truncate  AFTER TRUNCATE, FOR EACH STATEMENT (installed
+ *	                        on every partition too, and on partitions
+ *	                        created or attached later, by the ddl_command_end
+ *	                        event trigger; removed from detached ones)
  *
  * For each changed row the trigger appends the row image of the captured
  * columns (those the outputs read) with a weight, +1 for a new image and -1
@@ -26,8 +29,12 @@
  * relcache invalidation), one heap insert per image into a table whose only
  * index is a partial one that ordinary images never enter (markers only).
  * The insert bypasses privilege checks on purpose: writers need no rights
- * on the log, and only the extension can install this trigger (EXECUTE is
- * revoked from PUBLIC).
+ * on the log.  The function runs only in the triggers the extension
+ * installed (check_capture_trigger): anyone may reference it (from version
+ * 0.2.0 EXECUTE is granted to PUBLIC, because PostgreSQL checks it when it
+ * clones the row trigger to a new partition, as the partition's creator),
+ * but nobody can make it write into a log other than that of the relation
+ * the trigger is on.
  *
  * The log format is defined in capture.h.  The log is read and trimmed by
  * batch.c; outputs consume it in batches defined by snapshots, so rows need
@@ -48,6 +55,7 @@
 #include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
@@ -115,8 +123,63 @@ capture_cache_invalidate(Datum arg, Oid relid)
 			entry->valid = false;
 }
 
+/*
+ * check_capture_trigger
+ *		Error out unless trigger is one the extension installed: named
+ *		__dp_capture (row) or __dp_capture_truncate (TRUNCATE), on a captured
+ *		relation or one of its partitions, writing that relation's log.
+ *
+ * EXECUTE on dataproduct.capture() is granted to PUBLIC, because
+ * PostgreSQL checks it when it clones the row trigger to a new partition
+ * as the partition's creator; so anyone may create a trigger calling it,
+ * and this check is what keeps such a trigger from writing into a change
+ * log (images of another table, or a second copy of each change).  Names
+ * are unique per relation and the extension's triggers cannot be dropped,
+ * so there is one of each on every captured relation.  Runs when a
+ * backend first fires the trigger (and after invalidations), through SPI
+ * as the catalog owner; the write path stays lookup-free.
+ */
+static void
+check_capture_trigger(Trigger *trigger, Relation rel, Oid logid, bool truncate)
+{
+	const char *name = truncate ? "__dp_capture_truncate" : "__dp_capture";
+	Oid			relid = RelationGetRelid(rel);
+	Oid			source = InvalidOid;
+
+	if (strcmp(trigger->tgname, name) == 0)
+	{
+		DpSavedUser saved;
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(logid)};
+
+		dataproduct_spi_connect();
+		dataproduct_become_catalog_owner(&saved);
+		dataproduct_spi_exec("SELECT relation FROM dataproduct.source WHERE log = $1",
+							 1, argtypes, values, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+
+			source = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		dataproduct_restore_user(&saved);
+		dataproduct_spi_finish();
+	}
+	if (OidIsValid(source) && source != relid &&
+		!list_member_oid(get_partition_ancestors(relid), source))
+		source = InvalidOid;
+	if (!OidIsValid(source))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("trigger \"%s\" on relation \"%s\" may not run dataproduct.capture()",
+						trigger->tgname, RelationGetRelationName(rel)),
+				 errdetail("dataproduct.capture() runs only in the capture triggers pg_dataproduct installs, "
+						   "each writing the change log of the relation it is on.")));
+}
+
 static CaptureEntry *
-capture_entry(Trigger *trigger, Relation rel)
+capture_entry(Trigger *trigger, Relation rel, bool truncate)
 {
 	CaptureEntry *entry;
 	bool		found;
@@ -152,6 +215,7 @@ capture_entry(Trigger *trigger, Relation rel)
 		rv = makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[0]));
 		entry->logid = RangeVarGetRelid(rv, RowExclusiveLock, false);
 		entry->relid = RelationGetRelid(rel);
+		check_capture_trigger(trigger, rel, entry->logid, truncate);
 		log = table_open(entry->logid, NoLock);
 		desc = RelationGetDescr(log);
 		if (entry->source != NULL)
@@ -312,7 +376,8 @@ dataproduct_capture(PG_FUNCTION_ARGS)
 	if (!TRIGGER_FIRED_AFTER(event))
 		elog(ERROR, "dataproduct.capture must be an AFTER trigger");
 
-	entry = capture_entry(trigdata->tg_trigger, trigdata->tg_relation);
+	entry = capture_entry(trigdata->tg_trigger, trigdata->tg_relation,
+						  TRIGGER_FIRED_BY_TRUNCATE(event));
 	/* at commit, the background worker of this database is woken */
 	dataproduct_note_capture();
 
@@ -364,6 +429,23 @@ column_definition(Relation rel, AttrNumber attno)
 	return def;
 }
 
+/*
+ * capture_truncate_on
+ *		Install the TRUNCATE capture trigger of log qlog on a partition of
+ *		its relation.  PostgreSQL clones row triggers to partitions, not
+ *		statement triggers: without it, a TRUNCATE of the partition alone
+ *		would not be seen.
+ */
+static void
+capture_truncate_on(Oid partition, const char *qlog)
+{
+	dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
+								  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
+								  dataproduct_qualified_name(partition), quote_literal_cstr(qlog)));
+	dataproduct_exec_ddl(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture_truncate",
+								  dataproduct_qualified_name(partition)));
+}
+
 /* Install the TRUNCATE trigger on every partition below relid. */
 static void
 capture_partition_truncates(Oid relid, const char *qlog)
@@ -375,13 +457,8 @@ capture_partition_truncates(Oid relid, const char *qlog)
 	{
 		Oid			child = lfirst_oid(lc);
 
-		if (child == relid)
-			continue;
-		dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
-							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
-							  dataproduct_qualified_name(child), quote_literal_cstr(qlog)));
-		dataproduct_exec_ddl(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture_truncate",
-							  dataproduct_qualified_name(child)));
+		if (child != relid)
+			capture_truncate_on(child, qlog);
 	}
 }
 
@@ -592,11 +669,77 @@ dataproduct_check_capture_drops(void)
 }
 
 /*
+ * dataproduct_sync_partition_capture
+ *		From the ddl_command_end event trigger, after CREATE TABLE or ALTER
+ *		TABLE: every partition, at any depth, of a captured partitioned
+ *		table carries the TRUNCATE capture trigger (the row trigger is
+ *		cloned by PostgreSQL), and a table that is no longer a captured
+ *		relation or a partition of one (a detached partition) carries
+ *		none.  The partitions' owners need no rights for this: the triggers
+ *		are installed and removed as the catalog owner.  Removal deletes
+ *		the trigger directly, without the guard against dropping capture
+ *		triggers.  SPI connected, search_path pinned.
+ */
+void
+dataproduct_sync_partition_capture(void)
+{
+	DpSavedUser saved;
+	SPITupleTable *tuptable;
+	uint64		n;
+	uint64		i;
+	ObjectAddresses *stale;
+
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT p.relid, s.log::pg_catalog.text"
+						 "  FROM dataproduct.source s"
+						 "  JOIN pg_catalog.pg_class c ON c.oid = s.relation AND c.relkind = 'p',"
+						 "       LATERAL pg_catalog.pg_partition_tree(s.relation) p"
+						 " WHERE p.relid <> s.relation"
+						 "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t"
+						 "                    WHERE t.tgrelid = p.relid AND t.tgname = '__dp_capture_truncate')",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	tuptable = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			partition = DatumGetObjectId(SPI_getbinval(tuptable->vals[i],
+															   tuptable->tupdesc, 1, &isnull));
+
+		capture_truncate_on(partition, SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 2));
+	}
+
+	dataproduct_spi_exec("SELECT t.oid FROM pg_catalog.pg_trigger t"
+						 " WHERE t.tgname = '__dp_capture_truncate' AND t.tgparentid = 0"
+						 "   AND t.tgfoid = 'dataproduct.capture()'::pg_catalog.regprocedure"
+						 "   AND NOT EXISTS (SELECT 1 FROM dataproduct.source s"
+						 "                    WHERE (s.relation = t.tgrelid OR s.relation IN (SELECT pg_catalog.pg_partition_ancestors(t.tgrelid))))",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	stale = new_object_addresses();
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		ObjectAddress addr;
+
+		ObjectAddressSet(addr, TriggerRelationId,
+						 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull)));
+		add_exact_object_address(&addr, stale);
+	}
+	if (SPI_processed > 0)
+		performMultipleDeletions(stale, DROP_RESTRICT,
+								 PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
+	free_object_addresses(stale);
+	dataproduct_restore_user(&saved);
+}
+
+/*
  * dataproduct_check_capture_alters
  *		From the ddl_command_end event trigger: capture triggers must stay
  *		enabled (refuse the command otherwise), and an ALTER TABLE of a
- *		captured relation, which may attach or detach partitions, makes its
- *		consumers rebuild (a marker in the log).
+ *		captured relation or of one of its partitions, which may attach or
+ *		detach partitions (at any depth), makes its consumers rebuild (a
+ *		marker in the log).
  */
 void
 dataproduct_check_capture_alters(void)
@@ -606,7 +749,10 @@ dataproduct_check_capture_alters(void)
 	dataproduct_spi_exec("SELECT t.tgrelid::pg_catalog.regclass::text, t.tgname"
 						 "  FROM pg_catalog.pg_trigger t"
 						 " WHERE t.tgname IN ('__dp_capture', '__dp_capture_truncate')"
-						 "   AND t.tgenabled <> 'A' LIMIT 1",
+						 "   AND t.tgenabled <> 'A'"
+						 "   AND EXISTS (SELECT 1 FROM dataproduct.source s"
+						 "                WHERE (s.relation = t.tgrelid OR s.relation IN (SELECT pg_catalog.pg_partition_ancestors(t.tgrelid))))"
+						 " LIMIT 1",
 						 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
@@ -618,7 +764,8 @@ dataproduct_check_capture_alters(void)
 				 errhint("Drop the outputs that read the table, or declare them with refresh => 'full'.")));
 
 	dataproduct_spi_exec("SELECT DISTINCT s.log FROM pg_catalog.pg_event_trigger_ddl_commands() c"
-						 "  JOIN dataproduct.source s ON s.relation = c.objid"
+						 "  JOIN dataproduct.source s"
+						 "    ON (s.relation = c.objid OR s.relation IN (SELECT pg_catalog.pg_partition_ancestors(c.objid)))"
 						 " WHERE c.command_tag = 'ALTER TABLE'"
 						 "   AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass",
 						 0, NULL, NULL, NULL, SPI_OK_SELECT);

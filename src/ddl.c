@@ -12,9 +12,11 @@
  *   of the affected outputs and forgets them (dataproduct_forget_dropped),
  *   so the catalog never points at missing objects.  The drop functions of
  *   the API (declare.c) end the same way.
- * - ddl_command_end event trigger (dataproduct.on_ddl_end): capture
- *   triggers must stay enabled, and an ALTER TABLE of a captured source
- *   makes its consumers rebuild (capture.c).
+ * - ddl_command_end event triggers (dataproduct.on_ddl_end, after ALTER
+ *   TABLE and CREATE TABLE): capture triggers must stay enabled, an ALTER
+ *   TABLE of a captured source or of one of its partitions makes its
+ *   consumers rebuild, and new partitions of a captured table get its
+ *   TRUNCATE capture trigger, detached ones lose it (capture.c).
  * - ProcessUtility hook (with the library preloaded): DROP DATABASE, and
  *   the ALTER DATABASE forms that need the database to themselves, first
  *   stop the database's scheduler (shmem.c), and let it start again after.
@@ -160,19 +162,44 @@ dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* the DDL on_ddl_end runs itself does not come back to it */
+static bool in_ddl_end = false;
+
 /*
  * dataproduct_on_ddl_end
- *		ddl_command_end event trigger: guard the capture triggers, and make
- *		consumers of an altered source rebuild (see capture.c).
+ *		ddl_command_end event trigger, after ALTER TABLE and CREATE TABLE:
+ *		guard the capture triggers, make consumers of an altered source (or
+ *		of an altered partition of one) rebuild, and keep the TRUNCATE
+ *		capture trigger on exactly the partitions of captured tables (see
+ *		capture.c).
  */
 Datum
 dataproduct_on_ddl_end(PG_FUNCTION_ARGS)
 {
-	if (!catalog_present(fcinfo, "dataproduct.on_ddl_end"))
+	if (!catalog_present(fcinfo, "dataproduct.on_ddl_end") || in_ddl_end)
 		PG_RETURN_VOID();
 
 	dataproduct_spi_connect();
 	dataproduct_check_capture_alters();
+	/* partitions created, attached or detached below a captured table */
+	dataproduct_spi_exec("SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c"
+						 "  JOIN dataproduct.source s"
+						 "    ON (s.relation = c.objid OR s.relation IN (SELECT pg_catalog.pg_partition_ancestors(c.objid)))"
+						 " WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass LIMIT 1",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		in_ddl_end = true;
+		PG_TRY();
+		{
+			dataproduct_sync_partition_capture();
+		}
+		PG_FINALLY();
+		{
+			in_ddl_end = false;
+		}
+		PG_END_TRY();
+	}
 	dataproduct_spi_finish();
 	PG_RETURN_VOID();
 }

@@ -360,7 +360,7 @@ rebuild(void *arg)
 
 	dataproduct_full_refresh(a->snap, a->output->store,
 							 dataproduct_store_sql(a->plan, dataproduct_qualified_name(a->output->pre_view), false),
-							 a->res);
+							 a->plan, a->res);
 }
 
 /*
@@ -633,7 +633,7 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 		dataproduct_become_owner(output->owner, &saved);
 		dataproduct_full_refresh(snap, output->store,
 								 psprintf("SELECT * FROM %s", dataproduct_qualified_name(output->query_view)),
-								 &res);
+								 NULL, &res);
 		dataproduct_restore_user(&saved);
 	}
 	error_context_stack = errcallback.previous;

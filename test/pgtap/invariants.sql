@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(41);
+SELECT plan(44);
 
 CREATE ROLE tap_team;
 CREATE ROLE tap_other;
@@ -12,6 +12,9 @@ CREATE ROLE tap_outsider;
 CREATE TABLE public.tap_src (k int, v numeric, note text);
 INSERT INTO public.tap_src SELECT g % 5, g, 'n' || g FROM generate_series(1, 100) g;
 GRANT SELECT ON public.tap_src TO tap_team, tap_other;
+CREATE TABLE public.tap_part (k int, v int) PARTITION BY LIST (k);
+CREATE TABLE public.tap_part_1 PARTITION OF public.tap_part FOR VALUES IN (1);
+GRANT SELECT ON public.tap_part TO tap_team, tap_other;
 
 SELECT lives_ok($$SELECT dataproduct.create_domain('tap', owner => 'tap_team')$$, 'create_domain');
 SELECT lives_ok($$SELECT dataproduct.create_product('tap.a')$$, 'create_product a');
@@ -19,6 +22,9 @@ SELECT lives_ok($$SELECT dataproduct.create_product('tap.b', owner => 'tap_other
 SELECT lives_ok($$SELECT dataproduct.add_output('tap.a', 'sums', 'SELECT k, sum(v) AS v FROM public.tap_src GROUP BY k')$$, 'add_output sums');
 SELECT lives_ok($$SELECT dataproduct.add_output('tap.a', 'notes', 'SELECT k, note FROM public.tap_src')$$, 'add_output notes');
 SELECT lives_ok($$SELECT dataproduct.refresh('tap.sums')$$, 'first refresh loads');
+SELECT lives_ok($$SELECT dataproduct.add_output('tap.a', 'parts', 'SELECT k, count(*) AS n FROM public.tap_part GROUP BY k')$$, 'add_output on a partitioned table');
+CREATE TABLE public.tap_part_2 (k int, v int);
+SELECT lives_ok($$ALTER TABLE public.tap_part ATTACH PARTITION public.tap_part_2 FOR VALUES IN (2)$$, 'a partition attached');
 GRANT USAGE ON SCHEMA tap TO tap_other;
 SET ROLE tap_team;
 GRANT SELECT ON tap.sums TO tap_other;
@@ -60,6 +66,12 @@ SELECT is_empty($$SELECT s.source_id FROM dataproduct.source s
                       OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = s.relation
                                        AND t.tgname = '__dp_capture_truncate' AND t.tgenabled = 'A')$$,
                 'every captured relation has both capture triggers, always enabled');
+SELECT is_empty($$SELECT p.relid FROM dataproduct.source s, pg_partition_tree(s.relation) p
+                   WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p.relid
+                                       AND t.tgname = '__dp_capture' AND t.tgenabled = 'A')
+                      OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p.relid
+                                       AND t.tgname = '__dp_capture_truncate' AND t.tgenabled = 'A')$$,
+                'every partition of a captured relation has both capture triggers, always enabled');
 SELECT is_empty($$SELECT s.source_id FROM dataproduct.source s
                    WHERE NOT EXISTS (SELECT 1 FROM dataproduct.output_source os WHERE os.source_id = s.source_id)$$,
                 'every captured relation has a consumer');

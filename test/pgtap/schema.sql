@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(70);
+SELECT plan(71);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
@@ -93,8 +93,17 @@ SELECT is_empty($$SELECT proname FROM pg_proc
                      AND proname NOT IN ('assert_populated', 'pending_changes', 'word_similarity',
                                          'health', 'visible', 'search', 'describe')$$,
                 'every function that writes is parallel unsafe');
-SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public', ARRAY[]::text[],
-                          'nobody but the extension can install capture triggers');
+-- from 0.2.0 anyone may reference capture(), which runs only in the extension's
+-- own triggers (PostgreSQL checks EXECUTE when it clones one to a new partition)
+SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public',
+                          CASE WHEN (SELECT extversion FROM pg_extension WHERE extname = 'pg_dataproduct') = '0.1.0'
+                               THEN ARRAY[]::text[] ELSE ARRAY['EXECUTE'] END,
+                          'capture() is executable by PUBLIC from 0.2.0 on, by nobody before');
+SELECT is((SELECT count(*)::int FROM pg_event_trigger
+            WHERE evtname = 'dataproduct_ddl_create' AND evtevent = 'ddl_command_end'),
+          CASE WHEN (SELECT extversion FROM pg_extension WHERE extname = 'pg_dataproduct') = '0.1.0'
+               THEN 0 ELSE 1 END,
+          'ddl_command_end event trigger for new partitions installed from 0.2.0 on');
 SELECT is((SELECT count(*)::int FROM pg_event_trigger WHERE evtname = 'dataproduct_ddl_end' AND evtevent = 'ddl_command_end'),
           1, 'ddl_command_end event trigger installed');
 
