@@ -152,3 +152,29 @@ COMMENT ON FUNCTION dataproduct.refresh(regclass) IS
 COMMENT ON COLUMN dataproduct.output.rows_changed IS 'The output''s rows deleted plus rows inserted by the last successful refresh';
 COMMENT ON COLUMN dataproduct.refresh_history.rows_changed IS 'The output''s rows deleted plus rows inserted';
 COMMENT ON COLUMN dataproduct.outputs.rows_changed IS 'The output''s rows deleted plus rows inserted by the last refresh';
+
+/*
+ * Change logs keep a domain's base type.  Writing a marker (TRUNCATE, ALTER
+ * TABLE of a source) or adding a column to a log runs as the extension
+ * owner, and would check a domain's constraints, which are code of the
+ * domain's owner, as that role.  The delta statements, run as the product
+ * owner, cast back to the domain.
+ */
+DO $domains$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT a.attrelid::pg_catalog.regclass AS log, a.attname,
+			   pg_catalog.format_type(t.typbasetype, t.typtypmod) AS base
+		  FROM dataproduct.source s
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.log
+		  JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+		 WHERE t.typtype OPERATOR(pg_catalog.=) 'd' AND a.attnum OPERATOR(pg_catalog.>) 0
+		   AND NOT a.attisdropped
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I TYPE %s',
+								  r.log, r.attname, r.base);
+	END LOOP;
+END
+$domains$;

@@ -265,6 +265,31 @@ DELETE FROM ex_sor.notes WHERE id = 1;
 SELECT dataproduct.refresh('ex.by_body');
 SELECT length(body), n FROM ex.by_body ORDER BY 1;
 
+--
+-- 8. Captured columns of domain types: logs keep the base type, the delta
+-- casts back (as the owner), and the output stays exact.
+--
+CREATE DOMAIN ex_sor.amount AS int CHECK (VALUE > 0);
+CREATE TABLE ex_sor.pay (id int PRIMARY KEY, g ex_sor.amount, v ex_sor.amount);
+INSERT INTO ex_sor.pay VALUES (1, 1, 5), (2, 2, 6);
+SELECT dataproduct.add_output('ex.p', 'pay_by_g', 'SELECT g, sum(v) AS s, count(*) AS n FROM ex_sor.pay GROUP BY g',
+       refresh => 'incremental');
+SELECT dataproduct.refresh('ex.pay_by_g');
+SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+  JOIN dataproduct.source s ON a.attrelid = s.log
+ WHERE s.relation = 'ex_sor.pay'::regclass AND a.attname IN ('g', 'v') ORDER BY a.attname;
+INSERT INTO ex_sor.pay VALUES (3, 1, 7);
+UPDATE ex_sor.pay SET v = 9 WHERE id = 2;
+TRUNCATE ex_sor.pay;
+INSERT INTO ex_sor.pay VALUES (4, 3, 1);
+SELECT dataproduct.refresh('ex.pay_by_g');
+SELECT * FROM ex.pay_by_g ORDER BY g;
+INSERT INTO ex_sor.pay VALUES (5, 3, 2), (6, 4, 4);
+UPDATE ex_sor.pay SET v = 8 WHERE id = 4;
+SELECT dataproduct.refresh('ex.pay_by_g');
+SELECT last_refresh_kind FROM dataproduct.outputs WHERE name = 'pay_by_g';
+SELECT * FROM ex.pay_by_g ORDER BY g;
+
 SELECT dataproduct.drop_domain('ex', cascade => true);
 DROP SCHEMA ex_sor CASCADE;
 

@@ -142,7 +142,7 @@ capture_cache_invalidate(Datum arg, Oid relid)
 static void
 check_capture_trigger(Trigger *trigger, Relation rel, Oid logid, bool truncate)
 {
-	const char *name = truncate ? "__dp_capture_truncate" : "__dp_capture";
+	const char *name = truncate ? DP_CAPTURE_TRUNCATE_TRIGGER : DP_CAPTURE_TRIGGER;
 	Oid			relid = RelationGetRelid(rel);
 	Oid			source = InvalidOid;
 
@@ -247,11 +247,12 @@ capture_entry(Trigger *trigger, Relation rel, bool truncate)
 				 * A column retyped since the log was made (possible when
 				 * outputs read it through a whole-row reference only) is
 				 * logged as NULL: its datums do not fit the log's column.
+				 * (A domain's values are its base type's: logs keep that.)
 				 * The writer goes on; its outputs' next refresh sees the
 				 * change and refreshes them in full (refresh.c).
 				 */
-				if (TupleDescAttr(RelationGetDescr(rel), entry->source[i] - 1)->atttypid !=
-					att->atttypid)
+				if (getBaseType(TupleDescAttr(RelationGetDescr(rel), entry->source[i] - 1)->atttypid) !=
+					getBaseType(att->atttypid))
 					entry->source[i] = InvalidAttrNumber;
 			}
 		}
@@ -420,11 +421,18 @@ static char *
 column_definition(Relation rel, AttrNumber attno)
 {
 	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+	int32		typmod = att->atttypmod;
+	Oid			type = getBaseTypeAndTypmod(att->atttypid, &typmod);
 	char	   *def = psprintf("%s %s", quote_identifier(NameStr(att->attname)),
-							   format_type_with_typemod(att->atttypid, att->atttypmod));
+							   format_type_with_typemod(type, typmod));
 
+	/*
+	 * A domain's constraints are its owner's code: the log keeps the base
+	 * type, so that writing a marker or adding a log column (as the
+	 * extension owner) runs none of it.  The delta casts back (delta.c).
+	 */
 	if (OidIsValid(att->attcollation) &&
-		att->attcollation != get_typcollation(att->atttypid))
+		att->attcollation != get_typcollation(type))
 		def = psprintf("%s COLLATE %s", def, generate_collation_name(att->attcollation));
 	return def;
 }
@@ -655,9 +663,17 @@ dataproduct_release_sources(void)
 void
 dataproduct_check_capture_drops(void)
 {
-	dataproduct_spi_exec("SELECT object_identity FROM pg_catalog.pg_event_trigger_dropped_objects()"
-						 " WHERE object_type = 'trigger' AND original"
-						 "   AND object_identity LIKE '\\_\\_dp\\_capture%'",
+	/* only the extension's triggers: a table of a captured relation's tree */
+	dataproduct_spi_exec("SELECT d.object_identity"
+						 "  FROM pg_catalog.pg_event_trigger_dropped_objects() d,"
+						 "       LATERAL pg_catalog.to_regclass(pg_catalog.quote_ident(d.address_names[1])"
+						 "                 OPERATOR(pg_catalog.||) '.'"
+						 "                 OPERATOR(pg_catalog.||) pg_catalog.quote_ident(d.address_names[2])) r(rel)"
+						 " WHERE d.object_type OPERATOR(pg_catalog.=) 'trigger' AND d.original"
+						 "   AND d.address_names[3] OPERATOR(pg_catalog.=) ANY (ARRAY['" DP_CAPTURE_TRIGGER "', '" DP_CAPTURE_TRUNCATE_TRIGGER "'])"
+						 "   AND EXISTS (SELECT FROM dataproduct.source s"
+						 "                WHERE s.relation OPERATOR(pg_catalog.=) r.rel"
+						 "                   OR s.relation OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.pg_partition_ancestors(r.rel))))",
 						 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,

@@ -28,6 +28,10 @@
 
 #include "nodes/bitmapset.h"
 
+/* the triggers that write a change log */
+#define DP_CAPTURE_TRIGGER			"__dp_capture"
+#define DP_CAPTURE_TRUNCATE_TRIGGER	"__dp_capture_truncate"
+
 /* the change log's own columns, after the captured ones */
 #define DP_LOG_XID		"__dp_xid"
 #define DP_LOG_WEIGHT	"__dp_weight"

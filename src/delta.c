@@ -402,15 +402,61 @@ dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
 				 get_attnum(log, name) != InvalidAttrNumber)
 			appendStringInfo(&buf, "l.%s, ", quote_identifier(name));
 		else
+		{
+			/* base types, as in the log: no domain check runs here */
+			int32		typmod = att->atttypmod;
+			Oid			type = getBaseTypeAndTypmod(att->atttypid, &typmod);
+
 			appendStringInfo(&buf, "NULL::%s AS %s, ",
-							 format_type_with_typemod(att->atttypid, att->atttypmod),
+							 format_type_extended(type, typmod,
+												  FORMAT_TYPE_TYPEMOD_GIVEN |
+												  FORMAT_TYPE_FORCE_QUALIFY),
 							 quote_identifier(name));
+		}
 	}
 	appendStringInfo(&buf, "l." DP_LOG_WEIGHT "::pg_catalog.int4 AS __dp_w FROM %s l"
 					 " WHERE l." DP_LOG_WEIGHT " OPERATOR(pg_catalog.<>) 0"
 					 "   AND pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", $1)"
 					 "   AND NOT pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", $2)",
 					 dataproduct_qualified_name(log));
+	relation_close(rel, AccessShareLock);
+	return buf.data;
+}
+
+/*
+ * batch_columns
+ *		The columns of a batch as the delta reads them: the relation's, in
+ *		order, then __dp_w.  Logs keep a domain's base type (capture.c), so
+ *		the delta, which runs as the product owner, casts back to the
+ *		domain: its constraints are checked as the owner, never as the
+ *		extension.
+ */
+static char *
+batch_columns(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *name = quote_identifier(NameStr(att->attname));
+
+		if (att->attisdropped)
+			appendStringInfo(&buf, "__dp_dropped_%d, ", i + 1);
+		else if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
+			appendStringInfo(&buf, "%s::%s AS %s, ", name,
+							 format_type_extended(att->atttypid, att->atttypmod,
+												  FORMAT_TYPE_TYPEMOD_GIVEN |
+												  FORMAT_TYPE_FORCE_QUALIFY),
+							 name);
+		else
+			appendStringInfo(&buf, "%s, ", name);
+	}
+	appendStringInfoString(&buf, "__dp_w");
 	relation_close(rel, AccessShareLock);
 	return buf.data;
 }
@@ -556,9 +602,10 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 		if (list_member_oid(seen, logs[leaf]))
 			continue;
 		seen = lappend_oid(seen, logs[leaf]);
-		appendStringInfo(&with, "%s%s AS (SELECT * FROM %s)",
+		appendStringInfo(&with, "%s%s AS (SELECT %s FROM %s)",
 						 with.len > 0 ? ", " : "WITH ",
 						 batch_cte_name(logs[leaf]),
+						 batch_columns(((DpLeaf *) list_nth(plan->leaves, leaf))->relid),
 						 quote_identifier(dataproduct_batch_name(logs[leaf])));
 	}
 	initStringInfo(&buf);

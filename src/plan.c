@@ -959,6 +959,9 @@ dataproduct_check_leaf_log(DpPlan *plan, DpLeaf *leaf, Oid log)
 		}
 		get_atttypetypmodcoll(leaf->relid, attno, &type, &typmod, &collation);
 		get_atttypetypmodcoll(log, logattno, &logtype, &logtypmod, &logcollation);
+		/* logs keep a domain's base type (capture.c); 0.1.0 logs, the domain */
+		if (logtype != type)
+			type = getBaseTypeAndTypmod(type, &typmod);
 		if (type != logtype || typmod != logtypmod || collation != logcollation)
 		{
 			refuse(plan, psprintf("reads column \"%s\" of table %s, whose type changed after its changes began to be captured",
