@@ -24,6 +24,18 @@
  *	   but, like dataproduct.refresh(), run output queries only as the
  *	   product owner in a security-restricted operation.
  *
+ * After a restore from a dump, the outputs' catalog rows carry another
+ * cluster's origin (their snapshots and logs mean nothing here): they are
+ * due, to rebuild, but not while the restore runs, which creates the
+ * grants their owners need (and the capture triggers) only at its end.  So
+ * while a pg_restore session is connected to the database, the scheduler
+ * holds restored outputs back, and looks again every second.  A restore it
+ * cannot see (a plain dump through psql) may still make a refresh fail for
+ * want of a privilege: such a failure of a restored output is deferred,
+ * not recorded as one (no failures, no last_error, a line in
+ * refresh_history), and retried within seconds, for RESTORE_GRACE after
+ * the first; after that it counts like any other.
+ *
  * The scheduler sleeps until the earliest moment something can become due
  * (a min_interval or backoff ending, a schedule), at most
  * dataproduct.naptime: no busy polling.  DROP DATABASE (and the ALTER
@@ -300,6 +312,9 @@ scheduler_detach(int code, Datum arg)
 	LWLockRelease(dataproduct_shared->lock);
 }
 
+/* how long a restored output's privilege failures are deferred (see header) */
+#define RESTORE_GRACE	"10 minutes"
+
 typedef struct DueOutput
 {
 	int64		id;
@@ -329,6 +344,9 @@ due_outputs(List **due, long *wait_ms)
 	*wait_ms = -1;
 	if (installed)
 	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(dataproduct_origin())};
+
 		dataproduct_spi_connect();
 		/* keep the history within its retention */
 		dataproduct_spi_exec(psprintf("DELETE FROM dataproduct.refresh_history"
@@ -339,6 +357,10 @@ due_outputs(List **due, long *wait_ms)
 									  " WHERE checked_at < pg_catalog.now() - interval '%d days'",
 									  dataproduct_history_days),
 							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		/*
+		 * Restored outputs (another origin) want a rebuild, but are held
+		 * while a pg_restore session is connected to this database.
+		 */
 		dataproduct_spi_exec(
 							 "WITH RECURSIVE reads(output_id, upstream) AS ("
 							 "  SELECT os.output_id, up.output_id"
@@ -350,21 +372,30 @@ due_outputs(List **due, long *wait_ms)
 							 "  UNION ALL"
 							 "  SELECT r.output_id, depth.d + 1 FROM reads r JOIN depth ON depth.output_id = r.upstream"
 							 "   WHERE depth.d < 16),"
+							 " restoring(yes) AS ("
+							 "  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
+							 "                  WHERE a.datname = pg_catalog.current_database()"
+							 "                    AND a.application_name = 'pg_restore'"
+							 "                    AND a.pid <> pg_catalog.pg_backend_pid())),"
 							 " state AS ("
 							 "  SELECT o.output_id, (SELECT max(d) FROM depth WHERE depth.output_id = o.output_id) AS d,"
 							 "         o.status = 'empty'"
+							 "         OR o.origin IS DISTINCT FROM $1"
 							 "         OR (o.mode = 'incremental' AND (dataproduct.pending_changes(o.view)).pending > 0)"
 							 "         OR (coalesce(o.schedule, '0') > '0'"
 							 "             AND pg_catalog.now() >= coalesce(o.last_refresh, '-infinity') + o.schedule) AS wants,"
+							 "         o.origin IS DISTINCT FROM $1 AND (SELECT yes FROM restoring) AS restoring,"
 							 "         greatest(o.last_refresh + o.min_interval, o.next_retry) AS held_until,"
 							 "         CASE WHEN coalesce(o.schedule, '0') > '0' THEN o.last_refresh + o.schedule END AS scheduled"
 							 "    FROM dataproduct.output o JOIN dataproduct.product p USING (product_id)"
 							 "   WHERE p.status <> 'retired')"
-							 " SELECT output_id, d, wants AND pg_catalog.now() >= coalesce(held_until, '-infinity'),"
+							 " SELECT output_id, d,"
+							 "        wants AND NOT restoring AND pg_catalog.now() >= coalesce(held_until, '-infinity'),"
+							 "        CASE WHEN restoring THEN 1000 ELSE"
 							 "        (extract(epoch FROM least(CASE WHEN wants THEN held_until END, scheduled)"
-							 "                 - pg_catalog.now()) * 1000)::pg_catalog.int8"
+							 "                 - pg_catalog.now()) * 1000)::pg_catalog.int8 END"
 							 "   FROM state ORDER BY d, output_id",
-							 0, NULL, NULL, NULL, SPI_OK_SELECT);
+							 1, argtypes, values, NULL, SPI_OK_SELECT);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tuple = SPI_tuptable->vals[i];
@@ -563,6 +594,53 @@ refresh_by_id_cb(void *arg)
 }
 
 /*
+ * defer_restored_failure
+ *		If the output was restored from a dump and not refreshed here since
+ *		(its origin is another's) and its first deferred failure is less than
+ *		RESTORE_GRACE ago, defer this one (see the file header): retry within
+ *		seconds, note it in refresh_history, leave failures and last_error
+ *		alone.  Returns whether it did.  SPI connected; writes as the catalog
+ *		owner.
+ */
+static bool
+defer_restored_failure(int64 output_id, const char *message)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3] = {Int64GetDatum(output_id),
+		CStringGetTextDatum(dataproduct_origin()),
+	CStringGetTextDatum(psprintf("deferred until the restore is complete: %s", message))};
+	DpSavedUser saved;
+	bool		deferred;
+
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("WITH o AS ("
+						 "  SELECT o.output_id, o.last_refresh,"
+						 "         (SELECT pg_catalog.count(*) FROM dataproduct.refresh_history h"
+						 "           WHERE h.output_id = o.output_id AND h.kind IS NULL"
+						 "             AND h.started_at > coalesce(o.last_refresh, '-infinity')"
+						 "             AND h.error LIKE 'deferred until the restore is complete: %') AS tries"
+						 "    FROM dataproduct.output o"
+						 "   WHERE o.output_id = $1 AND o.origin IS DISTINCT FROM $2"
+						 "     AND pg_catalog.now() < coalesce((SELECT pg_catalog.min(h.started_at)"
+						 "                                      FROM dataproduct.refresh_history h"
+						 "                                     WHERE h.output_id = o.output_id AND h.kind IS NULL"
+						 "                                       AND h.started_at > coalesce(o.last_refresh, '-infinity')"
+						 "                                       AND h.error LIKE 'deferred until the restore is complete: %'),"
+						 "                                    pg_catalog.now()) + interval '" RESTORE_GRACE "'),"
+						 " retry AS ("
+						 "  UPDATE dataproduct.output u"
+						 "     SET next_retry = pg_catalog.now() + least(interval '1 second' * power(2, o.tries), interval '30 seconds')"
+						 "    FROM o WHERE u.output_id = o.output_id RETURNING u.output_id)"
+						 " INSERT INTO dataproduct.refresh_history"
+						 " (output_id, started_at, finished_at, error, by_worker)"
+						 " SELECT output_id, pg_catalog.now(), pg_catalog.clock_timestamp(), $3, true FROM retry",
+						 3, argtypes, values, NULL, SPI_OK_INSERT);
+	deferred = (SPI_processed > 0);
+	dataproduct_restore_user(&saved);
+	return deferred;
+}
+
+/*
  * refresh_in_worker
  *		Refresh an output from a background worker, inside the worker's
  *		transaction: in a subtransaction, so that a failure is recorded (with
@@ -583,10 +661,19 @@ refresh_in_worker(int64 output_id)
 		CStringGetTextDatum(edata->message)};
 		DpSavedUser saved;
 
+		dataproduct_spi_connect();
+		if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE &&
+			defer_restored_failure(output_id, edata->message))
+		{
+			ereport(LOG,
+					(errmsg("pg_dataproduct: refresh of restored output %s deferred until the restore is complete: %s",
+							w.address ? w.address : "?", edata->message)));
+			dataproduct_spi_finish();
+			return;
+		}
 		ereport(LOG,
 				(errmsg("pg_dataproduct: refresh of output %s failed: %s",
 						w.address ? w.address : "?", edata->message)));
-		dataproduct_spi_connect();
 		dataproduct_record_failed_checks();
 		dataproduct_become_catalog_owner(&saved);
 		dataproduct_spi_exec("UPDATE dataproduct.output"
