@@ -339,6 +339,14 @@ due_outputs(List **due, long *wait_ms)
 									  " WHERE checked_at < pg_catalog.now() - interval '%d days'",
 									  dataproduct_history_days),
 							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+
+		/*
+		 * Times are compared in seconds since the epoch, as numeric (which
+		 * has infinities), never with timestamp + interval: whatever the
+		 * catalog holds (a million-year interval, of either sign, or an
+		 * infinite timestamp), nothing here can overflow, so one output
+		 * cannot stop the scheduler.  A month counts 30.4375 days.
+		 */
 		dataproduct_spi_exec(
 							 "WITH RECURSIVE reads(output_id, upstream) AS ("
 							 "  SELECT os.output_id, up.output_id"
@@ -353,17 +361,25 @@ due_outputs(List **due, long *wait_ms)
 							 " state AS ("
 							 "  SELECT o.output_id, (SELECT max(d) FROM depth WHERE depth.output_id = o.output_id) AS d,"
 							 "         o.status = 'empty'"
-							 "         OR (o.mode = 'incremental' AND (dataproduct.pending_changes(o.view)).pending > 0)"
-							 "         OR (coalesce(o.schedule, '0') > '0'"
-							 "             AND pg_catalog.now() >= coalesce(o.last_refresh, '-infinity') + o.schedule) AS wants,"
-							 "         greatest(o.last_refresh + o.min_interval, o.next_retry) AS held_until,"
-							 "         CASE WHEN coalesce(o.schedule, '0') > '0' THEN o.last_refresh + o.schedule END AS scheduled"
+							 "         OR (o.mode = 'incremental' AND (dataproduct.pending_changes(o.view)).pending > 0) AS changed,"
+							 "         extract(epoch FROM pg_catalog.now()) AS now_s,"
+							 "         extract(epoch FROM o.last_refresh) AS last_s,"
+							 "         extract(epoch FROM o.min_interval) AS min_s,"
+							 "         CASE WHEN coalesce(o.schedule, '0') > '0' THEN extract(epoch FROM o.schedule) END AS every_s,"
+							 "         extract(epoch FROM o.next_retry) AS retry_s"
 							 "    FROM dataproduct.output o JOIN dataproduct.product p USING (product_id)"
-							 "   WHERE p.status <> 'retired')"
-							 " SELECT output_id, d, wants AND pg_catalog.now() >= coalesce(held_until, '-infinity'),"
-							 "        (extract(epoch FROM least(CASE WHEN wants THEN held_until END, scheduled)"
-							 "                 - pg_catalog.now()) * 1000)::pg_catalog.int8"
-							 "   FROM state ORDER BY d, output_id",
+							 "   WHERE p.status <> 'retired'),"
+							 " timing AS ("
+							 "  SELECT output_id, d, now_s,"
+							 "         coalesce(changed OR (every_s IS NOT NULL"
+							 "                  AND now_s >= coalesce(last_s, '-Infinity') + every_s), false) AS wants,"
+							 "         greatest(last_s + min_s, retry_s) AS held_until,"
+							 "         last_s + every_s AS scheduled"
+							 "    FROM state)"
+							 " SELECT output_id, d, wants AND now_s >= coalesce(held_until, '-Infinity'),"
+							 "        (least(greatest(least(CASE WHEN wants THEN held_until END, scheduled) - now_s, 0),"
+							 "               86400) * 1000)::pg_catalog.int8"
+							 "   FROM timing ORDER BY d, output_id",
 							 0, NULL, NULL, NULL, SPI_OK_SELECT);
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -588,10 +604,12 @@ refresh_in_worker(int64 output_id)
 		dataproduct_spi_connect();
 		dataproduct_record_failed_checks();
 		dataproduct_become_catalog_owner(&saved);
+		/* the backoff's exponent is bounded: any failures count works */
 		dataproduct_spi_exec("UPDATE dataproduct.output"
-							 "   SET failures = failures + 1, last_error = $2,"
+							 "   SET failures = least(failures, 2147483646) + 1, last_error = $2,"
 							 "       last_error_at = pg_catalog.now(),"
-							 "       next_retry = pg_catalog.now() + least(interval '1 second' * power(2, failures), interval '1 hour')"
+							 "       next_retry = pg_catalog.now() + least(interval '1 second'"
+							 "                    * power(2, least(greatest(failures, 0), 12)), interval '1 hour')"
 							 " WHERE output_id = $1",
 							 2, argtypes, values, NULL, SPI_OK_UPDATE);
 		dataproduct_spi_exec("INSERT INTO dataproduct.refresh_history"
