@@ -21,6 +21,9 @@
  *     dataproduct_internal.  Databases updated from 0.1.0 were installed
  *     already; this script does not check them.
  *   - the schedulers are woken at commit (below).
+ *   - failed automatic refreshes record their SQLSTATE (new columns
+ *     output.last_error_code and refresh_history.error_code, which the
+ *     0.2.0 worker writes).
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -33,3 +36,13 @@
  * effect at commit, so where it stands in the script does not matter.
  */
 SELECT dataproduct.wake_workers();
+
+/* ------------------------------------------------------------------------
+ * Errors of refreshes: their SQLSTATE
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE dataproduct.output ADD COLUMN last_error_code text;
+COMMENT ON COLUMN dataproduct.output.last_error_code IS
+  'SQLSTATE of the last failed automatic refresh (meaningful while last_error is set)';
+ALTER TABLE dataproduct.refresh_history ADD COLUMN error_code text;
+COMMENT ON COLUMN dataproduct.refresh_history.error_code IS 'SQLSTATE of the error, when it failed';

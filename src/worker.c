@@ -475,9 +475,10 @@ dataproduct_scheduler_main(Datum arg)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	installed = OidIsValid(get_extension_oid("pg_dataproduct", true));
+	/* the catalog this library writes is 0.2.0's (output.last_error_code) */
 	if (installed &&
-		!OidIsValid(get_relname_relid("refresh_history",
-									  get_namespace_oid("dataproduct", false))))
+		get_attnum(get_relname_relid("output", get_namespace_oid("dataproduct", false)),
+				   "last_error_code") == InvalidAttrNumber)
 	{
 		ereport(LOG,
 				(errmsg("pg_dataproduct in database \"%s\" is older than its library; outputs there are not refreshed automatically",
@@ -581,9 +582,9 @@ refresh_by_id_cb(void *arg)
  * refresh_in_worker
  *		Refresh an output from a background worker, inside the worker's
  *		transaction: in a subtransaction, so that a failure is recorded (with
- *		its error, and a retry after an exponential backoff: 1 s, 2 s, 4 s,
- *		... up to an hour) instead of ending the worker, and nothing of the
- *		failed refresh remains.
+ *		its error and SQLSTATE, and a retry after an exponential backoff: 1 s,
+ *		2 s, 4 s, ... up to an hour) instead of ending the worker, and nothing
+ *		of the failed refresh remains.
  */
 static void
 refresh_in_worker(int64 output_id)
@@ -593,9 +594,10 @@ refresh_in_worker(int64 output_id)
 
 	if (edata != NULL)
 	{
-		Oid			argtypes[2] = {INT8OID, TEXTOID};
-		Datum		values[2] = {Int64GetDatum(output_id),
-		CStringGetTextDatum(edata->message)};
+		Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		values[3] = {Int64GetDatum(output_id),
+			CStringGetTextDatum(edata->message),
+		CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode))};
 		DpSavedUser saved;
 
 		ereport(LOG,
@@ -606,17 +608,18 @@ refresh_in_worker(int64 output_id)
 		dataproduct_become_catalog_owner(&saved);
 		/* the backoff's exponent is bounded: any failures count works */
 		dataproduct_spi_exec("UPDATE dataproduct.output"
-							 "   SET failures = least(failures, 2147483646) + 1, last_error = $2,"
+							 "   SET failures = least(failures, 2147483646) + 1,"
+							 "       last_error = $2, last_error_code = $3,"
 							 "       last_error_at = pg_catalog.now(),"
 							 "       next_retry = pg_catalog.now() + least(interval '1 second'"
 							 "                    * power(2, least(greatest(failures, 0), 12)), interval '1 hour')"
 							 " WHERE output_id = $1",
-							 2, argtypes, values, NULL, SPI_OK_UPDATE);
+							 3, argtypes, values, NULL, SPI_OK_UPDATE);
 		dataproduct_spi_exec("INSERT INTO dataproduct.refresh_history"
-							 " (output_id, started_at, finished_at, error, by_worker)"
-							 " SELECT $1, pg_catalog.now(), pg_catalog.clock_timestamp(), $2, true"
+							 " (output_id, started_at, finished_at, error, error_code, by_worker)"
+							 " SELECT $1, pg_catalog.now(), pg_catalog.clock_timestamp(), $2, $3, true"
 							 "  WHERE EXISTS (SELECT 1 FROM dataproduct.output WHERE output_id = $1)",
-							 2, argtypes, values, NULL, SPI_OK_INSERT);
+							 3, argtypes, values, NULL, SPI_OK_INSERT);
 		dataproduct_restore_user(&saved);
 		dataproduct_spi_finish();
 	}
