@@ -35,6 +35,8 @@
  *     and refreshes lose their grants to PUBLIC: roles read them through
  *     the views (new: dataproduct.refreshes), the extension's C lookups
  *     read them as the catalog owner.
+ *   - search() indexes bounded prefixes (65536 characters of each text, 1024
+ *     of the query), so one huge description cannot make it fail.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -469,47 +471,57 @@ $fn$;
 COMMENT ON FUNCTION dataproduct.health(text) IS
   'A product''s health (healthy, warning, stale, failing) and the reasons, from its refreshes, checks and freshness promise; error texts only for roles that may read the output; a product the current role may not see does not exist';
 
+/*
+ * search() indexes bounded prefixes: the first 65536 characters of each
+ * description, comment and tag list, and of the names, and the first 1024
+ * characters of the query (dataproduct.word_similarity reads bounded
+ * prefixes too).  One huge description cannot make it fail, or slow, for
+ * everyone.  substr() reads only the prefix of a compressed or toasted value.
+ */
 CREATE OR REPLACE FUNCTION dataproduct.search(query text)
 RETURNS TABLE (kind text, address text, rank real, owner regrole, status text,
                health text, description text)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-  WITH docs AS (
+  WITH q AS (
+    SELECT substr(search.query, 1, 1024) AS words),
+  docs AS (
     SELECT 'product'::text AS kind, p.address, p.product_id,
            p.owner, p.status, p.description,
            setweight(to_tsvector('simple', replace(p.domain || ' ' || p.name, '_', ' ')), 'A') ||
-           setweight(to_tsvector('simple', array_to_string(p.tags, ' ')), 'A') ||
-           setweight(to_tsvector('english', coalesce(p.description, '')), 'B') AS doc,
-           p.domain || ' ' || p.name || ' ' || array_to_string(p.tags, ' ') AS names,
-           coalesce(p.description, '') AS prose
+           setweight(to_tsvector('simple', substr(array_to_string(p.tags, ' '), 1, 65536)), 'A') ||
+           setweight(to_tsvector('english', coalesce(substr(p.description, 1, 65536), '')), 'B') AS doc,
+           p.domain || ' ' || p.name || ' ' || substr(array_to_string(p.tags, ' '), 1, 65536) AS names,
+           coalesce(substr(p.description, 1, 65536), '') AS prose
       FROM dataproduct.visible_product p
     UNION ALL
     SELECT 'output', o.view::text, o.product_id, p.owner, p.status, o.description,
            setweight(to_tsvector('simple', replace(o.name, '_', ' ')), 'A') ||
-           setweight(to_tsvector('english', coalesce(o.description, '')), 'B') ||
+           setweight(to_tsvector('english', coalesce(substr(o.description, 1, 65536), '')), 'B') ||
            setweight(to_tsvector('simple', replace(coalesce(c.names, ''), '_', ' ')), 'C') ||
            setweight(to_tsvector('english', coalesce(c.comments, '')), 'D'),
            o.name || ' ' || coalesce(c.names, ''),
-           coalesce(o.description, '') || ' ' || coalesce(c.comments, '')
+           coalesce(substr(o.description, 1, 65536), '') || ' ' || coalesce(c.comments, '')
       FROM dataproduct.visible_output o
       JOIN dataproduct.visible_product p USING (product_id)
       LEFT JOIN LATERAL (
-        SELECT string_agg(a.attname, ' ') AS names,
-               string_agg(col_description(a.attrelid, a.attnum), ' ') AS comments
+        SELECT substr(string_agg(a.attname, ' '), 1, 65536) AS names,
+               substr(string_agg(substr(col_description(a.attrelid, a.attnum), 1, 65536), ' '),
+                      1, 65536) AS comments
           FROM pg_attribute a
          WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped) c ON true),
   scored AS (
     SELECT docs.*,
-           ts_rank(doc, websearch_to_tsquery('english', search.query))
-             + CASE WHEN lower(docs.address) = lower(search.query)
-                      OR split_part(docs.address, '.', 2) = lower(search.query) THEN 1 ELSE 0 END
-             + 0.5 * dataproduct.word_similarity(search.query, docs.names)
-             + 0.1 * dataproduct.word_similarity(search.query, docs.prose) AS score,
-           doc @@ websearch_to_tsquery('english', search.query) AS matches,
-           greatest(dataproduct.word_similarity(search.query, docs.names),
-                    dataproduct.word_similarity(search.query, docs.prose)) AS fuzzy
-      FROM docs)
+           ts_rank(doc, websearch_to_tsquery('english', q.words))
+             + CASE WHEN lower(docs.address) = lower(q.words)
+                      OR split_part(docs.address, '.', 2) = lower(q.words) THEN 1 ELSE 0 END
+             + 0.5 * dataproduct.word_similarity(q.words, docs.names)
+             + 0.1 * dataproduct.word_similarity(q.words, docs.prose) AS score,
+           doc @@ websearch_to_tsquery('english', q.words) AS matches,
+           greatest(dataproduct.word_similarity(q.words, docs.names),
+                    dataproduct.word_similarity(q.words, docs.prose)) AS fuzzy
+      FROM docs, q)
   SELECT s.kind, s.address, round(s.score::numeric, 4)::real, s.owner, s.status,
          (dataproduct.health(p.address)).status, s.description
     FROM scored s
@@ -518,7 +530,7 @@ AS $fn$
    ORDER BY s.score DESC, s.address
 $fn$;
 COMMENT ON FUNCTION dataproduct.search(text) IS
-  'Products and outputs ranked by relevance: full-text search over names, tags, descriptions, column names and comments, with trigram similarity for typos; only those the current role may see';
+  'Products and outputs ranked by relevance: full-text search over names, tags, descriptions, column names and comments (their first 65536 characters; the query''s first 1024), with trigram similarity for typos; only those the current role may see';
 
 CREATE OR REPLACE FUNCTION dataproduct.describe(product text)
 RETURNS jsonb
