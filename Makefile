@@ -47,7 +47,7 @@ PGFILEDESC = "pg_dataproduct - data products served from operational tables"
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental discovery quality drop
+REGRESS = declare errors lifecycle privileges lineage refresh incremental discovery quality drop catalog_security
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency
