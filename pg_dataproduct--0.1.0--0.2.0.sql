@@ -27,6 +27,22 @@
  *     captured in full (below);
  *   - refresh() counts rows deleted plus rows inserted (comments below);
  *   - the schedulers are woken at commit (below).
+ *   - one visibility rule for the whole catalog: a role sees the products
+ *     that are published, that it owns (is a member of the owner) or that
+ *     have an output it may read, and their outputs, lineage, freshness,
+ *     checks and refreshes; nothing else (dataproduct.visible_product
+ *     states the rule once; health() of an invisible product fails as
+ *     describe() does).  Error texts of refreshes, which may quote source
+ *     values, are shown only to roles that may read the output; others see
+ *     that the refresh failed, and its SQLSTATE (new columns
+ *     output.last_error_code and refresh_history.error_code, which the
+ *     0.2.0 worker writes; outputs gains last_error_code, checks gains
+ *     product).  The tables describing domains, products, outputs, checks
+ *     and refreshes lose their grants to PUBLIC: roles read them through
+ *     the views (new: dataproduct.refreshes), the extension's C lookups
+ *     read them as the catalog owner.
+ *   - search() indexes bounded prefixes (65536 characters of each text, 1024
+ *     of the query), so one huge description cannot make it fail.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -178,3 +194,558 @@ BEGIN
 	END LOOP;
 END
 $domains$;
+
+/* ------------------------------------------------------------------------
+ * Errors of refreshes: their SQLSTATE, shown to everyone who sees the output
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE dataproduct.output ADD COLUMN last_error_code text;
+COMMENT ON COLUMN dataproduct.output.last_error_code IS
+  'SQLSTATE of the last failed automatic refresh (meaningful while last_error is set)';
+ALTER TABLE dataproduct.refresh_history ADD COLUMN error_code text;
+COMMENT ON COLUMN dataproduct.refresh_history.error_code IS 'SQLSTATE of the error, when it failed';
+COMMENT ON COLUMN dataproduct.output.last_error IS
+  'Error of the last failed automatic refresh, until one succeeds; it may quote source values, so the views show it only to roles that may read the output';
+COMMENT ON COLUMN dataproduct.refresh_history.error IS
+  'The error, when it failed (failures are recorded by the background worker); it may quote source values, so dataproduct.refreshes shows it only to roles that may read the output';
+
+/* ------------------------------------------------------------------------
+ * The catalog tables are read through the views
+ *
+ * 0.1.0 granted SELECT on them to PUBLIC, so draft products, their
+ * descriptions and the error texts of every refresh were readable by every
+ * role.  The change logs' tables (source, output_source) keep their grant:
+ * they name only captured relations (which pg_trigger shows anyway) and
+ * internal ids, and capture reads them as the role running ALTER TABLE.
+ * ------------------------------------------------------------------------ */
+
+REVOKE SELECT ON dataproduct.domain, dataproduct.product, dataproduct.output,
+                 dataproduct.refresh_history, dataproduct.quality_check FROM PUBLIC;
+COMMENT ON TABLE dataproduct.check_result IS
+  'Every run of every check, kept for dataproduct.history_retention; read it through dataproduct.check_results';
+
+/*
+ * The visibility rule, stated once.  The views below are owned by the
+ * extension's owner, so they read the catalog tables with its rights, while
+ * current_user, in the rule, is the role querying them; security_barrier
+ * keeps a role's own conditions (a function that prints its arguments) from
+ * seeing rows the rule filters out.
+ */
+CREATE VIEW dataproduct.visible_product WITH (security_barrier) AS
+SELECT p.product_id,
+       p.domain_id,
+       d.name AS domain,
+       p.name,
+       d.name || '.' || p.name AS address,
+       p.owner,
+       p.description,
+       p.version,
+       p.status,
+       p.tags,
+       p.contact,
+       p.max_staleness,
+       p.created_at,
+       p.updated_at
+  FROM dataproduct.product p
+  JOIN dataproduct.domain d USING (domain_id)
+ WHERE p.status = 'published'
+    OR pg_catalog.pg_has_role(p.owner, 'USAGE')
+    OR EXISTS (SELECT 1 FROM dataproduct.output o
+                WHERE o.product_id = p.product_id
+                  AND pg_catalog.has_table_privilege(o.view, 'SELECT'));
+COMMENT ON VIEW dataproduct.visible_product IS
+  'The rows of dataproduct.product that the current role may see: published products, those it owns (member of the owner role), those with an output it may read; the catalog views, search(), describe() and health() read products only through it (query dataproduct.products instead)';
+COMMENT ON COLUMN dataproduct.visible_product.product_id IS 'Internal identifier';
+COMMENT ON COLUMN dataproduct.visible_product.domain_id IS 'Domain the product belongs to';
+COMMENT ON COLUMN dataproduct.visible_product.domain IS 'Domain name';
+COMMENT ON COLUMN dataproduct.visible_product.name IS 'Product name within its domain';
+COMMENT ON COLUMN dataproduct.visible_product.address IS 'Product address: domain.name';
+COMMENT ON COLUMN dataproduct.visible_product.owner IS 'Role owning the product';
+COMMENT ON COLUMN dataproduct.visible_product.description IS 'Purpose of the product';
+COMMENT ON COLUMN dataproduct.visible_product.version IS 'Semantic version';
+COMMENT ON COLUMN dataproduct.visible_product.status IS 'Lifecycle status';
+COMMENT ON COLUMN dataproduct.visible_product.tags IS 'Tags for discovery';
+COMMENT ON COLUMN dataproduct.visible_product.contact IS 'How to reach the owning team';
+COMMENT ON COLUMN dataproduct.visible_product.max_staleness IS 'Freshness promise';
+COMMENT ON COLUMN dataproduct.visible_product.created_at IS 'When the product was declared';
+COMMENT ON COLUMN dataproduct.visible_product.updated_at IS 'When the declaration last changed';
+GRANT SELECT ON dataproduct.visible_product TO PUBLIC;
+
+/*
+ * The outputs of the visible products, with the rule for error texts
+ * stated once: readable is whether the current role may read the output
+ * (SELECT on its view, or membership of the owner role); the others get
+ * last_error as "error (SQLSTATE xxxxx)".
+ */
+CREATE VIEW dataproduct.visible_output WITH (security_barrier) AS
+SELECT o.output_id,
+       o.product_id,
+       p.address AS product,
+       o.name,
+       o.view,
+       o.mode,
+       o.refresh_mode,
+       o.mode_reason,
+       o.description,
+       o.definition,
+       o.status,
+       o.min_interval,
+       o.schedule,
+       o.failures,
+       CASE WHEN r.readable THEN o.last_error
+            WHEN o.last_error IS NOT NULL
+            THEN coalesce('error (SQLSTATE ' || o.last_error_code || ')', 'error') END AS last_error,
+       CASE WHEN o.last_error IS NOT NULL THEN o.last_error_code END AS last_error_code,
+       o.last_error_at,
+       o.next_retry,
+       o.last_refresh,
+       o.last_refresh_kind,
+       o.refresh_ms,
+       o.rows_changed,
+       o.row_count,
+       o.created_at,
+       r.readable
+  FROM dataproduct.output o
+  JOIN dataproduct.visible_product p USING (product_id)
+  CROSS JOIN LATERAL (SELECT coalesce(pg_catalog.has_table_privilege(o.view, 'SELECT'), false)
+                             OR pg_catalog.pg_has_role(p.owner, 'USAGE') AS readable) r;
+COMMENT ON VIEW dataproduct.visible_output IS
+  'The rows of dataproduct.output of the products the current role may see, error texts only where it may read the output; the catalog views, search(), describe() and health() read outputs only through it (query dataproduct.outputs instead)';
+COMMENT ON COLUMN dataproduct.visible_output.output_id IS 'Internal identifier';
+COMMENT ON COLUMN dataproduct.visible_output.product_id IS 'Product the output belongs to';
+COMMENT ON COLUMN dataproduct.visible_output.product IS 'Address of the product';
+COMMENT ON COLUMN dataproduct.visible_output.name IS 'Output name';
+COMMENT ON COLUMN dataproduct.visible_output.view IS 'The view consumers query';
+COMMENT ON COLUMN dataproduct.visible_output.mode IS 'Refresh mode in use';
+COMMENT ON COLUMN dataproduct.visible_output.refresh_mode IS 'Refresh mode asked for';
+COMMENT ON COLUMN dataproduct.visible_output.mode_reason IS 'Why the output is refreshed in full, when it is';
+COMMENT ON COLUMN dataproduct.visible_output.description IS 'What the output contains';
+COMMENT ON COLUMN dataproduct.visible_output.definition IS 'The output query as declared';
+COMMENT ON COLUMN dataproduct.visible_output.status IS 'empty or ok';
+COMMENT ON COLUMN dataproduct.visible_output.min_interval IS 'Minimum time between automatic refreshes';
+COMMENT ON COLUMN dataproduct.visible_output.schedule IS 'Periodic automatic refresh, if any';
+COMMENT ON COLUMN dataproduct.visible_output.failures IS 'Automatic refreshes failed in a row';
+COMMENT ON COLUMN dataproduct.visible_output.last_error IS 'Error of the last failed automatic refresh: its text where readable, else "error (SQLSTATE ...)"';
+COMMENT ON COLUMN dataproduct.visible_output.last_error_code IS 'SQLSTATE of that error';
+COMMENT ON COLUMN dataproduct.visible_output.last_error_at IS 'When the last automatic refresh failed';
+COMMENT ON COLUMN dataproduct.visible_output.next_retry IS 'When the worker retries after a failure';
+COMMENT ON COLUMN dataproduct.visible_output.last_refresh IS 'Start of the last successful refresh';
+COMMENT ON COLUMN dataproduct.visible_output.last_refresh_kind IS 'full, rebuild or incremental';
+COMMENT ON COLUMN dataproduct.visible_output.refresh_ms IS 'Duration of the last successful refresh in milliseconds';
+COMMENT ON COLUMN dataproduct.visible_output.rows_changed IS 'Rows inserted plus deleted by the last refresh';
+COMMENT ON COLUMN dataproduct.visible_output.row_count IS 'Rows in the output after the last refresh';
+COMMENT ON COLUMN dataproduct.visible_output.created_at IS 'When the output was declared';
+COMMENT ON COLUMN dataproduct.visible_output.readable IS 'Whether the current role may read the output (SELECT on its view, or membership of the owner role), and so see error texts and samples';
+GRANT SELECT ON dataproduct.visible_output TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * The catalog views, on the rule (same columns; outputs and checks gain
+ * columns at the end, so views of users over them stay valid).  Those that
+ * join catalog tables to the visible rows are security barriers too: a
+ * role's conditions on them (lineage's source, say) are evaluated only on
+ * the rows it may see.
+ * ------------------------------------------------------------------------ */
+
+CREATE OR REPLACE VIEW dataproduct.domains AS
+SELECT d.name AS domain,
+       d.owner,
+       d.description,
+       d.schema,
+       (SELECT count(*) FROM dataproduct.visible_product p WHERE p.domain_id = d.domain_id) AS products,
+       d.created_at
+  FROM dataproduct.domain d;
+COMMENT ON COLUMN dataproduct.domains.products IS 'Number of products in the domain that the current role may see';
+
+CREATE OR REPLACE VIEW dataproduct.products WITH (security_barrier) AS
+SELECT p.address AS product,
+       p.domain,
+       p.name,
+       p.owner,
+       p.description,
+       p.version,
+       p.status,
+       p.tags,
+       p.contact,
+       (SELECT count(*) FROM dataproduct.output o WHERE o.product_id = p.product_id) AS outputs,
+       p.max_staleness,
+       p.created_at,
+       p.updated_at,
+       (dataproduct.health(p.address)).status AS health
+  FROM dataproduct.visible_product p;
+COMMENT ON VIEW dataproduct.products IS
+  'Data products, addressed as domain.name: those the current role may see (published, owned by a role it is a member of, or with an output it may read)';
+
+CREATE OR REPLACE VIEW dataproduct.outputs WITH (security_barrier) AS
+SELECT o.view AS output,
+       o.product,
+       o.name,
+       o.mode,
+       o.refresh_mode AS requested_mode,
+       o.mode_reason,
+       o.status,
+       o.last_refresh,
+       o.last_refresh_kind,
+       o.refresh_ms,
+       o.min_interval,
+       o.schedule,
+       o.failures,
+       o.last_error,
+       o.next_retry,
+       o.rows_changed,
+       o.row_count,
+       o.description,
+       o.definition,
+       o.created_at,
+       o.last_error_code
+  FROM dataproduct.visible_output o;
+COMMENT ON VIEW dataproduct.outputs IS
+  'Output ports of the products the current role may see, with their refresh mode and the state of their last refresh';
+COMMENT ON COLUMN dataproduct.outputs.last_error IS
+  'Error of the last failed automatic refresh, until one succeeds: its text for roles that may read the output (it may quote source values), else "error (SQLSTATE ...)"';
+COMMENT ON COLUMN dataproduct.outputs.last_error_code IS 'SQLSTATE of the last failed automatic refresh, until one succeeds';
+
+CREATE OR REPLACE VIEW dataproduct.lineage WITH (security_barrier) AS
+WITH RECURSIVE
+rule_reads(view_oid, relid) AS (
+    SELECT DISTINCT r.ev_class, dep.refobjid
+      FROM pg_catalog.pg_rewrite r
+      JOIN pg_catalog.pg_depend dep
+        ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+       AND dep.objid = r.oid
+       AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND dep.refobjid <> r.ev_class
+       AND dep.deptype = 'n'
+),
+reads(output_id, relid, via, depth) AS (
+    SELECT o.output_id, rr.relid, NULL::pg_catalog.oid, 1
+      FROM dataproduct.output o
+      JOIN rule_reads rr ON rr.view_oid = o.query_view
+    UNION
+    SELECT rd.output_id, rr.relid, rd.relid, rd.depth + 1
+      FROM reads rd
+      JOIN pg_catalog.pg_class c ON c.oid = rd.relid AND c.relkind = 'v'
+      JOIN rule_reads rr ON rr.view_oid = c.oid
+     WHERE NOT EXISTS (SELECT 1 FROM dataproduct.output o2 WHERE o2.view = rd.relid)
+)
+SELECT o.view AS output,
+       o.product,
+       rd.relid::pg_catalog.regclass AS source,
+       CASE WHEN so.output_id IS NOT NULL THEN 'output'
+            ELSE CASE c.relkind
+                   WHEN 'r' THEN 'table'
+                   WHEN 'p' THEN 'partitioned table'
+                   WHEN 'v' THEN 'view'
+                   WHEN 'm' THEN 'materialized view'
+                   WHEN 'f' THEN 'foreign table'
+                   WHEN 'S' THEN 'sequence'
+                   ELSE c.relkind::text
+                 END
+       END AS source_kind,
+       sp.address AS source_product,
+       rd.via::pg_catalog.regclass AS via,
+       rd.depth
+  FROM reads rd
+  JOIN dataproduct.visible_output o ON o.output_id = rd.output_id
+  JOIN pg_catalog.pg_class c ON c.oid = rd.relid
+  LEFT JOIN dataproduct.output so ON so.view = rd.relid
+  LEFT JOIN dataproduct.visible_product sp ON sp.product_id = so.product_id;
+COMMENT ON VIEW dataproduct.lineage IS
+  'Every relation each output of the products the current role may see reads, derived from its analysed query and followed through plain views';
+COMMENT ON COLUMN dataproduct.lineage.source_product IS
+  'Product owning the source, when the source is another product''s output that the current role may see';
+
+CREATE OR REPLACE VIEW dataproduct.freshness WITH (security_barrier) AS
+SELECT o.view AS output,
+       o.product,
+       o.mode,
+       o.last_refresh,
+       pend.pending,
+       CASE WHEN o.mode = 'incremental' THEN coalesce(pg_catalog.now() - pend.oldest, '0') END AS staleness
+  FROM dataproduct.visible_output o
+  LEFT JOIN LATERAL dataproduct.pending_changes(o.view) pend ON true;
+COMMENT ON VIEW dataproduct.freshness IS
+  'Per output of the products the current role may see: captured changes committed but not yet applied, and the age of the oldest (staleness)';
+
+CREATE OR REPLACE VIEW dataproduct.check_results WITH (security_barrier) AS
+SELECT c.name AS check_name,
+       o.view AS output,
+       c.kind,
+       c.severity,
+       r.checked_at,
+       r.passed,
+       CASE WHEN r.observed NOT LIKE 'error:%' OR o.readable
+            THEN r.observed ELSE 'error' END AS observed,
+       CASE WHEN o.readable THEN r.sample END AS sample,
+       r.snapshot,
+       r.run_by,
+       r.incremental
+  FROM dataproduct.check_result r
+  JOIN dataproduct.quality_check c USING (check_id)
+  JOIN dataproduct.visible_output o USING (output_id);
+COMMENT ON VIEW dataproduct.check_results IS
+  'Every run of every quality check of the products the current role may see; samples of offending rows and error texts only for roles that may read the output';
+
+CREATE OR REPLACE VIEW dataproduct.checks WITH (security_barrier) AS
+SELECT o.view AS output,
+       c.name,
+       c.kind,
+       CASE WHEN c.params ? 'to_relation_oid'
+            THEN c.params || pg_catalog.jsonb_build_object('to_relation',
+                   (c.params ->> 'to_relation_oid')::pg_catalog.oid::pg_catalog.regclass::text)
+            ELSE c.params END - 'to_relation_oid' - 'values_literal' AS params,
+       c.severity,
+       c.description,
+       last.checked_at AS last_checked,
+       last.passed AS last_passed,
+       CASE WHEN last.observed NOT LIKE 'error:%' OR o.readable
+            THEN last.observed ELSE 'error' END AS last_observed,
+       o.product
+  FROM dataproduct.quality_check c
+  JOIN dataproduct.visible_output o USING (output_id)
+  LEFT JOIN LATERAL (SELECT r.checked_at, r.passed, r.observed
+                       FROM dataproduct.check_result r
+                      WHERE r.check_id = c.check_id
+                      ORDER BY r.result_id DESC LIMIT 1) last ON true;
+COMMENT ON VIEW dataproduct.checks IS
+  'Declared quality checks of the products the current role may see, with their latest result';
+COMMENT ON COLUMN dataproduct.checks.product IS 'Address of the product of the output checked';
+
+CREATE VIEW dataproduct.refreshes WITH (security_barrier) AS
+SELECT o.view AS output,
+       o.product,
+       h.started_at,
+       h.finished_at,
+       h.kind,
+       h.rows_changed,
+       h.row_count,
+       CASE WHEN o.readable THEN h.error
+            WHEN h.error IS NOT NULL
+            THEN coalesce('error (SQLSTATE ' || h.error_code || ')', 'error') END AS error,
+       h.error_code,
+       h.by_worker
+  FROM dataproduct.refresh_history h
+  JOIN dataproduct.visible_output o USING (output_id);
+COMMENT ON VIEW dataproduct.refreshes IS
+  'Every refresh of the outputs of the products the current role may see, successful or failed, kept for dataproduct.history_retention';
+COMMENT ON COLUMN dataproduct.refreshes.output IS 'The output refreshed';
+COMMENT ON COLUMN dataproduct.refreshes.product IS 'Address of its product';
+COMMENT ON COLUMN dataproduct.refreshes.started_at IS 'When the refresh started';
+COMMENT ON COLUMN dataproduct.refreshes.finished_at IS 'When it ended';
+COMMENT ON COLUMN dataproduct.refreshes.kind IS 'incremental, rebuild or full; NULL when it failed';
+COMMENT ON COLUMN dataproduct.refreshes.rows_changed IS 'Store rows inserted, updated or deleted';
+COMMENT ON COLUMN dataproduct.refreshes.row_count IS 'Store rows afterwards';
+COMMENT ON COLUMN dataproduct.refreshes.error IS
+  'The error, when it failed: its text for roles that may read the output (it may quote source values), else "error (SQLSTATE ...)"';
+COMMENT ON COLUMN dataproduct.refreshes.error_code IS 'SQLSTATE of the error, when it failed';
+COMMENT ON COLUMN dataproduct.refreshes.by_worker IS 'Whether the background worker ran it (else dataproduct.refresh)';
+GRANT SELECT ON dataproduct.refreshes TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * The discovery functions, on the rule (they run as the caller, so they
+ * read the catalog only through the views above)
+ * ------------------------------------------------------------------------ */
+
+CREATE OR REPLACE FUNCTION dataproduct.visible(product_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT EXISTS (SELECT 1 FROM dataproduct.visible_product v
+                  WHERE v.product_id = visible.product_id)
+$fn$;
+COMMENT ON FUNCTION dataproduct.visible(bigint) IS
+  'Whether the current role may see a product: published ones, those it owns, those with an output it may read (the rule of dataproduct.visible_product)';
+
+/*
+ * health() runs once per row of dataproduct.products: its statements keep
+ * one generic plan each (planning them through the security-barrier views
+ * costs more than running them, and a custom plan is no better here).
+ */
+CREATE OR REPLACE FUNCTION dataproduct.health(product text, OUT status text, OUT reasons text[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+  p record;
+BEGIN
+  SELECT vp.product_id, vp.address, vp.max_staleness INTO p FROM dataproduct.visible_product vp
+   WHERE vp.domain = split_part(health.product, '.', 1) AND vp.name = split_part(health.product, '.', 2)
+     AND vp.address = health.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', health.product),
+      HINT = 'Products are listed in dataproduct.products.';
+  END IF;
+  SELECT coalesce(array_agg(r.reason ORDER BY r.level, r.reason), '{}'),
+         coalesce(min(r.level), 9)
+    INTO reasons, status
+    FROM (SELECT 1 AS level, format('output %s: refreshes fail (%s): %s', o.view, o.failures, o.last_error) AS reason
+            FROM dataproduct.visible_output o
+           WHERE o.product_id = p.product_id AND o.last_error IS NOT NULL
+          UNION ALL
+          SELECT 2, format('output %s: %s behind its sources, promised at most %s', f.output,
+                           date_trunc('second', f.staleness), p.max_staleness)
+            FROM dataproduct.freshness f
+           WHERE f.product = p.address AND f.mode = 'incremental'
+             AND p.max_staleness IS NOT NULL AND f.staleness > p.max_staleness
+          UNION ALL
+          SELECT 2, format('output %s: last refreshed %s ago, promised at most %s', o.view,
+                           date_trunc('second', now() - o.last_refresh), p.max_staleness)
+            FROM dataproduct.visible_output o
+           WHERE o.product_id = p.product_id AND o.mode = 'full' AND p.max_staleness IS NOT NULL
+             AND now() - o.last_refresh > p.max_staleness
+          UNION ALL
+          SELECT CASE c.severity WHEN 'blocking' THEN 1 ELSE 3 END,
+                 format('output %s: check %s failed (%s)', c.output, c.name, c.last_observed)
+            FROM dataproduct.checks c
+           WHERE c.product = p.address AND NOT c.last_passed
+          UNION ALL
+          SELECT 3, format('output %s: not loaded yet', o.view)
+            FROM dataproduct.visible_output o
+           WHERE o.product_id = p.product_id AND o.status = 'empty'
+          UNION ALL
+          SELECT 3, 'no outputs'
+           WHERE NOT EXISTS (SELECT 1 FROM dataproduct.visible_output o
+                              WHERE o.product_id = p.product_id)) r;
+  status := CASE status WHEN '1' THEN 'failing' WHEN '2' THEN 'stale'
+                        WHEN '3' THEN 'warning' ELSE 'healthy' END;
+  RETURN;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.health(text) IS
+  'A product''s health (healthy, warning, stale, failing) and the reasons, from its refreshes, checks and freshness promise; error texts only for roles that may read the output; a product the current role may not see does not exist';
+
+/*
+ * search() indexes bounded prefixes: the first 65536 characters of each
+ * description, comment and tag list, and of the names, and the first 1024
+ * characters of the query (dataproduct.word_similarity reads bounded
+ * prefixes too).  One huge description cannot make it fail, or slow, for
+ * everyone.  substr() reads only the prefix of a compressed or toasted value.
+ */
+CREATE OR REPLACE FUNCTION dataproduct.search(query text)
+RETURNS TABLE (kind text, address text, rank real, owner regrole, status text,
+               health text, description text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  WITH q AS (
+    SELECT substr(search.query, 1, 1024) AS words),
+  docs AS (
+    SELECT 'product'::text AS kind, p.address, p.product_id,
+           p.owner, p.status, p.description,
+           setweight(to_tsvector('simple', replace(p.domain || ' ' || p.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('simple', substr(array_to_string(p.tags, ' '), 1, 65536)), 'A') ||
+           setweight(to_tsvector('english', coalesce(substr(p.description, 1, 65536), '')), 'B') AS doc,
+           p.domain || ' ' || p.name || ' ' || substr(array_to_string(p.tags, ' '), 1, 65536) AS names,
+           coalesce(substr(p.description, 1, 65536), '') AS prose
+      FROM dataproduct.visible_product p
+    UNION ALL
+    SELECT 'output', o.view::text, o.product_id, p.owner, p.status, o.description,
+           setweight(to_tsvector('simple', replace(o.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('english', coalesce(substr(o.description, 1, 65536), '')), 'B') ||
+           setweight(to_tsvector('simple', replace(coalesce(c.names, ''), '_', ' ')), 'C') ||
+           setweight(to_tsvector('english', coalesce(c.comments, '')), 'D'),
+           o.name || ' ' || coalesce(c.names, ''),
+           coalesce(substr(o.description, 1, 65536), '') || ' ' || coalesce(c.comments, '')
+      FROM dataproduct.visible_output o
+      JOIN dataproduct.visible_product p USING (product_id)
+      LEFT JOIN LATERAL (
+        SELECT substr(string_agg(a.attname, ' '), 1, 65536) AS names,
+               substr(string_agg(substr(col_description(a.attrelid, a.attnum), 1, 65536), ' '),
+                      1, 65536) AS comments
+          FROM pg_attribute a
+         WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped) c ON true),
+  scored AS (
+    SELECT docs.*,
+           ts_rank(doc, websearch_to_tsquery('english', q.words))
+             + CASE WHEN lower(docs.address) = lower(q.words)
+                      OR split_part(docs.address, '.', 2) = lower(q.words) THEN 1 ELSE 0 END
+             + 0.5 * dataproduct.word_similarity(q.words, docs.names)
+             + 0.1 * dataproduct.word_similarity(q.words, docs.prose) AS score,
+           doc @@ websearch_to_tsquery('english', q.words) AS matches,
+           greatest(dataproduct.word_similarity(q.words, docs.names),
+                    dataproduct.word_similarity(q.words, docs.prose)) AS fuzzy
+      FROM docs, q)
+  SELECT s.kind, s.address, round(s.score::numeric, 4)::real, s.owner, s.status,
+         (dataproduct.health(p.address)).status, s.description
+    FROM scored s
+    JOIN dataproduct.visible_product p USING (product_id)
+   WHERE s.matches OR s.fuzzy >= 0.4
+   ORDER BY s.score DESC, s.address
+$fn$;
+COMMENT ON FUNCTION dataproduct.search(text) IS
+  'Products and outputs ranked by relevance: full-text search over names, tags, descriptions, column names and comments (their first 65536 characters; the query''s first 1024), with trigram similarity for typos; only those the current role may see';
+
+CREATE OR REPLACE FUNCTION dataproduct.describe(product text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = iso_8601
+AS $fn$
+DECLARE
+  p record;
+  result jsonb;
+BEGIN
+  SELECT vp.* INTO p FROM dataproduct.visible_product vp
+   WHERE vp.domain = split_part(describe.product, '.', 1) AND vp.name = split_part(describe.product, '.', 2)
+     AND vp.address = describe.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', describe.product),
+      HINT = 'Products are listed in dataproduct.products; search them with dataproduct.search().';
+  END IF;
+  SELECT jsonb_build_object(
+    'product', p.address,
+    'domain', p.domain,
+    'name', p.name,
+    'owner', p.owner::text,
+    'description', p.description,
+    'version', p.version,
+    'status', p.status,
+    'tags', to_jsonb(p.tags),
+    'contact', p.contact,
+    'freshness_promise', p.max_staleness::text,
+    'health', (SELECT to_jsonb(h) FROM dataproduct.health(p.address) h),
+    'outputs', coalesce((
+      SELECT jsonb_agg(jsonb_build_object(
+               'output', o.view::text,
+               'description', o.description,
+               'mode', o.mode,
+               'status', o.status,
+               'last_refresh', o.last_refresh,
+               'staleness', f.staleness::text,
+               'pending_changes', f.pending,
+               'columns', (SELECT jsonb_agg(jsonb_build_object(
+                                    'name', a.attname,
+                                    'type', format_type(a.atttypid, a.atttypmod),
+                                    'description', col_description(a.attrelid, a.attnum))
+                                  ORDER BY a.attnum)
+                             FROM pg_attribute a
+                            WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped),
+               'reads', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'source', l.source::text, 'kind', l.source_kind,
+                                    'product', l.source_product, 'via', l.via::text)
+                                  ORDER BY l.depth, l.source::text), '[]')
+                           FROM dataproduct.lineage l WHERE l.output = o.view),
+               'checks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'name', c.name, 'kind', c.kind, 'params', c.params,
+                                    'severity', c.severity, 'description', c.description,
+                                    'last_checked', c.last_checked, 'passed', c.last_passed,
+                                    'observed', c.last_observed)
+                                  ORDER BY c.name), '[]')
+                            FROM dataproduct.checks c WHERE c.output = o.view))
+             ORDER BY o.output_id)
+        FROM dataproduct.visible_output o
+        LEFT JOIN dataproduct.freshness f ON f.output = o.view
+       WHERE o.product_id = p.product_id), '[]'),
+    'read_by', coalesce((
+      SELECT jsonb_agg(DISTINCT jsonb_build_object('output', l.output::text, 'product', l.product))
+        FROM dataproduct.lineage l
+       WHERE l.source_product = p.address AND l.product <> p.address), '[]'))
+    INTO result;
+  RETURN result;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.describe(text) IS
+  'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, outputs with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';

@@ -1,10 +1,10 @@
 /*
  * demo/explore.sql
  *
- * The catalog, as anyone connected to the database sees it (the catalog
- * views are readable by every role), then a session of an analyst: find
- * products, query them, and run into the walls that protect the systems of
- * record and the products nobody granted.
+ * The catalog, as a superuser sees it (the catalog views are readable by
+ * every role, each seeing the products it may), then a session of an
+ * analyst: find products, query them, and run into the walls that protect
+ * the systems of record and the products nobody granted.
  *
  * Run by demo/run.sh after demo/workload.sql, as a superuser who switches to
  * the analyst role with SET ROLE.
@@ -51,6 +51,11 @@ SELECT source AS output, source_product AS "owned by", output AS "read by", prod
  ORDER BY source::text, output::text;
 
 -- ---------------------------------------------------------------------------
+-- the store behind player.daily_track_plays, for the analyst to try below (the
+-- catalog tables themselves are read only through the catalog views)
+SELECT set_config('demo.daily_store', store::text, false) AS daily_store
+  FROM dataproduct.output WHERE view = 'player.daily_track_plays'::regclass \gset
+
 \echo '--- an analyst logs in (SET ROLE analyst)'
 SET ROLE analyst;
 SELECT current_user AS "connected as";
@@ -134,8 +139,7 @@ DECLARE
         'SELECT count(*) FROM accounts_sor.accounts',
         'SELECT count(*) FROM player.device_daily',
         format('SELECT count(*) FROM %s',  -- the store table behind player.daily_track_plays
-               (SELECT store FROM dataproduct.output
-                 WHERE view = 'player.daily_track_plays'::regclass)),
+               current_setting('demo.daily_store')),
         'SELECT dataproduct.refresh(''billing.mrr_by_plan'')',
         'SELECT dataproduct.alter_product(''billing.revenue'', status => ''deprecated'')'];
 BEGIN

@@ -53,7 +53,8 @@ DELETE FROM dataproduct.output;
 DELETE FROM dataproduct_internal.output_1_store;
 RESET ROLE;
 
--- everyone can read the catalog
+-- everyone can read the catalog, but sees draft products only if it owns them
+-- or may read one of their outputs
 SET ROLE pv_bob;
 SELECT product, owner, description FROM dataproduct.products WHERE domain = 'pv' ORDER BY 1;
 RESET ROLE;

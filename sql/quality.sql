@@ -162,7 +162,8 @@ SELECT c ->> 'name' AS name, c ->> 'severity' AS severity, c ->> 'passed' AS pas
        jsonb_array_elements(o -> 'checks') c
  WHERE o ->> 'output' = 'sales.order_facts' ORDER BY 1;
 
--- samples are only for those who may read the output
+-- samples are only for those who may read the output (and results of draft
+-- products only for those who may see them)
 SET ROLE qc_outsider;
 SELECT count(*) AS results, count(sample) AS samples FROM dataproduct.check_results;
 RESET ROLE;

@@ -15,7 +15,13 @@
  *   are checked here (dataproduct_check_acts_as: "may act as the owner of
  *   this object", dataproduct_check_may_assign: "may give an object to this
  *   role") before anything is written, as the catalog owner (exec.c).
- *   Everybody may read the catalog.
+ * - roles read the catalog through its views, which show each role the
+ *   products it may see (dataproduct_internal.visible_product) and error
+ *   texts only where it may read the output; the tables describing
+ *   domains, products and outputs carry no grants.  So the lookups here
+ *   read them as the catalog owner (catalog_select), whoever calls: they
+ *   serve the extension's own rules, which then decide what the caller
+ *   may do.
  *
  * Lookups need SPI connected (exec.c) and allocate in the SPI procedure
  * context, so their results live until dataproduct_spi_finish.
@@ -207,6 +213,25 @@ dataproduct_origin(void)
  * ----------------------------------------------------------------
  */
 
+/*
+ * catalog_select
+ *		Run a lookup of the catalog tables as the catalog owner (the tables
+ *		are not readable by other roles) and return SPI_processed.  The
+ *		statement is fixed text with $n parameters.
+ */
+static uint64
+catalog_select(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	DpSavedUser saved;
+	uint64		processed;
+
+	dataproduct_become_catalog_owner(&saved);
+	processed = dataproduct_spi_exec(sql, nargs, argtypes, values, NULL,
+									 SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
+	return processed;
+}
+
 static char *
 text_col(HeapTuple tuple, TupleDesc desc, int col)
 {
@@ -254,10 +279,9 @@ dataproduct_get_domain(const char *name, bool missing_ok)
 	TupleDesc	desc;
 	bool		isnull;
 
-	dataproduct_spi_exec("SELECT domain_id, name, schema, owner, created_schema"
-						 "  FROM dataproduct.domain WHERE name = $1",
-						 1, argtypes, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (catalog_select("SELECT domain_id, name, schema, owner, created_schema"
+					   "  FROM dataproduct.domain WHERE name = $1",
+					   1, argtypes, values) == 0)
 	{
 		if (missing_ok)
 			return NULL;
@@ -297,13 +321,12 @@ dataproduct_get_product(const char *address, bool missing_ok)
 	dataproduct_split_address(address, &domain_name, &product_name);
 	values[0] = CStringGetTextDatum(domain_name);
 	values[1] = CStringGetTextDatum(product_name);
-	dataproduct_spi_exec("SELECT p.product_id, p.domain_id, d.name, p.name, p.owner,"
-						 "       d.schema, p.version, p.status"
-						 "  FROM dataproduct.product p"
-						 "  JOIN dataproduct.domain d USING (domain_id)"
-						 " WHERE d.name = $1 AND p.name = $2",
-						 2, argtypes, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (catalog_select("SELECT p.product_id, p.domain_id, d.name, p.name, p.owner,"
+					   "       d.schema, p.version, p.status"
+					   "  FROM dataproduct.product p"
+					   "  JOIN dataproduct.domain d USING (domain_id)"
+					   " WHERE d.name = $1 AND p.name = $2",
+					   2, argtypes, values) == 0)
 	{
 		if (missing_ok)
 			return NULL;
@@ -384,9 +407,8 @@ dataproduct_get_output(Oid view, bool missing_ok)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(view)};
 
-	dataproduct_spi_exec(OUTPUT_SELECT "WHERE o.view = $1::pg_catalog.regclass",
-						 1, argtypes, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (catalog_select(OUTPUT_SELECT "WHERE o.view = $1::pg_catalog.regclass",
+					   1, argtypes, values) == 0)
 	{
 		char	   *relname = get_rel_name(view);
 
@@ -415,9 +437,8 @@ dataproduct_get_output_by_id(int64 id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(id)};
 
-	dataproduct_spi_exec(OUTPUT_SELECT "WHERE o.output_id = $1",
-						 1, argtypes, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (catalog_select(OUTPUT_SELECT "WHERE o.output_id = $1",
+					   1, argtypes, values) == 0)
 		return NULL;
 	return output_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 }
@@ -432,8 +453,8 @@ dataproduct_product_outputs(int64 product_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(product_id)};
 
-	dataproduct_spi_exec(OUTPUT_SELECT "WHERE o.product_id = $1 ORDER BY o.output_id",
-						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	catalog_select(OUTPUT_SELECT "WHERE o.product_id = $1 ORDER BY o.output_id",
+				   1, argtypes, values);
 	return outputs_from_result();
 }
 
@@ -448,15 +469,15 @@ dataproduct_outputs_reading(Oid relid)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 
-	dataproduct_spi_exec(OUTPUT_SELECT
-						 "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r"
-						 "   JOIN pg_catalog.pg_depend dep"
-						 "     ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
-						 "    AND dep.objid = r.oid"
-						 "    AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-						 "  WHERE r.ev_class = o.query_view AND dep.refobjid = $1)"
-						 " ORDER BY o.output_id",
-						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	catalog_select(OUTPUT_SELECT
+				   "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r"
+				   "   JOIN pg_catalog.pg_depend dep"
+				   "     ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+				   "    AND dep.objid = r.oid"
+				   "    AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+				   "  WHERE r.ev_class = o.query_view AND dep.refobjid = $1)"
+				   " ORDER BY o.output_id",
+				   1, argtypes, values);
 	return outputs_from_result();
 }
 
@@ -467,14 +488,14 @@ dataproduct_outputs_reading(Oid relid)
 List *
 dataproduct_broken_outputs(void)
 {
-	dataproduct_spi_exec(OUTPUT_SELECT
-						 "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.view)"
-						 "   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.store)"
-						 "   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.query_view)"
-						 "   OR (o.pre_view IS NOT NULL AND"
-						 "       NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.pre_view))"
-						 " ORDER BY o.output_id",
-						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	catalog_select(OUTPUT_SELECT
+				   "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.view)"
+				   "   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.store)"
+				   "   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.query_view)"
+				   "   OR (o.pre_view IS NOT NULL AND"
+				   "       NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.pre_view))"
+				   " ORDER BY o.output_id",
+				   0, NULL, NULL);
 	return outputs_from_result();
 }
 

@@ -153,30 +153,60 @@ dataproduct_interval_detail(Interval *iv)
 					 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))),
 					 dataproduct_interval_sign(iv) < 0 ? "negative" : "zero");
 }
+/*
+ * Longest min_interval or schedule an output may declare: 10 years (as
+ * intervals compare, a month counting 30 days).
+ */
+#define DP_MAX_REFRESH_INTERVAL_MONTHS	120
 
 /*
  * dataproduct_check_intervals
- *		min_interval and schedule must not be negative.
+ *		min_interval and schedule must not be negative, nor mix positive and
+ *		negative parts ('1 day -1 hour': write '23 hours'), nor exceed
+ *		DP_MAX_REFRESH_INTERVAL_MONTHS.  Errors out naming the argument.
+ *
+ * The scheduler copes with whatever the catalog holds (a 0.1.0 database may
+ * hold anything); these bounds keep declarations meaningful.
  */
 void
 dataproduct_check_intervals(FunctionCallInfo fcinfo, int min_arg,
 							int schedule_arg)
 {
 	int			args[2] = {min_arg, schedule_arg};
+	Interval	max = {0, 0, DP_MAX_REFRESH_INTERVAL_MONTHS};
 	int			i;
 
 	for (i = 0; i < 2; i++)
 	{
+		const char *argname = (i == 0 ? "min_interval" : "schedule");
 		Interval   *iv;
+		char	   *text;
 
 		if (PG_ARGISNULL(args[i]))
 			continue;
 		iv = PG_GETARG_INTERVAL_P(args[i]);
-		if (dataproduct_interval_sign(iv) < 0)
+		text = DatumGetCString(DirectFunctionCall1(interval_out,
+												   IntervalPGetDatum(iv)));
+		if ((iv->time > 0 || iv->day > 0 || iv->month > 0) &&
+			(iv->time < 0 || iv->day < 0 || iv->month < 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be negative", i == 0 ? "min_interval" : "schedule"),
-					 dataproduct_interval_detail(iv)));
+					 errmsg("%s must not mix positive and negative parts", argname),
+					 errdetail("The interval is \"%s\".", text),
+					 errhint("Write it with positive parts only, such as '23 hours' rather than '1 day -1 hour'.")));
+		if (iv->time < 0 || iv->day < 0 || iv->month < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be negative", argname)));
+		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+											  IntervalPGetDatum(&max))) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be at most %d years", argname,
+							DP_MAX_REFRESH_INTERVAL_MONTHS / MONTHS_PER_YEAR),
+					 errdetail("The interval is \"%s\"; intervals compare as in PostgreSQL, a month counting 30 days.",
+							   text),
+					 errhint("Refresh an output that rarely needs it by hand with dataproduct.refresh().")));
 	}
 }
 

@@ -628,9 +628,11 @@ dataproduct_drop_domain(PG_FUNCTION_ARGS)
 
 	values[0] = Int64GetDatum(domain->id);
 	values[1] = CStringGetTextDatum(domain->name);
+	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("SELECT $2 || '.' || name FROM dataproduct.product"
 						 " WHERE domain_id = $1 ORDER BY product_id",
 						 2, argtypes, values, NULL, SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
 	for (i = 0; i < SPI_processed; i++)
 		products = lappend(products, SPI_getvalue(SPI_tuptable->vals[i],
 												  SPI_tuptable->tupdesc, 1));

@@ -390,17 +390,21 @@ dataproduct_record_failed_checks(void)
 	forget_failed_results();
 }
 
+/* Whether an output was loaded; read as the catalog owner. */
 static bool
 output_populated(DpOutput *output)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(output->id)};
+	DpSavedUser saved;
+	uint64		found;
 
-	dataproduct_spi_exec("SELECT 1 FROM dataproduct.output"
-						 " WHERE output_id OPERATOR(pg_catalog.=) $1"
-						 "   AND status OPERATOR(pg_catalog.<>) 'empty'",
-						 1, argtypes, values, NULL, SPI_OK_SELECT);
-	return SPI_processed > 0;
+	dataproduct_become_catalog_owner(&saved);
+	found = dataproduct_spi_exec("SELECT 1 FROM dataproduct.output"
+								 " WHERE output_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.<>) 'empty'",
+								 1, argtypes, values, NULL, SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
+	return found > 0;
 }
 
 /* ----------------------------------------------------------------
@@ -408,18 +412,25 @@ output_populated(DpOutput *output)
  * ----------------------------------------------------------------
  */
 
-/* Look up a check by output and name, erroring out if there is none. */
+/*
+ * Look up a check by output and name (as the catalog owner), erroring out
+ * if there is none.
+ */
 static int64
 find_check(DpOutput *output, const char *name)
 {
 	Oid			argtypes[2] = {INT8OID, TEXTOID};
 	Datum		values[2] = {Int64GetDatum(output->id), CStringGetTextDatum(name)};
 	bool		isnull;
+	DpSavedUser saved;
+	uint64		found;
 
-	dataproduct_spi_exec("SELECT check_id FROM dataproduct.quality_check"
-						 " WHERE output_id OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2",
-						 2, argtypes, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	dataproduct_become_catalog_owner(&saved);
+	found = dataproduct_spi_exec("SELECT check_id FROM dataproduct.quality_check"
+								 " WHERE output_id OPERATOR(pg_catalog.=) $1 AND name OPERATOR(pg_catalog.=) $2",
+								 2, argtypes, values, NULL, SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
+	if (found == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("check \"%s\" of output %s does not exist", name,

@@ -458,9 +458,11 @@ refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
 		Oid			argtypes[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(output->id)};
 
+		dataproduct_become_catalog_owner(&saved);
 		dataproduct_run_at(snap, "SELECT row_count FROM dataproduct.output"
 						   " WHERE output_id OPERATOR(pg_catalog.=) $1",
 						   1, argtypes, values, NULL, SPI_OK_SELECT, true);
+		dataproduct_restore_user(&saved);
 		res->changed = 0;
 		res->row_count = dataproduct_result_int8(1);
 		res->written = (Datum) 0;
@@ -698,14 +700,18 @@ dataproduct_assert_populated(PG_FUNCTION_ARGS)
 	Datum		values[1] = {ObjectIdGetDatum(store)};
 	char	   *address = NULL;
 	bool		populated = false;
+	DpSavedUser saved;
 
 	dataproduct_spi_connect();
+	/* readers of the view cannot read the catalog tables */
+	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec("SELECT d.name || '.' || o.name, o.status = 'ok'"
 						 "  FROM dataproduct.output o"
 						 "  JOIN dataproduct.product p USING (product_id)"
 						 "  JOIN dataproduct.domain d USING (domain_id)"
 						 " WHERE o.store = $1::pg_catalog.regclass",
 						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;

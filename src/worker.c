@@ -360,6 +360,12 @@ due_outputs(List **due, long *wait_ms)
 		/*
 		 * Restored outputs (another origin) want a rebuild, but are held
 		 * while a pg_restore session is connected to this database.
+		 *
+		 * Times are compared in seconds since the epoch, as numeric (which
+		 * has infinities), never with timestamp + interval: whatever the
+		 * catalog holds (a million-year interval, of either sign, or an
+		 * infinite timestamp), nothing here can overflow, so one output
+		 * cannot stop the scheduler.  A month counts 30.4375 days.
 		 */
 		dataproduct_spi_exec(
 							 "WITH RECURSIVE reads(output_id, upstream) AS ("
@@ -381,20 +387,27 @@ due_outputs(List **due, long *wait_ms)
 							 "  SELECT o.output_id, (SELECT max(d) FROM depth WHERE depth.output_id = o.output_id) AS d,"
 							 "         o.status = 'empty'"
 							 "         OR o.origin IS DISTINCT FROM $1"
-							 "         OR (o.mode = 'incremental' AND (dataproduct.pending_changes(o.view)).pending > 0)"
-							 "         OR (coalesce(o.schedule, '0') > '0'"
-							 "             AND pg_catalog.now() >= coalesce(o.last_refresh, '-infinity') + o.schedule) AS wants,"
+							 "         OR (o.mode = 'incremental' AND (dataproduct.pending_changes(o.view)).pending > 0) AS changed,"
 							 "         o.origin IS DISTINCT FROM $1 AND (SELECT yes FROM restoring) AS restoring,"
-							 "         greatest(o.last_refresh + o.min_interval, o.next_retry) AS held_until,"
-							 "         CASE WHEN coalesce(o.schedule, '0') > '0' THEN o.last_refresh + o.schedule END AS scheduled"
+							 "         extract(epoch FROM pg_catalog.now()) AS now_s,"
+							 "         extract(epoch FROM o.last_refresh) AS last_s,"
+							 "         extract(epoch FROM o.min_interval) AS min_s,"
+							 "         CASE WHEN coalesce(o.schedule, '0') > '0' THEN extract(epoch FROM o.schedule) END AS every_s,"
+							 "         extract(epoch FROM o.next_retry) AS retry_s"
 							 "    FROM dataproduct.output o JOIN dataproduct.product p USING (product_id)"
-							 "   WHERE p.status <> 'retired')"
-							 " SELECT output_id, d,"
-							 "        wants AND NOT restoring AND pg_catalog.now() >= coalesce(held_until, '-infinity'),"
+							 "   WHERE p.status <> 'retired'),"
+							 " timing AS ("
+							 "  SELECT output_id, d, now_s, restoring,"
+							 "         coalesce(changed OR (every_s IS NOT NULL"
+							 "                  AND now_s >= coalesce(last_s, '-Infinity') + every_s), false) AS wants,"
+							 "         greatest(last_s + min_s, retry_s) AS held_until,"
+							 "         last_s + every_s AS scheduled"
+							 "    FROM state)"
+							 " SELECT output_id, d, wants AND NOT restoring AND now_s >= coalesce(held_until, '-Infinity'),"
 							 "        CASE WHEN restoring THEN 1000 ELSE"
-							 "        (extract(epoch FROM least(CASE WHEN wants THEN held_until END, scheduled)"
-							 "                 - pg_catalog.now()) * 1000)::pg_catalog.int8 END"
-							 "   FROM state ORDER BY d, output_id",
+							 "        (least(greatest(least(CASE WHEN wants THEN held_until END, scheduled) - now_s, 0),"
+							 "               86400) * 1000)::pg_catalog.int8 END"
+							 "   FROM timing ORDER BY d, output_id",
 							 1, argtypes, values, NULL, SPI_OK_SELECT);
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -644,9 +657,9 @@ defer_restored_failure(int64 output_id, const char *message)
  * refresh_in_worker
  *		Refresh an output from a background worker, inside the worker's
  *		transaction: in a subtransaction, so that a failure is recorded (with
- *		its error, and a retry after an exponential backoff: 1 s, 2 s, 4 s,
- *		... up to an hour) instead of ending the worker, and nothing of the
- *		failed refresh remains.
+ *		its error and SQLSTATE, and a retry after an exponential backoff: 1 s,
+ *		2 s, 4 s, ... up to an hour) instead of ending the worker, and nothing
+ *		of the failed refresh remains.
  */
 static void
 refresh_in_worker(int64 output_id)
@@ -656,9 +669,10 @@ refresh_in_worker(int64 output_id)
 
 	if (edata != NULL)
 	{
-		Oid			argtypes[2] = {INT8OID, TEXTOID};
-		Datum		values[2] = {Int64GetDatum(output_id),
-		CStringGetTextDatum(edata->message)};
+		Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		values[3] = {Int64GetDatum(output_id),
+			CStringGetTextDatum(edata->message),
+		CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode))};
 		DpSavedUser saved;
 
 		dataproduct_spi_connect();
@@ -676,17 +690,20 @@ refresh_in_worker(int64 output_id)
 						w.address ? w.address : "?", edata->message)));
 		dataproduct_record_failed_checks();
 		dataproduct_become_catalog_owner(&saved);
+		/* the backoff's exponent is bounded: any failures count works */
 		dataproduct_spi_exec("UPDATE dataproduct.output"
-							 "   SET failures = failures + 1, last_error = $2,"
+							 "   SET failures = least(failures, 2147483646) + 1,"
+							 "       last_error = $2, last_error_code = $3,"
 							 "       last_error_at = pg_catalog.now(),"
-							 "       next_retry = pg_catalog.now() + least(interval '1 second' * power(2, failures), interval '1 hour')"
+							 "       next_retry = pg_catalog.now() + least(interval '1 second'"
+							 "                    * power(2, least(greatest(failures, 0), 12)), interval '1 hour')"
 							 " WHERE output_id = $1",
-							 2, argtypes, values, NULL, SPI_OK_UPDATE);
+							 3, argtypes, values, NULL, SPI_OK_UPDATE);
 		dataproduct_spi_exec("INSERT INTO dataproduct.refresh_history"
-							 " (output_id, started_at, finished_at, error, by_worker)"
-							 " SELECT $1, pg_catalog.now(), pg_catalog.clock_timestamp(), $2, true"
+							 " (output_id, started_at, finished_at, error, error_code, by_worker)"
+							 " SELECT $1, pg_catalog.now(), pg_catalog.clock_timestamp(), $2, $3, true"
 							 "  WHERE EXISTS (SELECT 1 FROM dataproduct.output WHERE output_id = $1)",
-							 2, argtypes, values, NULL, SPI_OK_INSERT);
+							 3, argtypes, values, NULL, SPI_OK_INSERT);
 		dataproduct_restore_user(&saved);
 		dataproduct_spi_finish();
 	}

@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(44);
+SELECT plan(45);
 
 CREATE ROLE tap_team;
 CREATE ROLE tap_other;
@@ -105,6 +105,14 @@ SET ROLE tap_outsider;
 SELECT throws_ok($$SELECT dataproduct.refresh('tap.sums')$$, '42501', NULL, 'outsider cannot refresh');
 SELECT throws_ok($$SELECT dataproduct.create_product('tap.c')$$, '42501', NULL, 'outsider cannot create products');
 SELECT throws_ok($$UPDATE dataproduct.product SET owner = 'tap_outsider'$$, '42501', NULL, 'outsider cannot write the catalog');
+SELECT throws_ok($$SELECT * FROM dataproduct.product$$, '42501', NULL, 'nor read its tables');
+SELECT is((SELECT count(*)::int FROM dataproduct.products) + (SELECT count(*)::int FROM dataproduct.outputs)
+          + (SELECT count(*)::int FROM dataproduct.lineage), 0,
+          'and sees no draft product, output or lineage in the views');
+SELECT throws_ok($$SELECT dataproduct.describe('tap.a')$$, '42704', 'data product "tap.a" does not exist',
+                 'describe of a draft: does not exist');
+SELECT throws_ok($$SELECT dataproduct.health('tap.a')$$, '42704', 'data product "tap.a" does not exist',
+                 'health of a draft: does not exist');
 RESET ROLE;
 
 -- error codes

@@ -2,13 +2,14 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(71);
+SELECT plan(84);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
 SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source', 'refresh_history',
                                       'quality_check', 'check_result']);
-SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results']);
+SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results',
+                                     'refreshes', 'visible_product', 'visible_output']);
 SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq',
                                          'quality_check_check_id_seq', 'check_result_result_id_seq']);
 
@@ -33,7 +34,12 @@ SELECT columns_are('dataproduct', 'outputs', ARRAY[
     'output', 'product', 'name', 'mode', 'requested_mode', 'mode_reason', 'status',
     'last_refresh', 'last_refresh_kind', 'refresh_ms', 'min_interval', 'schedule', 'failures',
     'last_error', 'next_retry', 'rows_changed', 'row_count', 'description',
-    'definition', 'created_at']);
+    'definition', 'created_at', 'last_error_code']);
+SELECT has_column('dataproduct', 'output', 'last_error_code', 'the SQLSTATE of a failed refresh is recorded');
+SELECT has_column('dataproduct', 'refresh_history', 'error_code', 'and in the history');
+SELECT columns_are('dataproduct', 'refreshes', ARRAY[
+    'output', 'product', 'started_at', 'finished_at', 'kind', 'rows_changed', 'row_count',
+    'error', 'error_code', 'by_worker']);
 SELECT col_type_is('dataproduct', 'outputs', 'output', 'regclass', 'col_type_is');
 SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is');
 
@@ -107,12 +113,35 @@ SELECT is((SELECT count(*)::int FROM pg_event_trigger
 SELECT is((SELECT count(*)::int FROM pg_event_trigger WHERE evtname = 'dataproduct_ddl_end' AND evtevent = 'ddl_command_end'),
           1, 'ddl_command_end event trigger installed');
 
--- catalog tables: everyone reads, nobody but the extension owner writes
-SELECT table_privs_are('dataproduct', 'domain', 'public', ARRAY['SELECT']);
-SELECT table_privs_are('dataproduct', 'product', 'public', ARRAY['SELECT']);
-SELECT table_privs_are('dataproduct', 'output', 'public', ARRAY['SELECT']);
+-- catalog tables: read through the views, which show each role what it may
+-- see; nobody but the extension owner reads or writes the tables describing
+-- products (drafts, descriptions, error texts quoting source values)
+SELECT table_privs_are('dataproduct', 'domain', 'public', ARRAY[]::text[]);
+SELECT table_privs_are('dataproduct', 'product', 'public', ARRAY[]::text[]);
+SELECT table_privs_are('dataproduct', 'output', 'public', ARRAY[]::text[]);
+SELECT table_privs_are('dataproduct', 'refresh_history', 'public', ARRAY[]::text[]);
+SELECT table_privs_are('dataproduct', 'quality_check', 'public', ARRAY[]::text[]);
+SELECT is_empty($$SELECT attname FROM pg_attribute
+                   WHERE attrelid IN ('dataproduct.domain'::regclass, 'dataproduct.product'::regclass,
+                                      'dataproduct.output'::regclass, 'dataproduct.refresh_history'::regclass,
+                                      'dataproduct.quality_check'::regclass, 'dataproduct.check_result'::regclass)
+                     AND attacl IS NOT NULL$$,
+                'no column grants on them either');
+-- the change logs' tables name only captured relations and ids
+SELECT table_privs_are('dataproduct', 'source', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'output_source', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'products', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'outputs', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'lineage', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'refreshes', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'visible_product', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'visible_output', 'public', ARRAY['SELECT']);
+-- views that filter rows by the visibility rule are security barriers
+SELECT is_empty($$SELECT c.relname FROM pg_class c
+                   WHERE c.relnamespace = 'dataproduct'::regnamespace AND c.relkind = 'v'
+                     AND c.relname <> 'domains'
+                     AND NOT coalesce('security_barrier=true' = ANY (c.reloptions), false)$$,
+                'every catalog view but domains is a security barrier');
 SELECT schema_privs_are('dataproduct', 'public', ARRAY['USAGE']);
 SELECT schema_privs_are('dataproduct_internal', 'public', ARRAY['USAGE']);
 SELECT function_privs_are('dataproduct', 'refresh', ARRAY['regclass'], 'public', ARRAY['EXECUTE']);
