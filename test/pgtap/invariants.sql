@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(45);
+SELECT plan(48);
 
 CREATE ROLE tap_team;
 CREATE ROLE tap_other;
