@@ -17,9 +17,10 @@
  *   TABLE of a captured source or of one of its partitions makes its
  *   consumers rebuild, and new partitions of a captured table get its
  *   TRUNCATE capture trigger, detached ones lose it (capture.c).
- * - ProcessUtility hook (with the library preloaded): DROP DATABASE, and
- *   the ALTER DATABASE forms that need the database to themselves, first
- *   stop the database's scheduler (shmem.c), and let it start again after.
+ * - ProcessUtility hook (with the library preloaded): DROP DATABASE, the
+ *   ALTER DATABASE forms that need the database to themselves, and DROP
+ *   EXTENSION pg_dataproduct first stop the database's scheduler (shmem.c),
+ *   and let it start again after.
  *
  * IDENTIFICATION
  *	  src/ddl.c
@@ -225,6 +226,16 @@ ddl_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		dbid = get_database_oid(((RenameStmt *) parsetree)->subname, true);
 	else if (IsA(parsetree, AlterDatabaseStmt))
 		dbid = get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
+	else if (IsA(parsetree, DropStmt) &&
+			 ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
+	{
+		ListCell   *lc;
+
+		/* the scheduler reads what DROP EXTENSION drops: not meanwhile */
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+			if (strcmp(strVal(lfirst(lc)), "pg_dataproduct") == 0)
+				dbid = MyDatabaseId;
+	}
 
 	if (OidIsValid(dbid))
 		dataproduct_stop_scheduler(dbid, true);
