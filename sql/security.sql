@@ -441,23 +441,23 @@ SELECT dataproduct.add_output('dpsec_d6.pay', 'amounts', 'SELECT id, amount::int
 SELECT dataproduct.refresh('dpsec_d6.amounts');
 INSERT INTO dpsec_hr6.salaries VALUES (2, 'TOPSECRET-4711');
 -- The worker is off here: record the failed refresh as the worker does
--- (refresh.c, dataproduct_refresh_in_worker); keep this in step with it.
+-- (worker.c, refresh_in_worker); keep this in step with it.
 DO $$
-DECLARE msg text;
+DECLARE msg text; code text;
 BEGIN
   PERFORM dataproduct.refresh('dpsec_d6.amounts');
 EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-  UPDATE dataproduct.output SET failures = failures + 1, last_error = msg, last_error_at = now(),
-         next_retry = now() + interval '1 second' WHERE name = 'amounts';
-  INSERT INTO dataproduct.refresh_history (output_id, started_at, finished_at, error, by_worker)
-  SELECT output_id, now(), clock_timestamp(), msg, true FROM dataproduct.output WHERE name = 'amounts';
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
+  UPDATE dataproduct.output SET failures = failures + 1, last_error = msg, last_error_code = code,
+         last_error_at = now(), next_retry = now() + interval '1 second' WHERE name = 'amounts';
+  INSERT INTO dataproduct.refresh_history (output_id, started_at, finished_at, error, error_code, by_worker)
+  SELECT output_id, now(), clock_timestamp(), msg, code, true FROM dataproduct.output WHERE name = 'amounts';
 END $$;
 SET ROLE dpsec_nobody;
 -- expected: f, f, f, f (the value is nowhere a role that may not read the
 -- output looks)
 SELECT (SELECT row_to_json(o)::text FROM dataproduct.outputs o WHERE name = 'amounts') LIKE '%TOPSECRET%' AS in_outputs,
-       (SELECT string_agg(row_to_json(h)::text, ' ') FROM dataproduct.refresh_history h) LIKE '%TOPSECRET%' AS in_history,
+       (SELECT string_agg(row_to_json(h)::text, ' ') FROM dataproduct.refreshes h) LIKE '%TOPSECRET%' AS in_history,
        (SELECT row_to_json(h)::text FROM dataproduct.health('dpsec_d6.pay') h) LIKE '%TOPSECRET%' AS in_health,
        dataproduct.describe('dpsec_d6.pay')::text LIKE '%TOPSECRET%' AS in_describe;
 -- expected: failing, t (it sees that refreshes fail, and the SQLSTATE)
