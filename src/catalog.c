@@ -50,6 +50,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "exec.h"
@@ -552,4 +553,43 @@ dataproduct_drop_output_relations(DpOutput *output, DropBehavior behavior,
 	}
 	performMultipleDeletions(objects, behavior, flags);
 	free_object_addresses(objects);
+}
+
+/*
+ * dataproduct_check_interval
+ *		The one rule for the intervals the catalog keeps (a freshness
+ *		promise, a refresh's min_interval and schedule): all parts of one
+ *		sign, since '1 day -25 hours' reads as a day but compares as negative
+ *		(a month counting 30 days and a day 24 hours, as in PostgreSQL), and
+ *		positive, or zero where zero_ok.  Errors out naming the argument, with
+ *		the hint given for a value of the wrong sign.
+ */
+void
+dataproduct_check_interval(const char *argname, Interval *iv, bool zero_ok,
+						   const char *hint)
+{
+	bool		pos = iv->month > 0 || iv->day > 0 || iv->time > 0;
+	bool		neg = iv->month < 0 || iv->day < 0 || iv->time < 0;
+	Interval	zero;
+	int			sign;
+	char	   *text;
+
+	memset(&zero, 0, sizeof(zero));
+	sign = DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+											 IntervalPGetDatum(&zero)));
+	text = DatumGetCString(DirectFunctionCall1(interval_out,
+											   IntervalPGetDatum(iv)));
+	if (pos && neg)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not mix positive and negative parts", argname),
+				 errdetail("The interval is \"%s\", which compares as %s: a month counts as 30 days and a day as 24 hours.",
+						   text, sign < 0 ? "negative" : sign == 0 ? "zero" : "positive"),
+				 errhint("Write it with parts of one sign, such as '23 hours' rather than '1 day -1 hour'.")));
+	if (sign < 0 || (sign == 0 && !zero_ok))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 zero_ok ? errmsg("%s must not be negative", argname) :
+				 errmsg("%s must be positive", argname),
+				 hint ? errhint("%s", hint) : 0));
 }

@@ -13,6 +13,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 
@@ -87,6 +88,8 @@ extern DpOutput *dataproduct_get_output_by_id(int64 id);
 extern List *dataproduct_product_outputs(int64 product_id);
 extern List *dataproduct_outputs_reading(Oid view);
 extern List *dataproduct_broken_outputs(void);
+extern void dataproduct_check_interval(const char *argname, Interval *iv,
+									   bool zero_ok, const char *hint);
 extern AttrNumber dataproduct_output_column(DpOutput *output, const char *column);
 
 /* drops */

@@ -121,39 +121,6 @@ dataproduct_arg_or_null(FunctionCallInfo fcinfo, int argno, char *null)
 }
 
 /*
- * dataproduct_interval_sign
- *		-1, 0 or 1 as an interval compares to zero, the way interval
- *		comparison (and so the catalog's constraints) sees it: a month is 30
- *		days and a day 24 hours, so '1 month -40 days' is negative.
- */
-int
-dataproduct_interval_sign(Interval *iv)
-{
-	Interval	zero;
-
-	memset(&zero, 0, sizeof(zero));
-	return DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
-											 IntervalPGetDatum(&zero)));
-}
-
-/*
- * dataproduct_interval_detail
- *		For an interval whose fields have different signs, a DETAIL saying
- *		how it compares to zero; 0 (no detail) otherwise.
- */
-int
-dataproduct_interval_detail(Interval *iv)
-{
-	bool		pos = iv->month > 0 || iv->day > 0 || iv->time > 0;
-	bool		neg = iv->month < 0 || iv->day < 0 || iv->time < 0;
-
-	if (!pos || !neg)
-		return 0;
-	return errdetail("'%s' is %s: intervals compare with a month as 30 days and a day as 24 hours.",
-					 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))),
-					 dataproduct_interval_sign(iv) < 0 ? "negative" : "zero");
-}
-/*
  * Longest min_interval or schedule an output may declare: 10 years (as
  * intervals compare, a month counting 30 days).
  */
@@ -161,8 +128,8 @@ dataproduct_interval_detail(Interval *iv)
 
 /*
  * dataproduct_check_intervals
- *		min_interval and schedule must not be negative, nor mix positive and
- *		negative parts ('1 day -1 hour': write '23 hours'), nor exceed
+ *		min_interval and schedule follow the catalog's interval rule (zero
+ *		allowed: no minimum, no schedule) and must not exceed
  *		DP_MAX_REFRESH_INTERVAL_MONTHS.  Errors out naming the argument.
  *
  * The scheduler copes with whatever the catalog holds (a 0.1.0 database may
@@ -187,17 +154,7 @@ dataproduct_check_intervals(FunctionCallInfo fcinfo, int min_arg,
 		iv = PG_GETARG_INTERVAL_P(args[i]);
 		text = DatumGetCString(DirectFunctionCall1(interval_out,
 												   IntervalPGetDatum(iv)));
-		if ((iv->time > 0 || iv->day > 0 || iv->month > 0) &&
-			(iv->time < 0 || iv->day < 0 || iv->month < 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not mix positive and negative parts", argname),
-					 errdetail("The interval is \"%s\".", text),
-					 errhint("Write it with positive parts only, such as '23 hours' rather than '1 day -1 hour'.")));
-		if (iv->time < 0 || iv->day < 0 || iv->month < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be negative", argname)));
+		dataproduct_check_interval(argname, iv, true, NULL);
 		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
 											  IntervalPGetDatum(&max))) > 0)
 			ereport(ERROR,

@@ -26,8 +26,6 @@ extern char *dataproduct_optional_text(FunctionCallInfo fcinfo, int argno);
 extern Datum dataproduct_text_or_null(const char *value, char *null);
 extern Datum dataproduct_arg_or_null(FunctionCallInfo fcinfo, int argno,
 									 char *null);
-extern int	dataproduct_interval_sign(Interval *iv);
-extern int	dataproduct_interval_detail(Interval *iv);
 extern void dataproduct_check_intervals(FunctionCallInfo fcinfo, int min_arg,
 										int schedule_arg);
 extern char *dataproduct_join_names(List *names);

@@ -72,12 +72,8 @@ check_promise(FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		return;
 	iv = PG_GETARG_INTERVAL_P(argno);
-	if (dataproduct_interval_sign(iv) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_staleness must be positive"),
-				 dataproduct_interval_detail(iv),
-				 errhint("Promise how far behind its sources the product may be, for example '5 minutes'.")));
+	dataproduct_check_interval("max_staleness", iv, false,
+							   "Promise how far behind its sources the product may be, for example '5 minutes'.");
 }
 
 /*
@@ -514,7 +510,7 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 		Interval   *iv = PG_GETARG_INTERVAL_P(7);
 
 		/* '0' removes the promise */
-		if (dataproduct_interval_sign(iv) != 0)
+		if (iv->month != 0 || iv->day != 0 || iv->time != 0)
 			check_promise(fcinfo, 7);
 	}
 	if (!PG_ARGISNULL(4) && PG_GETARG_OID(4) != product->owner)

@@ -632,17 +632,8 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	dataproduct_check_acts_as(output->owner, "data product", output->product);
 
 	if (!PG_ARGISNULL(12))
-	{
-		Interval	zero;
-
-		memset(&zero, 0, sizeof(zero));
-		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, PG_GETARG_DATUM(12),
-											  IntervalPGetDatum(&zero))) <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_staleness must be positive"),
-					 errhint("Pass how far behind its sources the output may be, for example '5 minutes'.")));
-	}
+		dataproduct_check_interval("max_staleness", PG_GETARG_INTERVAL_P(12), false,
+								   "Pass how far behind its sources the output may be, for example '5 minutes'.");
 	check.id = 0;
 	check.kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	check.severity = PG_ARGISNULL(3) ? "blocking" : text_to_cstring(PG_GETARG_TEXT_PP(3));
