@@ -43,6 +43,10 @@
  *     read them as the catalog owner.
  *   - search() indexes bounded prefixes (65536 characters of each text, 1024
  *     of the query), so one huge description cannot make it fail.
+ *   - stores have REPLICA IDENTITY FULL, so that a store added to a
+ *     publication keeps refreshing (below).
+ *   - cumulative refresh statistics per output: new columns of
+ *     dataproduct.output, view dataproduct.statistics (below).
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -749,3 +753,76 @@ END
 $fn$;
 COMMENT ON FUNCTION dataproduct.describe(text) IS
   'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, outputs with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';
+
+/*
+ * Stores are replicated like any table: a store in a publication must have
+ * a replica identity, or every later refresh, which updates and deletes its
+ * rows, fails.  A store's key may hold NULLs (its unique index treats them
+ * as equal) and cannot be an identity, so stores identify rows by all their
+ * columns.  0.2.0 creates stores so; here the stores of 0.1.0 follow.
+ */
+DO $identity$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT o.store FROM dataproduct.output o
+		 WHERE o.store IS NOT NULL ORDER BY o.output_id
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', r.store::pg_catalog.regclass);
+	END LOOP;
+END
+$identity$;
+
+/*
+ * Cumulative refresh statistics per output, for monitoring (a Prometheus
+ * exporter's custom queries read dataproduct.statistics).  The refresh's
+ * own catalog write counts a successful refresh; the worker counts the
+ * failures it records.  Counting starts at 0 when a database is updated.
+ */
+ALTER TABLE dataproduct.output
+  ADD COLUMN incremental_refreshes bigint NOT NULL DEFAULT 0,
+  ADD COLUMN rebuilds bigint NOT NULL DEFAULT 0,
+  ADD COLUMN full_refreshes bigint NOT NULL DEFAULT 0,
+  ADD COLUMN failed_refreshes bigint NOT NULL DEFAULT 0,
+  ADD COLUMN rows_changed_total numeric NOT NULL DEFAULT 0,
+  ADD COLUMN refresh_ms_total double precision NOT NULL DEFAULT 0;
+COMMENT ON COLUMN dataproduct.output.incremental_refreshes IS 'Successful refreshes that applied the changes (since declared, or since the update to 0.2.0)';
+COMMENT ON COLUMN dataproduct.output.rebuilds IS 'Successful refreshes of an incrementally maintained output that recomputed it';
+COMMENT ON COLUMN dataproduct.output.full_refreshes IS 'Successful refreshes of an output refreshed in full';
+COMMENT ON COLUMN dataproduct.output.failed_refreshes IS 'Automatic refreshes that failed';
+COMMENT ON COLUMN dataproduct.output.rows_changed_total IS 'Store rows inserted, updated or deleted by all successful refreshes';
+COMMENT ON COLUMN dataproduct.output.refresh_ms_total IS 'Milliseconds spent in all successful refreshes';
+
+CREATE VIEW dataproduct.statistics WITH (security_barrier) AS
+SELECT v.view AS output,
+       v.product,
+       v.mode,
+       o.incremental_refreshes,
+       o.rebuilds,
+       o.full_refreshes,
+       o.failed_refreshes,
+       o.rows_changed_total AS rows_changed,
+       o.refresh_ms_total AS total_ms,
+       v.last_refresh,
+       v.refresh_ms AS last_ms,
+       v.last_error_at AS last_failure,
+       v.row_count
+  FROM dataproduct.visible_output v
+  JOIN dataproduct.output o USING (output_id);
+COMMENT ON VIEW dataproduct.statistics IS
+  'Cumulative refresh statistics of the outputs the current role may see: refreshes by kind, failures, rows changed and time spent, for monitoring';
+COMMENT ON COLUMN dataproduct.statistics.output IS 'The output';
+COMMENT ON COLUMN dataproduct.statistics.product IS 'Address of its product';
+COMMENT ON COLUMN dataproduct.statistics.mode IS 'Refresh mode in use';
+COMMENT ON COLUMN dataproduct.statistics.incremental_refreshes IS 'Successful refreshes that applied the changes';
+COMMENT ON COLUMN dataproduct.statistics.rebuilds IS 'Successful refreshes of an incrementally maintained output that recomputed it';
+COMMENT ON COLUMN dataproduct.statistics.full_refreshes IS 'Successful refreshes of an output refreshed in full';
+COMMENT ON COLUMN dataproduct.statistics.failed_refreshes IS 'Automatic refreshes that failed';
+COMMENT ON COLUMN dataproduct.statistics.rows_changed IS 'Store rows inserted, updated or deleted by all successful refreshes';
+COMMENT ON COLUMN dataproduct.statistics.total_ms IS 'Milliseconds spent in all successful refreshes';
+COMMENT ON COLUMN dataproduct.statistics.last_refresh IS 'Snapshot time of the last successful refresh';
+COMMENT ON COLUMN dataproduct.statistics.last_ms IS 'Duration of the last successful refresh, in milliseconds';
+COMMENT ON COLUMN dataproduct.statistics.last_failure IS 'When the last failing automatic refresh failed, until one succeeds';
+COMMENT ON COLUMN dataproduct.statistics.row_count IS 'Rows of the output after its last refresh';
+GRANT SELECT ON dataproduct.statistics TO PUBLIC;

@@ -168,6 +168,15 @@ SELECT kind, last_refresh_kind, rows_changed FROM dataproduct.outputs, LATERAL s
  WHERE kind IS NOT NULL ORDER BY kind;
 RESET dataproduct.full_refresh_fraction;
 
+-- cumulative statistics: refreshes by kind, rows changed, time; the sums
+-- agree with the refreshes recorded
+SELECT s.output, s.mode, s.incremental_refreshes, s.rebuilds, s.full_refreshes, s.failed_refreshes,
+       s.rows_changed = (SELECT sum(h.rows_changed) FROM dataproduct.refreshes h WHERE h.output = s.output) AS rows_agree,
+       s.incremental_refreshes + s.rebuilds + s.full_refreshes
+         = (SELECT count(*) FROM dataproduct.refreshes h WHERE h.output = s.output AND h.kind IS NOT NULL) AS counts_agree,
+       s.total_ms >= s.last_ms AS time_adds_up
+  FROM dataproduct.statistics s ORDER BY s.output::text;
+
 SELECT dataproduct.drop_domain('rf', cascade => true);
 DROP SCHEMA rf_sor CASCADE;
 

@@ -566,6 +566,59 @@ RESET ROLE;
 SELECT dpsec.foreign_runs('dpsec_cap') AS foreign_runs, dpsec.is_super('dpsec_cap') AS is_super;
 ALTER ROLE dpsec_cap NOSUPERUSER;
 
+-- A function of another role, called by an owner's incrementally
+-- maintained query, changes search_path as it runs (SECURITY DEFINER, so
+-- it runs as its author): the extension's next statements in the owner's
+-- part, parsed after it, must not resolve the author's operators, which
+-- would run the author's code as the product owner.
+CREATE ROLE dpsec_m;
+CREATE ROLE dpsec_own_m;
+CREATE SCHEMA dpsec_m_lib AUTHORIZATION dpsec_m;
+CREATE SCHEMA dpsec_own_m_sor AUTHORIZATION dpsec_own_m;
+SELECT dataproduct.create_domain('dpsec_dm', owner => 'dpsec_own_m');
+SET ROLE dpsec_m;
+SELECT dpsec.install_kit('dpsec_m');
+CREATE FUNCTION dpsec_m_lib.op_xid_int(a xid, b integer) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN PERFORM dpsec_m_lib.pwn('operator', '=(xid,integer)'); RETURN a OPERATOR(pg_catalog.=) b; END $f$;
+CREATE OPERATOR dpsec_m_lib.= (LEFTARG = xid, RIGHTARG = integer, FUNCTION = dpsec_m_lib.op_xid_int);
+CREATE FUNCTION dpsec_m_lib.op_le(a bigint, b integer) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN PERFORM dpsec_m_lib.pwn('operator', '<=(bigint,integer)'); RETURN a OPERATOR(pg_catalog.<=) b; END $f$;
+CREATE OPERATOR dpsec_m_lib.<= (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = dpsec_m_lib.op_le);
+CREATE FUNCTION dpsec_m_lib.op_gt(a bigint, b integer) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN PERFORM dpsec_m_lib.pwn('operator', '>(bigint,integer)'); RETURN a OPERATOR(pg_catalog.>) b; END $f$;
+CREATE OPERATOR dpsec_m_lib.> (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = dpsec_m_lib.op_gt);
+CREATE FUNCTION dpsec_m_lib.moves(x int) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER SET client_min_messages = notice AS $f$
+BEGIN
+  PERFORM pg_catalog.nextval('dpsec_m_lib.ran_seq');
+  PERFORM pg_catalog.set_config('search_path', 'dpsec_m_lib, pg_catalog', false);
+  RETURN x IS NOT NULL;
+END $f$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA dpsec_m_lib TO PUBLIC;
+SET ROLE dpsec_own_m;
+CREATE TABLE dpsec_own_m_sor.t (k int, v int);
+INSERT INTO dpsec_own_m_sor.t SELECT g % 3, g FROM generate_series(1, 9) g;
+SELECT dataproduct.create_product('dpsec_dm.p');
+SELECT dataproduct.add_output('dpsec_dm.p', 'counts',
+       'SELECT k, count(*) AS n, sum(v) AS total FROM dpsec_own_m_sor.t WHERE dpsec_m_lib.moves(v) GROUP BY k');
+SELECT mode FROM dataproduct.outputs WHERE name = 'counts';
+SELECT dataproduct.refresh('dpsec_dm.counts') >= 0 AS loaded;
+RESET ROLE;
+SELECT dpsec.reset('dpsec_m', false);
+SET ROLE dpsec_own_m;
+-- groups that grow, appear and disappear: the merge's row counts and the
+-- deletion of emptied groups run after the author's function
+INSERT INTO dpsec_own_m_sor.t VALUES (1, 100), (7, 7);
+DELETE FROM dpsec_own_m_sor.t WHERE k = 2;
+SELECT dataproduct.refresh('dpsec_dm.counts') > 0 AS refreshed;
+SELECT k, n, total FROM dpsec_dm.counts ORDER BY k;
+RESET ROLE;
+RESET ALL;
+-- expected: t (the author's function ran), '' (none of its code ran as
+-- another role), f
+SELECT dpsec.ran('dpsec_m') AS ran, dpsec.foreign_runs('dpsec_m') AS foreign_runs,
+       dpsec.is_super('dpsec_m') AS is_super;
+
 -- A trigger of one's own named like the capture trigger.
 SET ROLE dpsec_cap;
 CREATE TABLE dpsec_cap_lib.decoy (x int);
@@ -586,10 +639,10 @@ SET client_min_messages = warning;
 DROP TABLE pg_temp.leaked;
 DROP FUNCTION pg_temp.peek(text, bigint);
 SELECT dataproduct.drop_domain(domain, cascade => true) FROM dataproduct.domains WHERE domain LIKE 'dpsec%' ORDER BY domain;
-DROP SCHEMA dpsec_atk_lib, dpsec_own3_lib, dpsec_cap_lib, dpsec_sor4, dpsec_hr, dpsec_hr6 CASCADE;
+DROP SCHEMA dpsec_atk_lib, dpsec_own3_lib, dpsec_cap_lib, dpsec_m_lib, dpsec_own_m_sor, dpsec_sor4, dpsec_hr, dpsec_hr6 CASCADE;
 DROP SCHEMA dpsec CASCADE;
 DROP ROLE dpsec_atk, dpsec_atk_heir, dpsec_own3, dpsec_team4, dpsec_team5, dpsec_other5, dpsec_team6,
           dpsec_member6, dpsec_team7, dpsec_team8, dpsec_team9, dpsec_atk9, dpsec_cap,
-          dpsec_victim, dpsec_reader, dpsec_nobody;
+          dpsec_victim, dpsec_reader, dpsec_nobody, dpsec_m, dpsec_own_m;
 RESET client_min_messages;
 DROP EXTENSION pg_dataproduct;

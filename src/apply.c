@@ -503,10 +503,10 @@ full_refresh_sql(Oid store, const char *target, FullRefreshResult result)
 					 "               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)),"
 					 " __dp_chg AS MATERIALIZED ("
 					 "  SELECT * FROM __dp_w"
-					 "   WHERE (__dp_tid IS NOT NULL AND __dp_rn > __dp_news)"
-					 "      OR (__dp_tid IS NULL AND __dp_rn > 2 * __dp_olds)),"
+					 "   WHERE (__dp_tid IS NOT NULL AND __dp_rn OPERATOR(pg_catalog.>) __dp_news)"
+					 "      OR (__dp_tid IS NULL AND __dp_rn OPERATOR(pg_catalog.>) (2 OPERATOR(pg_catalog.*) __dp_olds))),"
 					 " __dp_del AS ("
-					 "  DELETE FROM %s WHERE ctid = ANY (ARRAY("
+					 "  DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 					 "    SELECT __dp_tid FROM __dp_chg WHERE __dp_tid IS NOT NULL))"
 					 "  RETURNING %s),"
 					 " __dp_ins AS ("
@@ -535,7 +535,7 @@ full_refresh_sql(Oid store, const char *target, FullRefreshResult result)
 			appendStringInfo(&sql,
 							 " SELECT (SELECT pg_catalog.sum(pg_catalog.abs(n))::pg_catalog.int8 FROM"
 							 "         (SELECT pg_catalog.sum(CASE WHEN __dp_tid IS NULL THEN __dp_count"
-							 "                                     ELSE -__dp_count END) AS n"
+							 "                                     ELSE OPERATOR(pg_catalog.-) __dp_count END) AS n"
 							 "            FROM __dp_chg GROUP BY %s) g),"
 							 "        (SELECT pg_catalog.count(*) FROM __dp_del),"
 							 "        (SELECT pg_catalog.count(*) FROM __dp_ins)",
@@ -729,10 +729,10 @@ merge_delta(Snapshot snap, DpPlan *plan, Oid store, const char *qstore,
 		 * the merge so that no index on the count (which would make every
 		 * update of a group non-HOT) is needed to find them.
 		 */
-		dataproduct_run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, __dp_count AS n, (xmax = 0) AS inserted)"
+		dataproduct_run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, __dp_count AS n, (xmax OPERATOR(pg_catalog.=) 0) AS inserted)"
 										  " SELECT pg_catalog.count(*) FILTER (WHERE inserted),"
-										  "        pg_catalog.array_agg(tid) FILTER (WHERE n <= 0),"
-										  "        pg_catalog.array_agg(tid) FILTER (WHERE n > 0) FROM u",
+										  "        pg_catalog.array_agg(tid) FILTER (WHERE n OPERATOR(pg_catalog.<=) 0),"
+										  "        pg_catalog.array_agg(tid) FILTER (WHERE n OPERATOR(pg_catalog.>) 0) FROM u",
 										  dataproduct_upsert_sql(plan, qstore)),
 						   0, NULL, NULL, NULL, SPI_OK_SELECT, false);
 		res->row_count += dataproduct_result_int8(1);
@@ -742,7 +742,7 @@ merge_delta(Snapshot snap, DpPlan *plan, Oid store, const char *qstore,
 		{
 			Oid			tidarray = TIDARRAYOID;
 
-			dataproduct_run_at(snap, psprintf("DELETE FROM %s WHERE ctid = ANY ($1)", qstore),
+			dataproduct_run_at(snap, psprintf("DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) ANY ($1)", qstore),
 							   1, &tidarray, &emptied, NULL, SPI_OK_DELETE, true);
 			res->row_count -= SPI_processed;
 		}
@@ -777,7 +777,7 @@ merge_delta(Snapshot snap, DpPlan *plan, Oid store, const char *qstore,
 			dataproduct_run_at(snap, dataproduct_zero_sql(plan, qstore),
 							   plan->global ? 0 : nparams,
 							   types, values, nulls, SPI_OK_UPDATE, true);
-			dataproduct_run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, (xmax = 0) AS inserted)"
+			dataproduct_run_at(snap, psprintf("WITH u AS (%s RETURNING ctid AS tid, (xmax OPERATOR(pg_catalog.=) 0) AS inserted)"
 											  " SELECT pg_catalog.count(*) FILTER (WHERE inserted),"
 											  "        pg_catalog.array_agg(tid) FROM u",
 											  dataproduct_recompute_sql(plan, qstore, qpre)),

@@ -337,6 +337,7 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 	}
 	/* group rows are updated in place: leave room for HOT updates */
 	dataproduct_exec_ddl(psprintf("CREATE TABLE %s (%s) WITH (fillfactor = 80)", qstore, cols.data));
+	dataproduct_exec_ddl(psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", qstore));
 	initStringInfo(&keys);
 	for (i = 0; i < list_length(plan->keys); i++)
 		appendStringInfo(&keys, "%s%s", i > 0 ? ", " : "",
@@ -459,6 +460,7 @@ build_relations(NewOutput *o)
 			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
 							 quote_identifier(lfirst(lc)));
 		dataproduct_exec_ddl(psprintf("CREATE TABLE %s (LIKE %s)", qstore, qquery));
+		dataproduct_exec_ddl(psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", qstore));
 		dataproduct_exec_ddl(psprintf("CREATE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s",
 									  qview, cols.data, qstore));
 		dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
@@ -582,6 +584,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	char	   *search_path;
 	DpSavedUser saved;
 
+	dataproduct_refuse_on_standby("declare an output");
 	memset(&o, 0, sizeof(o));
 	o.name = dataproduct_required_text(fcinfo, 1, "name");
 	o.sql = dataproduct_required_text(fcinfo, 2, "query");
@@ -646,6 +649,7 @@ dataproduct_drop_output(PG_FUNCTION_ARGS)
 	bool		cascade = PG_GETARG_BOOL(1);
 	DpOutput   *output;
 
+	dataproduct_refuse_on_standby("drop an output");
 	dataproduct_spi_connect();
 	output = dataproduct_get_output(view, false);
 	dataproduct_check_acts_as(output->owner, "data product", output->product);
@@ -667,6 +671,7 @@ dataproduct_refresh(PG_FUNCTION_ARGS)
 	DpOutput   *output;
 	int64		changed;
 
+	dataproduct_refuse_on_standby("refresh an output");
 	dataproduct_spi_connect();
 	output = dataproduct_get_output(view, false);
 	dataproduct_check_acts_as(output->owner, "data product", output->product);
@@ -710,6 +715,7 @@ dataproduct_alter_output(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	char		nulls[5] = "    ";
 
+	dataproduct_refuse_on_standby("change an output");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

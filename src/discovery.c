@@ -200,6 +200,7 @@ dataproduct_comment_column(PG_FUNCTION_ARGS)
 	AttrNumber	attnum;
 	DpOutput   *output;
 
+	dataproduct_refuse_on_standby("comment on a column");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -44,6 +44,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_operator.h"
@@ -190,8 +191,12 @@ dataproduct_spi_exec(const char *sql, int nargs, Oid *argtypes,
 {
 	int			rc;
 
+	int			nestlevel = InSecurityRestrictedOperation() ? NewGUCNestLevel() : 0;
+
 	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
 							   false, 0);
+	if (nestlevel > 0)
+		AtEOXact_GUC(false, nestlevel);
 	if (rc != expected_rc)
 		elog(ERROR, "unexpected SPI result %s for \"%s\"",
 			 SPI_result_code_string(rc), sql);
@@ -285,6 +290,7 @@ dataproduct_run_at(Snapshot snap, const char *sql, int nargs, Oid *argtypes,
 {
 	SPIPlanPtr	plan;
 	int			rc;
+	int			nestlevel;
 
 	if (reuse)
 		plan = dataproduct_prepare_cached(sql, nargs, argtypes);
@@ -295,8 +301,12 @@ dataproduct_run_at(Snapshot snap, const char *sql, int nargs, Oid *argtypes,
 			elog(ERROR, "could not prepare \"%s\": %s", sql,
 				 SPI_result_code_string(SPI_result));
 	}
+	/* inside an owner block, a statement's settings end with it */
+	nestlevel = InSecurityRestrictedOperation() ? NewGUCNestLevel() : 0;
 	rc = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
 							  false, true, 0);
+	if (nestlevel > 0)
+		AtEOXact_GUC(false, nestlevel);
 	if (rc != expected)
 		elog(ERROR, "unexpected SPI result %s for \"%s\"",
 			 SPI_result_code_string(rc), sql);
@@ -420,7 +430,10 @@ dataproduct_become_catalog_owner(DpSavedUser *saved)
  * part and hold for the statements the extension runs next, as the catalog
  * owner, and for the caller's session.  So the owner's part runs in a GUC
  * nest level of its own, which dataproduct_restore_user rolls back, SETs
- * for the session included.
+ * for the session included.  Within it, each statement also runs in a nest
+ * level of its own (in dataproduct_spi_exec and dataproduct_run_at, which
+ * know an owner block by its security-restricted operation), so that one statement's code cannot
+ * change how the next one, parsed under the pinned search_path, resolves.
  */
 void
 dataproduct_become_owner(Oid owner, DpSavedUser *saved)
@@ -544,4 +557,22 @@ dataproduct_in_subtransaction(void (*fn) (void *), void *arg)
 		 edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
 		ReThrowError(edata);
 	return edata;
+}
+
+/*
+ * dataproduct_refuse_on_standby
+ *		Every API function that writes calls this first: on a hot standby it
+ *		fails at once, saying why, instead of deep inside with a read-only
+ *		error and internal SQL as context.  action completes "cannot ... on
+ *		a standby".
+ */
+void
+dataproduct_refuse_on_standby(const char *action)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s on a standby", action),
+				 errdetail("Data products are declared and refreshed on the primary; standbys replicate their outputs, which can be read here."),
+				 errhint("Connect to the primary server to do this.")));
 }

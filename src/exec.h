@@ -62,6 +62,7 @@ extern char *dataproduct_operator_name(Oid opr);
 extern char *dataproduct_type_equality(Oid type);
 
 /* subtransactions that report their error instead of raising it */
+extern void dataproduct_refuse_on_standby(const char *action);
 extern ErrorData *dataproduct_in_subtransaction(void (*fn) (void *), void *arg);
 
 #endif							/* DATAPRODUCT_EXEC_H */

@@ -319,6 +319,7 @@ dataproduct_create_domain(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	char		nulls[5] = "     ";
 
+	dataproduct_refuse_on_standby("create a domain");
 	dataproduct_check_name("domain", name);
 	dataproduct_check_may_assign(owner);
 
@@ -395,6 +396,7 @@ dataproduct_create_product(PG_FUNCTION_ARGS)
 	Datum		values[8];
 	char		nulls[9] = "        ";
 
+	dataproduct_refuse_on_standby("create a data product");
 	dataproduct_split_address(address, &domain_name, &name);
 	(void) parse_semver(version);
 	check_tags(tags);
@@ -490,6 +492,7 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 	Datum		values[8];
 	char		nulls[9] = "        ";
 
+	dataproduct_refuse_on_standby("change a data product");
 	dataproduct_spi_connect();
 	product = dataproduct_get_product(address, false);
 	dataproduct_check_acts_as(product->owner, "data product", product->address);
@@ -591,6 +594,7 @@ dataproduct_drop_product(PG_FUNCTION_ARGS)
 	bool		cascade = PG_GETARG_BOOL(1);
 	DpProduct  *product;
 
+	dataproduct_refuse_on_standby("drop a data product");
 	dataproduct_spi_connect();
 	product = dataproduct_get_product(address, false);
 	dataproduct_check_acts_as(product->owner, "data product", product->address);
@@ -618,6 +622,7 @@ dataproduct_drop_domain(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	uint64		i;
 
+	dataproduct_refuse_on_standby("drop a domain");
 	dataproduct_spi_connect();
 	domain = dataproduct_get_domain(name, false);
 	dataproduct_check_acts_as(domain->owner, "domain", domain->name);

@@ -623,6 +623,7 @@ dataproduct_add_check(PG_FUNCTION_ARGS)
 	DpSavedUser saved;
 	text	   *result;
 
+	dataproduct_refuse_on_standby("add a check");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -693,6 +694,7 @@ dataproduct_alter_check(PG_FUNCTION_ARGS)
 	char		nulls[3] = "   ";
 	DpSavedUser saved;
 
+	dataproduct_refuse_on_standby("change a check");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -734,6 +736,7 @@ dataproduct_drop_check(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	DpSavedUser saved;
 
+	dataproduct_refuse_on_standby("drop a check");
 	dataproduct_spi_connect();
 	output = dataproduct_get_output(PG_GETARG_OID(0), false);
 	dataproduct_check_acts_as(output->owner, "data product", output->product);

@@ -207,6 +207,33 @@ plan_refresh(DpOutput *output, List *sources)
 }
 
 /*
+ * keep_publications
+ *		Add the new store qnew to every publication the old store is in, so
+ *		that replacing the store does not silently stop its replication.
+ *		(Its columns change: subscribers must take the new shape, see the
+ *		README.)  SPI connected, as the catalog owner.
+ */
+static void
+keep_publications(Oid old_store, const char *qnew, Snapshot snap)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(old_store)};
+	List	   *pubs = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	dataproduct_run_at(snap, "SELECT p.pubname::pg_catalog.text FROM pg_catalog.pg_publication_rel pr"
+					   "  JOIN pg_catalog.pg_publication p ON p.oid OPERATOR(pg_catalog.=) pr.prpubid"
+					   " WHERE pr.prrelid OPERATOR(pg_catalog.=) $1 ORDER BY 1",
+					   1, argtypes, values, NULL, SPI_OK_SELECT, false);
+	for (i = 0; i < SPI_processed; i++)
+		pubs = lappend(pubs, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	foreach(lc, pubs)
+		dataproduct_exec_ddl(psprintf("ALTER PUBLICATION %s ADD TABLE %s",
+									  quote_identifier(lfirst(lc)), qnew));
+}
+
+/*
  * switch_to_full
  *		Turn an incrementally maintained output whose query can no longer be
  *		maintained so into a fully refreshed one, for good: a NOTICE (in a
@@ -296,8 +323,10 @@ switch_to_full(DpOutput *output, const char *reason, Snapshot snap,
 
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_exec_ddl(psprintf("CREATE TABLE %s (LIKE %s)", qnew, qquery));
+	dataproduct_exec_ddl(psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", qnew));
 	dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qnew, qowner));
 	new_store = get_relname_relid(new_name, internal);
+	keep_publications(output->store, qnew, snap);
 	if (keep_rows && populated)
 	{
 		/* the old view may compute the owner's code: read it as the owner */
@@ -547,7 +576,15 @@ record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
 					   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
 					   "       rows_changed = $4, row_count = $5, snapshot = $6, origin = $7,"
 					   "       last_refresh_kind = $8, failures = 0, last_error = NULL,"
-					   "       next_retry = NULL"
+					   "       next_retry = NULL,"
+					   "       incremental_refreshes = incremental_refreshes"
+					   "         OPERATOR(pg_catalog.+) ($8 OPERATOR(pg_catalog.=) 'incremental')::pg_catalog.int4,"
+					   "       rebuilds = rebuilds"
+					   "         OPERATOR(pg_catalog.+) ($8 OPERATOR(pg_catalog.=) 'rebuild')::pg_catalog.int4,"
+					   "       full_refreshes = full_refreshes"
+					   "         OPERATOR(pg_catalog.+) ($8 OPERATOR(pg_catalog.=) 'full')::pg_catalog.int4,"
+					   "       rows_changed_total = rows_changed_total OPERATOR(pg_catalog.+) $4,"
+					   "       refresh_ms_total = refresh_ms_total OPERATOR(pg_catalog.+) $3"
 					   " WHERE output_id = $1",
 					   8, argtypes, values, NULL, SPI_OK_UPDATE, true);
 	dataproduct_run_at(snap, "INSERT INTO dataproduct.refresh_history"

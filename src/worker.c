@@ -604,6 +604,8 @@ refresh_by_id_cb(void *arg)
 	if (output != NULL)
 	{
 		w->address = MemoryContextStrdup(outer, output->address);
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("refreshing output %s", output->address));
 		(void) dataproduct_refresh_output(output, true);
 	}
 	dataproduct_spi_finish();
@@ -696,6 +698,7 @@ refresh_in_worker(int64 output_id)
 		/* the backoff's exponent is bounded: any failures count works */
 		dataproduct_spi_exec("UPDATE dataproduct.output"
 							 "   SET failures = least(failures, 2147483646) + 1,"
+							 "       failed_refreshes = failed_refreshes OPERATOR(pg_catalog.+) 1,"
 							 "       last_error = $2, last_error_code = $3,"
 							 "       last_error_at = pg_catalog.now(),"
 							 "       next_retry = pg_catalog.now() + least(interval '1 second'"
@@ -733,8 +736,7 @@ dataproduct_refresh_worker_main(Datum arg)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING,
-						   psprintf("refreshing output " INT64_FORMAT, output_id));
+	pgstat_report_activity(STATE_RUNNING, "starting a refresh");
 	refresh_in_worker(output_id);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
