@@ -555,6 +555,8 @@ record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
 	Oid			htypes[6] = {INT8OID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, BOOLOID};
 	Datum		hvalues[6];
 	DpSavedUser saved;
+	const char *version = dataproduct_extension_version();
+	bool		counted;
 
 	values[0] = Int64GetDatum(output->id);
 	values[1] = TimestampTzGetDatum(started);
@@ -572,7 +574,10 @@ record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
 	hvalues[5] = BoolGetDatum(by_worker);
 
 	dataproduct_become_catalog_owner(&saved);
-	dataproduct_run_at(snap, "UPDATE dataproduct.output"
+	/* a catalog at 0.1.0 (refreshed by hand until updated) has no counters */
+	counted = version == NULL || strcmp(version, "0.1.0") != 0;
+	dataproduct_run_at(snap, counted ?
+					   "UPDATE dataproduct.output"
 					   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
 					   "       rows_changed = $4, row_count = $5, snapshot = $6, origin = $7,"
 					   "       last_refresh_kind = $8, failures = 0, last_error = NULL,"
@@ -585,7 +590,13 @@ record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
 					   "         OPERATOR(pg_catalog.+) ($8 OPERATOR(pg_catalog.=) 'full')::pg_catalog.int4,"
 					   "       rows_changed_total = rows_changed_total OPERATOR(pg_catalog.+) $4,"
 					   "       refresh_ms_total = refresh_ms_total OPERATOR(pg_catalog.+) $3"
-					   " WHERE output_id = $1",
+					   " WHERE output_id OPERATOR(pg_catalog.=) $1" :
+					   "UPDATE dataproduct.output"
+					   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
+					   "       rows_changed = $4, row_count = $5, snapshot = $6, origin = $7,"
+					   "       last_refresh_kind = $8, failures = 0, last_error = NULL,"
+					   "       next_retry = NULL"
+					   " WHERE output_id OPERATOR(pg_catalog.=) $1",
 					   8, argtypes, values, NULL, SPI_OK_UPDATE, true);
 	dataproduct_run_at(snap, "INSERT INTO dataproduct.refresh_history"
 					   " (output_id, started_at, finished_at, kind, rows_changed, row_count, by_worker)"

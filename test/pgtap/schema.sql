@@ -2,14 +2,14 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(84);
+SELECT plan(86);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
 SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source', 'refresh_history',
                                       'quality_check', 'check_result']);
 SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results',
-                                     'refreshes', 'visible_product', 'visible_output']);
+                                     'refreshes', 'visible_product', 'visible_output', 'statistics']);
 SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq',
                                          'quality_check_check_id_seq', 'check_result_result_id_seq']);
 
@@ -40,6 +40,9 @@ SELECT has_column('dataproduct', 'refresh_history', 'error_code', 'and in the hi
 SELECT columns_are('dataproduct', 'refreshes', ARRAY[
     'output', 'product', 'started_at', 'finished_at', 'kind', 'rows_changed', 'row_count',
     'error', 'error_code', 'by_worker']);
+SELECT columns_are('dataproduct', 'statistics', ARRAY[
+    'output', 'product', 'mode', 'incremental_refreshes', 'rebuilds', 'full_refreshes', 'failed_refreshes',
+    'rows_changed', 'total_ms', 'last_refresh', 'last_ms', 'last_failure', 'row_count']);
 SELECT col_type_is('dataproduct', 'outputs', 'output', 'regclass', 'col_type_is');
 SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is');
 
@@ -134,6 +137,7 @@ SELECT table_privs_are('dataproduct', 'products', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'outputs', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'lineage', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'refreshes', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'statistics', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'visible_product', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'visible_output', 'public', ARRAY['SELECT']);
 -- views that filter rows by the visibility rule are security barriers

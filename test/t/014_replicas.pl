@@ -110,7 +110,7 @@ is($standby->safe_psql('postgres', q{SELECT count(*) FROM dataproduct.outputs}),
 	'the catalog reads on the standby');
 like($standby->safe_psql('postgres', q{SELECT dataproduct.describe('sales.orders')::text}),
 	qr/by_region/, 'describe() works on the standby');
-$primary->safe_psql('postgres', q{SELECT dataproduct.add_check('sales.by_region', 'row_count', min => 1)});
+$primary->safe_psql('postgres', q{SELECT dataproduct.add_check('sales.by_region', 'row_count', min => '1')});
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', q{SELECT check_name || ':' || passed FROM dataproduct.run_checks('sales.orders')}),
 	'row_count:true', 'checks run on the standby (returned, not recorded)');
