@@ -28,6 +28,7 @@ OBJS = \
 	src/refresh.o \
 	src/discovery.o \
 	src/ddl.o \
+	src/access.o \
 	src/declare.o \
 	src/product.o \
 	src/worker.o
