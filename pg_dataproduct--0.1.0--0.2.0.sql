@@ -43,6 +43,12 @@
  *     read them as the catalog owner.
  *   - search() indexes bounded prefixes (65536 characters of each text, 1024
  *     of the query), so one huge description cannot make it fail.
+ *   - self-service access (at the end): table access_request, views
+ *     access_requests and access, functions request_access,
+ *     approve_access, deny_access, revoke_access, expire_access; health()
+ *     gains consumers (dropped and created again; products gains
+ *     consumers), describe() a consumers count, search() an access column
+ *     (dropped and created again).
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
