@@ -28,6 +28,7 @@ OBJS = \
 	src/refresh.o \
 	src/discovery.o \
 	src/ddl.o \
+	src/access.o \
 	src/declare.o \
 	src/product.o \
 	src/worker.o
@@ -53,7 +54,7 @@ PG_CPPFLAGS += -DDATAPRODUCT_VERSION='"$(EXTVERSION)"'
 
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop catalog_security security
+REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop catalog_security security access
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency trim_race

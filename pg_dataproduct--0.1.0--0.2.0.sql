@@ -47,6 +47,12 @@
  *     publication keeps refreshing (below).
  *   - cumulative refresh statistics per output: new columns of
  *     dataproduct.output, view dataproduct.statistics (below).
+ *   - self-service access (at the end): table access_request, views
+ *     access_requests and access, functions request_access,
+ *     approve_access, deny_access, revoke_access, expire_access; health()
+ *     gains consumers (dropped and created again; products gains
+ *     consumers), describe() a consumers count, search() an access column
+ *     (dropped and created again).
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -826,3 +832,435 @@ COMMENT ON COLUMN dataproduct.statistics.last_ms IS 'Duration of the last succes
 COMMENT ON COLUMN dataproduct.statistics.last_failure IS 'When the last failing automatic refresh failed, until one succeeds';
 COMMENT ON COLUMN dataproduct.statistics.row_count IS 'Rows of the output after its last refresh';
 GRANT SELECT ON dataproduct.statistics TO PUBLIC;
+/* ------------------------------------------------------------------------
+ * Self-service access
+ *
+ * A role that may see a product asks for SELECT on its outputs (all, or
+ * one) with request_access(); a member of the product's owner role
+ * approves (the grant follows) or denies; revoke_access() takes access
+ * away; access with an end (until) is revoked by the background worker
+ * when it passes; retiring a product revokes what requests granted.  The
+ * functions are C (src/access.c), run as the caller, check its rights,
+ * write the requests as the catalog owner and run GRANT and REVOKE as the
+ * owner of the output view.  dataproduct.access reads the views' ACLs, so
+ * grants and revocations made by hand show as they are.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE dataproduct.access_request (
+    request_id      bigserial PRIMARY KEY,
+    product_id      bigint NOT NULL REFERENCES dataproduct.product ON DELETE CASCADE,
+    output_id       bigint REFERENCES dataproduct.output ON DELETE CASCADE,
+    role            regrole NOT NULL,
+    reason          text NOT NULL,
+    until           timestamptz,
+    status          text NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'approved', 'denied', 'revoked', 'expired')),
+    requested_at    timestamptz NOT NULL DEFAULT now(),
+    decided_by      regrole,
+    decided_at      timestamptz,
+    note            text,
+    ended_by        regrole,
+    ended_at        timestamptz,
+    end_reason      text
+);
+COMMENT ON TABLE dataproduct.access_request IS
+  'Access requests of consumers and the owners'' decisions, with who and when; read it through dataproduct.access_requests';
+COMMENT ON COLUMN dataproduct.access_request.request_id IS 'Identifier of the request, as approve_access() and deny_access() take it';
+COMMENT ON COLUMN dataproduct.access_request.product_id IS 'Product whose outputs are asked for';
+COMMENT ON COLUMN dataproduct.access_request.output_id IS 'The one output asked for; NULL for every output of the product';
+COMMENT ON COLUMN dataproduct.access_request.role IS 'Role that asked, and that the grant goes to';
+COMMENT ON COLUMN dataproduct.access_request.reason IS 'Why the role needs the data, in its words';
+COMMENT ON COLUMN dataproduct.access_request.until IS 'When access ends (the background worker revokes it then); NULL for access without an end';
+COMMENT ON COLUMN dataproduct.access_request.status IS 'pending, approved (SELECT granted), denied, revoked (by revoke_access() or the product''s retirement) or expired (its until passed)';
+COMMENT ON COLUMN dataproduct.access_request.requested_at IS 'When the request was made';
+COMMENT ON COLUMN dataproduct.access_request.decided_by IS 'Member of the owner role who approved or denied it';
+COMMENT ON COLUMN dataproduct.access_request.decided_at IS 'When it was approved or denied';
+COMMENT ON COLUMN dataproduct.access_request.note IS 'The decider''s note';
+COMMENT ON COLUMN dataproduct.access_request.ended_by IS 'Role that ended approved access (revoke_access(), retirement, expire_access()); NULL when the background worker expired it';
+COMMENT ON COLUMN dataproduct.access_request.ended_at IS 'When approved access ended, or a pending request expired';
+COMMENT ON COLUMN dataproduct.access_request.end_reason IS 'How it ended: revoked, the product was retired, until passed';
+COMMENT ON SEQUENCE dataproduct.access_request_request_id_seq IS 'Identifiers of access requests';
+-- the worker's expiry looks only at live requests with an end
+CREATE INDEX access_request_until ON dataproduct.access_request (until)
+  WHERE status IN ('pending', 'approved') AND until IS NOT NULL;
+CREATE INDEX ON dataproduct.access_request (product_id, status);
+CREATE INDEX ON dataproduct.access_request (role);
+-- one pending request per role and target
+CREATE UNIQUE INDEX access_request_pending ON dataproduct.access_request
+  (product_id, coalesce(output_id, 0), role) WHERE status = 'pending';
+REVOKE ALL ON dataproduct.access_request FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.access_request', '');
+SELECT pg_catalog.pg_extension_config_dump('dataproduct.access_request_request_id_seq', '');
+
+/*
+ * Requests as each role may see them: its own (those of roles whose
+ * privileges it has) and those for the products it owns (member of the
+ * owner role), so owners find the pending requests awaiting them.
+ */
+CREATE VIEW dataproduct.access_requests WITH (security_barrier) AS
+SELECT r.request_id,
+       d.name || '.' || p.name AS product,
+       o.view AS output,
+       r.role,
+       r.reason,
+       r.until,
+       r.status,
+       r.requested_at,
+       r.decided_by,
+       r.decided_at,
+       r.note,
+       r.ended_by,
+       r.ended_at,
+       r.end_reason
+  FROM dataproduct.access_request r
+  JOIN dataproduct.product p ON p.product_id = r.product_id
+  JOIN dataproduct.domain d ON d.domain_id = p.domain_id
+  LEFT JOIN dataproduct.output o ON o.output_id = r.output_id
+ WHERE pg_catalog.pg_has_role(r.role, 'USAGE')
+    OR pg_catalog.pg_has_role(p.owner, 'USAGE');
+COMMENT ON VIEW dataproduct.access_requests IS
+  'Access requests and their decisions: a role sees its own and those for the products it owns (member of the owner role)';
+COMMENT ON COLUMN dataproduct.access_requests.request_id IS 'Identifier of the request, as approve_access() and deny_access() take it';
+COMMENT ON COLUMN dataproduct.access_requests.product IS 'Address of the product asked for';
+COMMENT ON COLUMN dataproduct.access_requests.output IS 'The one output asked for; NULL for every output of the product';
+COMMENT ON COLUMN dataproduct.access_requests.role IS 'Role that asked, and that the grant goes to';
+COMMENT ON COLUMN dataproduct.access_requests.reason IS 'Why the role needs the data';
+COMMENT ON COLUMN dataproduct.access_requests.until IS 'When access ends; NULL for access without an end';
+COMMENT ON COLUMN dataproduct.access_requests.status IS 'pending, approved, denied, revoked or expired';
+COMMENT ON COLUMN dataproduct.access_requests.requested_at IS 'When the request was made';
+COMMENT ON COLUMN dataproduct.access_requests.decided_by IS 'Who approved or denied it';
+COMMENT ON COLUMN dataproduct.access_requests.decided_at IS 'When it was approved or denied';
+COMMENT ON COLUMN dataproduct.access_requests.note IS 'The decider''s note';
+COMMENT ON COLUMN dataproduct.access_requests.ended_by IS 'Who ended approved access; NULL when the background worker expired it';
+COMMENT ON COLUMN dataproduct.access_requests.ended_at IS 'When approved access ended, or a pending request expired';
+COMMENT ON COLUMN dataproduct.access_requests.end_reason IS 'How it ended: revoked, the product was retired, until passed';
+GRANT SELECT ON dataproduct.access_requests TO PUBLIC;
+
+/*
+ * Who may read each output and why, from the output views' ACLs (a view
+ * never granted on has the owner's default ACL): the owner; a role an
+ * approved request covers; anyone else was granted by hand.  A REVOKE by
+ * hand removes the row, a GRANT by hand adds one.
+ */
+CREATE VIEW dataproduct.access WITH (security_barrier) AS
+SELECT o.view AS output,
+       o.product,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+            ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS role,
+       CASE WHEN a.grantee = c.relowner THEN 'owner'
+            WHEN r.request_id IS NOT NULL THEN 'request'
+            ELSE 'granted by hand' END AS grounds,
+       r.request_id,
+       r.until,
+       CASE WHEN r.request_id IS NOT NULL THEN r.decided_by
+            ELSE a.grantor::pg_catalog.regrole END AS granted_by,
+       r.decided_at AS granted_at
+  FROM dataproduct.visible_output o
+  JOIN pg_catalog.pg_class c ON c.oid = o.view
+  CROSS JOIN LATERAL pg_catalog.aclexplode(coalesce(c.relacl,
+                                                    pg_catalog.acldefault('r', c.relowner))) a
+  LEFT JOIN LATERAL (
+    SELECT q.request_id, q.until, q.decided_by, q.decided_at
+      FROM dataproduct.access_request q
+     WHERE q.role = a.grantee AND q.status = 'approved'
+       AND (q.output_id = o.output_id OR (q.output_id IS NULL AND q.product_id = o.product_id))
+     ORDER BY q.until DESC NULLS FIRST, q.request_id DESC
+     LIMIT 1) r ON a.grantee <> c.relowner
+ WHERE a.privilege_type = 'SELECT';
+COMMENT ON VIEW dataproduct.access IS
+  'Who may read each output of the products the current role may see, and on what grounds (owner, request, granted by hand), read from the output views'' privileges';
+COMMENT ON COLUMN dataproduct.access.output IS 'The output';
+COMMENT ON COLUMN dataproduct.access.product IS 'Address of its product';
+COMMENT ON COLUMN dataproduct.access.role IS 'Role holding SELECT on the output''s view (PUBLIC for everyone)';
+COMMENT ON COLUMN dataproduct.access.grounds IS 'owner (the view''s owner), request (an approved access request covers it) or granted by hand';
+COMMENT ON COLUMN dataproduct.access.request_id IS 'The approved request the grant comes from';
+COMMENT ON COLUMN dataproduct.access.until IS 'When access through the request ends; NULL for no end';
+COMMENT ON COLUMN dataproduct.access.granted_by IS 'Who approved the request, or the grantor recorded in the privileges';
+COMMENT ON COLUMN dataproduct.access.granted_at IS 'When the request was approved; NULL for grants by hand';
+GRANT SELECT ON dataproduct.access TO PUBLIC;
+
+CREATE FUNCTION dataproduct.request_access(target text, reason text,
+                                           until timestamptz DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'dataproduct_request_access'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.request_access(text, text, timestamptz) IS
+  'Ask the owners of a product (domain.product) or of one output (domain.output) for SELECT on it, with a reason and an optional end; returns the request''s id';
+
+CREATE FUNCTION dataproduct.approve_access(request_id bigint, note text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_approve_access'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.approve_access(bigint, text) IS
+  'Approve a pending access request (members of the product''s owner role): SELECT is granted on the outputs asked for';
+
+CREATE FUNCTION dataproduct.deny_access(request_id bigint, note text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_deny_access'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.deny_access(bigint, text) IS
+  'Deny a pending access request (members of the product''s owner role), with a note for the requester';
+
+CREATE FUNCTION dataproduct.revoke_access(target text, role regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'dataproduct_revoke_access'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.revoke_access(text, regrole) IS
+  'Take a role''s SELECT on a product''s outputs (or one) away, granted through a request or by hand (members of the owner role); its approved requests are recorded as revoked';
+
+CREATE FUNCTION dataproduct.expire_access()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dataproduct_expire_access'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.expire_access() IS
+  'Revoke access whose until has passed and record it, as the background worker does on its own; returns how many requests ended';
+REVOKE ALL ON FUNCTION dataproduct.expire_access() FROM PUBLIC;
+
+/*
+ * Consumers in health(), describe() and products; access in search().
+ * health() gains an OUT column, so it is dropped and created again; the
+ * products view, which reads it, is pointed away from it meanwhile (same
+ * columns, so views of users over products stay).
+ */
+CREATE OR REPLACE VIEW dataproduct.products WITH (security_barrier) AS
+SELECT p.address AS product,
+       p.domain,
+       p.name,
+       p.owner,
+       p.description,
+       p.version,
+       p.status,
+       p.tags,
+       p.contact,
+       (SELECT count(*) FROM dataproduct.output o WHERE o.product_id = p.product_id) AS outputs,
+       p.max_staleness,
+       p.created_at,
+       p.updated_at,
+       NULL::text AS health
+  FROM dataproduct.visible_product p;
+
+DROP FUNCTION dataproduct.health(text);
+CREATE FUNCTION dataproduct.health(product text, OUT status text, OUT reasons text[],
+                                   OUT consumers bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+  p record;
+BEGIN
+  SELECT vp.product_id, vp.address, vp.max_staleness INTO p FROM dataproduct.visible_product vp
+   WHERE vp.domain = split_part(health.product, '.', 1) AND vp.name = split_part(health.product, '.', 2)
+     AND vp.address = health.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', health.product),
+      HINT = 'Products are listed in dataproduct.products.';
+  END IF;
+  SELECT coalesce(array_agg(r.reason ORDER BY r.level, r.reason), '{}'),
+         coalesce(min(r.level), 9)
+    INTO reasons, status
+    FROM (SELECT 1 AS level, format('output %s: refreshes fail (%s): %s', o.view, o.failures, o.last_error) AS reason
+            FROM dataproduct.visible_output o
+           WHERE o.product_id = p.product_id AND o.last_error IS NOT NULL
+          UNION ALL
+          SELECT 2, format('output %s: %s behind its sources, promised at most %s', f.output,
+                           date_trunc('second', f.staleness), p.max_staleness)
+            FROM dataproduct.freshness f
+           WHERE f.product = p.address AND f.mode = 'incremental'
+             AND p.max_staleness IS NOT NULL AND f.staleness > p.max_staleness
+          UNION ALL
+          SELECT 2, format('output %s: last refreshed %s ago, promised at most %s', o.view,
+                           date_trunc('second', now() - o.last_refresh), p.max_staleness)
+            FROM dataproduct.visible_output o
+           WHERE o.product_id = p.product_id AND o.mode = 'full' AND p.max_staleness IS NOT NULL
+             AND now() - o.last_refresh > p.max_staleness
+          UNION ALL
+          SELECT CASE c.severity WHEN 'blocking' THEN 1 ELSE 3 END,
+                 format('output %s: check %s failed (%s)', c.output, c.name, c.last_observed)
+            FROM dataproduct.checks c
+           WHERE c.product = p.address AND NOT c.last_passed
+          UNION ALL
+          SELECT 3, format('output %s: not loaded yet', o.view)
+            FROM dataproduct.visible_output o
+           WHERE o.product_id = p.product_id AND o.status = 'empty'
+          UNION ALL
+          SELECT 3, 'no outputs'
+           WHERE NOT EXISTS (SELECT 1 FROM dataproduct.visible_output o
+                              WHERE o.product_id = p.product_id)) r;
+  status := CASE status WHEN '1' THEN 'failing' WHEN '2' THEN 'stale'
+                        WHEN '3' THEN 'warning' ELSE 'healthy' END;
+  SELECT count(DISTINCT a.role) INTO consumers
+    FROM dataproduct.access a
+   WHERE a.product = p.address AND a.grounds <> 'owner';
+  RETURN;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.health(text) IS
+  'A product''s health (healthy, warning, stale, failing) and the reasons, from its refreshes, checks and freshness promise, and its number of consumers (roles other than the owner that may read an output); error texts only for roles that may read the output; a product the current role may not see does not exist';
+
+CREATE OR REPLACE VIEW dataproduct.products WITH (security_barrier) AS
+SELECT p.address AS product,
+       p.domain,
+       p.name,
+       p.owner,
+       p.description,
+       p.version,
+       p.status,
+       p.tags,
+       p.contact,
+       (SELECT count(*) FROM dataproduct.output o WHERE o.product_id = p.product_id) AS outputs,
+       p.max_staleness,
+       p.created_at,
+       p.updated_at,
+       h.status AS health,
+       h.consumers
+  FROM dataproduct.visible_product p
+  CROSS JOIN LATERAL dataproduct.health(p.address) h;
+COMMENT ON COLUMN dataproduct.products.consumers IS
+  'Number of roles other than the owner that may read an output of the product (dataproduct.access)';
+
+DROP FUNCTION dataproduct.search(text);
+CREATE FUNCTION dataproduct.search(query text)
+RETURNS TABLE (kind text, address text, rank real, owner regrole, status text,
+               health text, description text, access text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  WITH q AS (
+    SELECT substr(search.query, 1, 1024) AS words),
+  docs AS (
+    SELECT 'product'::text AS kind, p.address, p.product_id, NULL::regclass AS view,
+           p.owner, p.status, p.description,
+           setweight(to_tsvector('simple', replace(p.domain || ' ' || p.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('simple', substr(array_to_string(p.tags, ' '), 1, 65536)), 'A') ||
+           setweight(to_tsvector('english', coalesce(substr(p.description, 1, 65536), '')), 'B') AS doc,
+           p.domain || ' ' || p.name || ' ' || substr(array_to_string(p.tags, ' '), 1, 65536) AS names,
+           coalesce(substr(p.description, 1, 65536), '') AS prose
+      FROM dataproduct.visible_product p
+    UNION ALL
+    SELECT 'output', o.view::text, o.product_id, o.view, p.owner, p.status, o.description,
+           setweight(to_tsvector('simple', replace(o.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('english', coalesce(substr(o.description, 1, 65536), '')), 'B') ||
+           setweight(to_tsvector('simple', replace(coalesce(c.names, ''), '_', ' ')), 'C') ||
+           setweight(to_tsvector('english', coalesce(c.comments, '')), 'D'),
+           o.name || ' ' || coalesce(c.names, ''),
+           coalesce(substr(o.description, 1, 65536), '') || ' ' || coalesce(c.comments, '')
+      FROM dataproduct.visible_output o
+      JOIN dataproduct.visible_product p USING (product_id)
+      LEFT JOIN LATERAL (
+        SELECT substr(string_agg(a.attname, ' '), 1, 65536) AS names,
+               substr(string_agg(substr(col_description(a.attrelid, a.attnum), 1, 65536), ' '),
+                      1, 65536) AS comments
+          FROM pg_attribute a
+         WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped) c ON true),
+  scored AS (
+    SELECT docs.*,
+           ts_rank(doc, websearch_to_tsquery('english', q.words))
+             + CASE WHEN lower(docs.address) = lower(q.words)
+                      OR split_part(docs.address, '.', 2) = lower(q.words) THEN 1 ELSE 0 END
+             + 0.5 * dataproduct.word_similarity(q.words, docs.names)
+             + 0.1 * dataproduct.word_similarity(q.words, docs.prose) AS score,
+           doc @@ websearch_to_tsquery('english', q.words) AS matches,
+           greatest(dataproduct.word_similarity(q.words, docs.names),
+                    dataproduct.word_similarity(q.words, docs.prose)) AS fuzzy
+      FROM docs, q)
+  SELECT s.kind, s.address, round(s.score::numeric, 4)::real, s.owner, s.status,
+         (dataproduct.health(p.address)).status, s.description,
+         CASE WHEN pg_has_role(s.owner, 'USAGE') THEN 'owner'
+              WHEN r.outputs > 0 AND r.readable = r.outputs THEN 'granted'
+              WHEN EXISTS (SELECT 1 FROM dataproduct.access_requests ar
+                            WHERE ar.status = 'pending' AND pg_has_role(ar.role, 'USAGE')
+                              AND ar.product = p.address
+                              AND (s.kind = 'product' OR ar.output IS NULL OR ar.output = s.view))
+                THEN 'pending'
+              WHEN s.status = 'retired' OR r.outputs = 0 THEN 'unavailable'
+              WHEN r.readable > 0 THEN 'partly granted'
+              ELSE 'may request' END
+    FROM scored s
+    JOIN dataproduct.visible_product p USING (product_id)
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS outputs,
+             count(*) FILTER (WHERE has_table_privilege(o.view, 'SELECT')) AS readable
+        FROM dataproduct.visible_output o
+       WHERE o.product_id = s.product_id AND (s.view IS NULL OR o.view = s.view)) r
+   WHERE s.matches OR s.fuzzy >= 0.4
+   ORDER BY s.score DESC, s.address
+$fn$;
+COMMENT ON FUNCTION dataproduct.search(text) IS
+  'Products and outputs ranked by relevance: full-text search over names, tags, descriptions, column names and comments (their first 65536 characters; the query''s first 1024), with trigram similarity for typos; only those the current role may see; access says whether the role may read them already (owner, granted, partly granted), has asked (pending), may request access, or not (unavailable: retired or without outputs)';
+
+CREATE OR REPLACE FUNCTION dataproduct.describe(product text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = iso_8601
+AS $fn$
+DECLARE
+  p record;
+  result jsonb;
+BEGIN
+  SELECT vp.* INTO p FROM dataproduct.visible_product vp
+   WHERE vp.domain = split_part(describe.product, '.', 1) AND vp.name = split_part(describe.product, '.', 2)
+     AND vp.address = describe.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', describe.product),
+      HINT = 'Products are listed in dataproduct.products; search them with dataproduct.search().';
+  END IF;
+  SELECT jsonb_build_object(
+    'product', p.address,
+    'domain', p.domain,
+    'name', p.name,
+    'owner', p.owner::text,
+    'description', p.description,
+    'version', p.version,
+    'status', p.status,
+    'tags', to_jsonb(p.tags),
+    'contact', p.contact,
+    'freshness_promise', p.max_staleness::text,
+    'health', (SELECT to_jsonb(h) FROM dataproduct.health(p.address) h),
+    'consumers', (SELECT count(DISTINCT a.role) FROM dataproduct.access a
+                   WHERE a.product = p.address AND a.grounds <> 'owner'),
+    'outputs', coalesce((
+      SELECT jsonb_agg(jsonb_build_object(
+               'output', o.view::text,
+               'description', o.description,
+               'mode', o.mode,
+               'status', o.status,
+               'last_refresh', o.last_refresh,
+               'staleness', f.staleness::text,
+               'pending_changes', f.pending,
+               'columns', (SELECT jsonb_agg(jsonb_build_object(
+                                    'name', a.attname,
+                                    'type', format_type(a.atttypid, a.atttypmod),
+                                    'description', col_description(a.attrelid, a.attnum))
+                                  ORDER BY a.attnum)
+                             FROM pg_attribute a
+                            WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped),
+               'reads', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'source', l.source::text, 'kind', l.source_kind,
+                                    'product', l.source_product, 'via', l.via::text)
+                                  ORDER BY l.depth, l.source::text), '[]')
+                           FROM dataproduct.lineage l WHERE l.output = o.view),
+               'checks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'name', c.name, 'kind', c.kind, 'params', c.params,
+                                    'severity', c.severity, 'description', c.description,
+                                    'last_checked', c.last_checked, 'passed', c.last_passed,
+                                    'observed', c.last_observed)
+                                  ORDER BY c.name), '[]')
+                            FROM dataproduct.checks c WHERE c.output = o.view))
+             ORDER BY o.output_id)
+        FROM dataproduct.visible_output o
+        LEFT JOIN dataproduct.freshness f ON f.output = o.view
+       WHERE o.product_id = p.product_id), '[]'),
+    'read_by', coalesce((
+      SELECT jsonb_agg(DISTINCT jsonb_build_object('output', l.output::text, 'product', l.product))
+        FROM dataproduct.lineage l
+       WHERE l.source_product = p.address AND l.product <> p.address), '[]'))
+    INTO result;
+  RETURN result;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.describe(text) IS
+  'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, consumers (roles other than the owner that may read an output), outputs with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';

@@ -4,7 +4,9 @@
  * The catalog, as a superuser sees it (the catalog views are readable by
  * every role, each seeing the products it may), then a session of an
  * analyst: find products, query them, and run into the walls that protect
- * the systems of record and the products nobody granted.
+ * the systems of record and the products nobody granted; at the end it asks
+ * for access to an output, and the owning team approves (self-service
+ * access).
  *
  * Run by demo/run.sh after demo/workload.sql, as a superuser who switches to
  * the analyst role with SET ROLE.
@@ -156,3 +158,24 @@ $$;
 SELECT attempt, outcome FROM attempts ORDER BY n;
 
 RESET ROLE;
+
+-- ---------------------------------------------------------------------------
+\echo '--- self-service access: player.engagement is published; the analyst asks for one output, the player team approves'
+SET ROLE player_team;
+SELECT '  product player.engagement is now published'
+  FROM dataproduct.alter_product('player.engagement', status => 'published');
+RESET ROLE;
+SET ROLE analyst;
+SELECT kind, address, access FROM dataproduct.search('devices') ORDER BY rank DESC, address;
+SELECT dataproduct.request_access('player.device_daily', 'Device mix for the app roadmap',
+                                  until => now() + interval '30 days') AS request_id \gset
+RESET ROLE;
+SET ROLE player_team;
+SELECT request_id, role, output, reason, status FROM dataproduct.access_requests WHERE status = 'pending';
+SELECT dataproduct.approve_access(:request_id, note => 'for 30 days; the numbers may still change');
+RESET ROLE;
+SET ROLE analyst;
+SELECT device, sum(plays) AS plays FROM player.device_daily GROUP BY device ORDER BY plays DESC;
+RESET ROLE;
+SELECT output, role, grounds, until::date AS until
+  FROM dataproduct.access WHERE product = 'player.engagement' ORDER BY 1, 2;

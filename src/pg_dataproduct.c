@@ -32,7 +32,9 @@
  *	              refresh.c    the conductor of one refresh, steps in order
  *	              discovery.c  search and self-description helpers
  *	              ddl.c        event triggers and the ProcessUtility hook
- *	 drivers      declare.c    the SQL API of outputs, and refresh()
+ *	 drivers      access.c     self-service access: requests, decisions,
+ *	                           grants on output views, expiry
+ *	              declare.c    the SQL API of outputs, and refresh()
  *	              product.c    the SQL API of domains and products
  *	              worker.c     launcher, schedulers, refresh workers
  *

@@ -7,8 +7,9 @@
  *	 create_domain   schema <domain> (created if missing) + catalog row
  *	 create_product  catalog row (status draft)
  *	 alter_product   description, version (only forward), tags, owner (the
- *	                 outputs' relations follow), lifecycle status, contact,
- *	                 freshness promise
+ *	                 outputs' relations follow), lifecycle status (retiring
+ *	                 revokes the grants made through access requests:
+ *	                 access.c), contact, freshness promise
  *	 drop_product, drop_domain (with their outputs, on cascade: declare.c)
  *
  * Each function validates its arguments, checks the caller's rights
@@ -43,6 +44,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "access.h"
 #include "analyze.h"
 #include "capture.h"
 #include "catalog.h"
@@ -544,6 +546,10 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 						 " WHERE product_id = $1",
 						 8, argtypes, values, nulls, SPI_OK_UPDATE);
 	dataproduct_restore_user(&saved);
+	/* a retired product takes back the grants made through requests */
+	if (status != NULL && strcmp(status, DP_STATUS_RETIRED) == 0 &&
+		strcmp(product->status, DP_STATUS_RETIRED) != 0)
+		dataproduct_access_retire(product);
 	dataproduct_spi_finish();
 	PG_RETURN_VOID();
 }

@@ -7,8 +7,8 @@
  * With the library in shared_preload_libraries, one DpShared struct lives
  * in shared memory: one slot per database that the launcher knows, with
  * its scheduler's pid and latch and a wake flag.  A transaction that wrote
- * a captured source (capture.c) or declared an output calls
- * dataproduct_note_capture; when, and only if, it commits, the transaction
+ * a captured source (capture.c), declared an output or approved access
+ * that ends (access.c) calls dataproduct_note_capture; when, and only if, it commits, the transaction
  * callback here sets its database's wake flag and its scheduler's latch,
  * or the launcher's latch if the database has no scheduler yet.  Without
  * the preload there is no shared memory and nothing is woken.

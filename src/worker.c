@@ -36,8 +36,13 @@
  * refresh_history), and retried within seconds, for RESTORE_GRACE after
  * the first; after that it counts like any other.
  *
+ * Each round the scheduler also ends self-service access whose until has
+ * passed (access.c: the REVOKE runs as the output view's owner, the end is
+ * recorded in dataproduct.access_request); nothing to end costs two index
+ * probes.
+ *
  * The scheduler sleeps until the earliest moment something can become due
- * (a min_interval or backoff ending, a schedule), at most
+ * (a min_interval or backoff ending, a schedule, an access's until), at most
  * dataproduct.naptime: no busy polling.  DROP DATABASE (and the ALTER
  * DATABASE forms that need the database to themselves) stop its scheduler
  * first (ddl.c).
@@ -81,6 +86,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "access.h"
 #include "catalog.h"
 #include "exec.h"
 #include "guc.h"
@@ -358,6 +364,13 @@ due_outputs(List **due, long *wait_ms)
 									  " WHERE checked_at < pg_catalog.now() - interval '%d days'",
 									  dataproduct_history_days),
 							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		/* access whose until has passed is revoked; wake for the next one */
+		{
+			long		access_ms;
+
+			(void) dataproduct_access_expire(true, &access_ms);
+			*wait_ms = access_ms;
+		}
 		/*
 		 * Restored outputs (another origin) want a rebuild, but are held
 		 * while a pg_restore session is connected to this database.

@@ -7,11 +7,13 @@ SELECT plan(86);
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
 SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source', 'refresh_history',
-                                      'quality_check', 'check_result']);
+                                      'quality_check', 'check_result', 'access_request']);
 SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results',
-                                     'refreshes', 'visible_product', 'visible_output', 'statistics']);
+                                     'refreshes', 'visible_product', 'visible_output', 'statistics', 'access',
+                                     'access_requests']);
 SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq',
-                                         'quality_check_check_id_seq', 'check_result_result_id_seq']);
+                                         'quality_check_check_id_seq', 'check_result_result_id_seq',
+                                         'access_request_request_id_seq']);
 
 -- keys and constraints of the catalog
 SELECT col_is_pk('dataproduct', 'domain', 'domain_id', 'col_is_pk');
@@ -79,7 +81,7 @@ SELECT volatility_is('dataproduct', 'search', ARRAY['text'], 'stable');
 SELECT volatility_is('dataproduct', 'describe', ARRAY['text'], 'stable');
 SELECT columns_are('dataproduct', 'products', ARRAY[
     'product', 'domain', 'name', 'owner', 'description', 'version', 'status', 'tags',
-    'contact', 'outputs', 'max_staleness', 'created_at', 'updated_at', 'health']);
+    'contact', 'outputs', 'max_staleness', 'created_at', 'updated_at', 'health', 'consumers']);
 SELECT col_type_is('dataproduct', 'product', 'max_staleness', 'interval', 'col_type_is');
 
 -- no function runs with its owner's rights; the engine is C, the read-only
@@ -157,7 +159,8 @@ SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE
                     'dataproduct.domain_id_seq', 'dataproduct.product_id_seq',
                     'dataproduct.output_id_seq', 'dataproduct.source_id_seq',
                     'dataproduct.quality_check', 'dataproduct.quality_check_check_id_seq',
-                    'dataproduct.check_result', 'dataproduct.check_result_result_id_seq'],
+                    'dataproduct.check_result', 'dataproduct.check_result_result_id_seq',
+                    'dataproduct.access_request', 'dataproduct.access_request_request_id_seq'],
               'every catalog table and sequence is dumped');
 
 -- the event trigger that keeps the catalog consistent

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * access.h
+ *	  Self-service access to outputs: requests, decisions, grants, expiry.
+ *
+ * IDENTIFICATION
+ *	  src/access.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DATAPRODUCT_ACCESS_H
+#define DATAPRODUCT_ACCESS_H
+
+#include "postgres.h"
+
+#include "catalog.h"
+
+/* the worker's expiry round (SPI connected, a transaction open) */
+extern int	dataproduct_access_expire(bool by_worker, long *next_ms);
+
+/* alter_product(status => 'retired') ends the grants made through requests */
+extern void dataproduct_access_retire(DpProduct *product);
+
+#endif							/* DATAPRODUCT_ACCESS_H */
