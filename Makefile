@@ -30,6 +30,7 @@ OBJS = \
 	src/ddl.o \
 	src/declare.o \
 	src/product.o \
+	src/descriptor.o \
 	src/worker.o
 
 # Released scripts are never edited; each release adds an upgrade script.  The
@@ -53,7 +54,7 @@ PG_CPPFLAGS += -DDATAPRODUCT_VERSION='"$(EXTVERSION)"'
 
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop catalog_security
+REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop catalog_security descriptor
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency trim_race
