@@ -775,7 +775,7 @@ CREATE FUNCTION dataproduct.output_contract(output regclass,
                                             OUT timezone text, OUT datestyle text,
                                             OUT intervalstyle text)
 AS 'MODULE_PATHNAME', 'dataproduct_output_contract'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION dataproduct.output_contract(regclass) IS
   'What a descriptor needs of an output: its query deparsed with every name schema-qualified, its grain (the columns identifying a row: GROUP BY or DISTINCT columns; {} for one row; NULL when rows may repeat) and the TimeZone, DateStyle and IntervalStyle it is evaluated under; for roles that may see its product';
 
@@ -788,7 +788,7 @@ COMMENT ON FUNCTION dataproduct.compare_versions(text, text) IS
 
 CREATE FUNCTION dataproduct.export(product text, format text DEFAULT 'odcs')
 RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 SET intervalstyle = iso_8601
 AS $fn$
