@@ -1193,6 +1193,45 @@ COMMENT ON FUNCTION dataproduct.search(text) IS
 CREATE OR REPLACE FUNCTION dataproduct.describe(product text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE
+/* ------------------------------------------------------------------------
+ * Products as code: descriptors in and out
+ *
+ * export() writes a product as an ODCS v3.1.0 data contract (one schema
+ * object per output) or an ODPS v1.0.0 data product (one output port per
+ * output, each referring to the contract); apply() declares or updates a
+ * product from such a contract.  The field-by-field mapping is in the
+ * README ("Descriptors").  Both are PL/pgSQL and run as the caller (no
+ * SECURITY DEFINER): export() reads only the catalog views, so a role
+ * exports only what it may see; apply() plans by reading them and then
+ * calls the API functions (create_product, add_output, add_check, ...)
+ * with the document's values as bound arguments, so every check and right
+ * of the API applies and no SQL text is built from the document, except
+ * GRANT and REVOKE on output views, whose identifiers are quoted.  The two
+ * facts that only the extension can read (an output's analysed query,
+ * deparsed schema-qualified, with its grain, and its settings) come from
+ * output_contract() (src/descriptor.c); versions are compared by
+ * compare_versions() (src/product.c), the rule alter_product enforces.
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION dataproduct.output_contract(output regclass,
+                                            OUT query text, OUT key text[],
+                                            OUT timezone text, OUT datestyle text,
+                                            OUT intervalstyle text)
+AS 'MODULE_PATHNAME', 'dataproduct_output_contract'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dataproduct.output_contract(regclass) IS
+  'What a descriptor needs of an output: its query deparsed with every name schema-qualified, its grain (the columns identifying a row: GROUP BY or DISTINCT columns; {} for one row; NULL when rows may repeat) and the TimeZone, DateStyle and IntervalStyle it is evaluated under; for roles that may see its product';
+
+CREATE FUNCTION dataproduct.compare_versions(a text, b text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dataproduct_compare_versions'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dataproduct.compare_versions(text, text) IS
+  'Compare two semantic versions by semver 2.0.0 precedence (build metadata ignored): -1, 0 or 1; a malformed version is an error';
+
+CREATE FUNCTION dataproduct.export(product text, format text DEFAULT 'odcs')
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 SET intervalstyle = iso_8601
 AS $fn$
@@ -1264,3 +1303,950 @@ END
 $fn$;
 COMMENT ON FUNCTION dataproduct.describe(text) IS
   'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, consumers (roles other than the owner that may read an output), outputs with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';
+  fmt text := lower(export.format);
+  st text;
+  doc jsonb;
+  objects jsonb;
+  host text;
+  socket text;
+  servers jsonb;
+  members jsonb;
+  roles jsonb;
+  staleness numeric;
+  sla jsonb;
+BEGIN
+  IF fmt IS NULL OR fmt NOT IN ('odcs', 'odps') THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('unknown descriptor format "%s"', export.format),
+      HINT = 'The formats are odcs (Open Data Contract Standard v3) and odps (Open Data Product Standard v1).';
+  END IF;
+  SELECT vp.* INTO p FROM dataproduct.visible_product vp
+   WHERE vp.domain = split_part(export.product, '.', 1) AND vp.name = split_part(export.product, '.', 2)
+     AND vp.address = export.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', export.product),
+      HINT = 'Products are listed in dataproduct.products; search them with dataproduct.search().';
+  END IF;
+  st := CASE p.status WHEN 'published' THEN 'active' ELSE p.status END;
+
+  -- the team: the owner role and its direct members
+  SELECT jsonb_agg(jsonb_build_object('username', m.member::regrole::text, 'role', 'member')
+                   ORDER BY m.member::regrole::text)
+    INTO members
+    FROM pg_auth_members m WHERE m.roleid = p.owner;
+
+  IF fmt = 'odps' THEN
+    doc := jsonb_strip_nulls(jsonb_build_object(
+      'apiVersion', 'v1.0.0',
+      'kind', 'DataProduct',
+      'id', p.address,
+      'name', p.name,
+      'version', p.version,
+      'status', st,
+      'domain', p.domain,
+      'description', CASE WHEN coalesce(p.description, '') <> ''
+                          THEN jsonb_build_object('purpose', p.description) END,
+      'tags', CASE WHEN cardinality(p.tags) > 0 THEN to_jsonb(p.tags) END,
+      'team', jsonb_build_object('name', p.owner::text, 'members', members),
+      'inputPorts', (
+        SELECT jsonb_agg(jsonb_build_object('name', s.address, 'version', s.version,
+                                            'contractId', s.address) ORDER BY s.address)
+          FROM (SELECT DISTINCT sp.address, sp.version
+                  FROM dataproduct.lineage l
+                  JOIN dataproduct.visible_product sp ON sp.address = l.source_product
+                 WHERE l.product = p.address AND l.source_product <> p.address) s),
+      'outputPorts', (
+        SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                 'name', o.name,
+                 'version', p.version,
+                 'description', nullif(o.description, ''),
+                 'type', 'view',
+                 'contractId', p.address,
+                 'inputContracts', (
+                   SELECT jsonb_agg(jsonb_build_object('id', s.address, 'version', s.version)
+                                    ORDER BY s.address)
+                     FROM (SELECT DISTINCT sp.address, sp.version
+                             FROM dataproduct.lineage l
+                             JOIN dataproduct.visible_product sp ON sp.address = l.source_product
+                            WHERE l.output = o.view AND l.source_product <> p.address) s),
+                 'customProperties', jsonb_build_array(
+                   jsonb_build_object('property', 'view', 'value', o.view::text))))
+                 ORDER BY o.output_id)
+          FROM dataproduct.visible_output o WHERE o.product_id = p.product_id),
+      'customProperties', CASE WHEN coalesce(p.contact, '') <> ''
+                               THEN jsonb_build_array(jsonb_build_object('property', 'contact',
+                                                                         'value', p.contact)) END,
+      'productCreatedTs', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+    RETURN doc;
+  END IF;
+
+  -- ODCS: one schema object per output
+  SELECT jsonb_agg(obj ORDER BY output_id) INTO objects
+    FROM (
+      SELECT o.output_id, jsonb_strip_nulls(jsonb_build_object(
+               'name', o.name,
+               'physicalName', o.view::text,
+               'physicalType', 'view',
+               'logicalType', 'object',
+               'description', nullif(o.description, ''),
+               'dataGranularityDescription',
+                 CASE WHEN oc.key IS NULL THEN NULL
+                      WHEN cardinality(oc.key) = 0 THEN 'One row'
+                      ELSE 'One row per ' || array_to_string(oc.key, ', ') END,
+               'properties', (
+                 SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                          'name', a.attname,
+                          'physicalType', format_type(a.atttypid, a.atttypmod),
+                          'logicalType', lt.logical,
+                          'logicalTypeOptions', lt.options,
+                          'required', EXISTS (SELECT 1 FROM dataproduct.checks c
+                                               WHERE c.output = o.view AND c.kind = 'not_null'
+                                                 AND c.params ->> 'column' = a.attname),
+                          'unique', coalesce(oc.key = ARRAY[a.attname::text], false)
+                                    OR EXISTS (SELECT 1 FROM dataproduct.checks c
+                                                WHERE c.output = o.view AND c.kind = 'unique'
+                                                  AND coalesce(c.params -> 'columns',
+                                                               jsonb_build_array(c.params -> 'column'))
+                                                      = jsonb_build_array(a.attname::text)),
+                          'primaryKey', coalesce(a.attname = ANY (oc.key), false),
+                          'primaryKeyPosition', array_position(oc.key, a.attname::text),
+                          'description', nullif(col_description(a.attrelid, a.attnum), ''),
+                          'quality', (
+                            SELECT jsonb_agg(r.rule ORDER BY r.name)
+                              FROM (SELECT c.name, jsonb_strip_nulls(
+                                             jsonb_build_object(
+                                               'name', c.name,
+                                               'description', nullif(c.description, ''),
+                                               'severity', CASE c.severity WHEN 'blocking' THEN 'error' ELSE 'warning' END)
+                                             || CASE c.kind
+                                                  WHEN 'not_null' THEN jsonb_build_object(
+                                                    'type', 'library', 'metric', 'nullValues', 'mustBe', 0,
+                                                    'dimension', 'completeness')
+                                                  WHEN 'unique' THEN jsonb_build_object(
+                                                    'type', 'library', 'metric', 'duplicateValues', 'mustBe', 0,
+                                                    'dimension', 'uniqueness')
+                                                  WHEN 'accepted_values' THEN jsonb_build_object(
+                                                    'type', 'library', 'metric', 'invalidValues', 'mustBe', 0,
+                                                    'arguments', jsonb_build_object('validValues', c.params -> 'values'),
+                                                    'dimension', 'conformity')
+                                                  WHEN 'range' THEN jsonb_build_object(
+                                                    'type', 'custom', 'engine', 'pg_dataproduct',
+                                                    'implementation', jsonb_build_object('kind', 'range')
+                                                      || jsonb_strip_nulls(jsonb_build_object(
+                                                           'min', c.params -> 'min', 'max', c.params -> 'max')),
+                                                    'dimension', 'conformity')
+                                                  WHEN 'relationship' THEN jsonb_build_object(
+                                                    'type', 'custom', 'engine', 'pg_dataproduct',
+                                                    'implementation', jsonb_build_object(
+                                                      'kind', 'relationship',
+                                                      'to_relation', c.params -> 'to_relation',
+                                                      'to_column', c.params -> 'to_column'),
+                                                    'dimension', 'consistency')
+                                                END) AS rule
+                                      FROM dataproduct.checks c
+                                     WHERE c.output = o.view
+                                       AND c.kind IN ('not_null', 'accepted_values', 'range', 'relationship', 'unique')
+                                       AND coalesce(c.params -> 'columns', jsonb_build_array(c.params -> 'column'))
+                                           = jsonb_build_array(a.attname::text)) r)))
+                        ORDER BY a.attnum)
+                   FROM pg_attribute a
+                   JOIN pg_type t ON t.oid = a.atttypid
+                   LEFT JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype END
+                   CROSS JOIN LATERAL (
+                     SELECT coalesce(bt.oid, t.oid) AS typ,
+                            coalesce(bt.typcategory, t.typcategory) AS cat,
+                            CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod) b
+                   CROSS JOIN LATERAL (
+                     SELECT CASE
+                              WHEN b.typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN 'integer'
+                              WHEN b.cat = 'N' THEN 'number'
+                              WHEN b.cat = 'B' THEN 'boolean'
+                              WHEN b.typ = 'date'::regtype THEN 'date'
+                              WHEN b.typ IN ('timestamp'::regtype, 'timestamptz'::regtype) THEN 'timestamp'
+                              WHEN b.typ IN ('time'::regtype, 'timetz'::regtype) THEN 'time'
+                              WHEN b.cat IN ('S', 'E', 'I') OR b.typ = 'uuid'::regtype THEN 'string'
+                              WHEN b.cat = 'A' THEN 'array'
+                              WHEN b.cat = 'C' OR b.typ IN ('json'::regtype, 'jsonb'::regtype) THEN 'object'
+                            END AS logical,
+                            CASE
+                              WHEN b.typ = 'int2'::regtype THEN '{"format": "i16"}'::jsonb
+                              WHEN b.typ = 'int4'::regtype THEN '{"format": "i32"}'::jsonb
+                              WHEN b.typ = 'int8'::regtype THEN '{"format": "i64"}'::jsonb
+                              WHEN b.typ = 'float4'::regtype THEN '{"format": "f32"}'::jsonb
+                              WHEN b.typ = 'float8'::regtype THEN '{"format": "f64"}'::jsonb
+                              WHEN b.typ IN ('varchar'::regtype, 'bpchar'::regtype) AND b.typmod > 4
+                                THEN jsonb_build_object('maxLength', b.typmod - 4)
+                            END AS options) lt
+                  WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped),
+               'quality', (
+                 SELECT jsonb_agg(r.rule ORDER BY r.name)
+                   FROM (SELECT c.name, jsonb_strip_nulls(
+                                  jsonb_build_object(
+                                    'name', c.name,
+                                    'description', nullif(c.description, ''),
+                                    'severity', CASE c.severity WHEN 'blocking' THEN 'error' ELSE 'warning' END)
+                                  || CASE c.kind
+                                       WHEN 'unique' THEN jsonb_build_object(
+                                         'type', 'library', 'metric', 'duplicateValues', 'mustBe', 0,
+                                         'arguments', jsonb_build_object('properties', c.params -> 'columns'),
+                                         'dimension', 'uniqueness')
+                                       WHEN 'row_count' THEN jsonb_build_object(
+                                         'type', 'library', 'metric', 'rowCount', 'dimension', 'completeness')
+                                         || CASE
+                                              WHEN c.params ? 'min' AND c.params ? 'max'
+                                                   AND (c.params ->> 'min')::numeric = (c.params ->> 'max')::numeric
+                                                THEN jsonb_build_object('mustBe', (c.params ->> 'min')::numeric)
+                                              WHEN c.params ? 'min' AND c.params ? 'max'
+                                                THEN jsonb_build_object('mustBeBetween', jsonb_build_array(
+                                                       (c.params ->> 'min')::numeric, (c.params ->> 'max')::numeric))
+                                              WHEN c.params ? 'min'
+                                                THEN jsonb_build_object('mustBeGreaterOrEqualTo', (c.params ->> 'min')::numeric)
+                                              ELSE jsonb_build_object('mustBeLessOrEqualTo', (c.params ->> 'max')::numeric)
+                                            END
+                                       WHEN 'freshness' THEN jsonb_build_object(
+                                         'type', 'custom', 'engine', 'pg_dataproduct',
+                                         'implementation', jsonb_build_object(
+                                           'kind', 'freshness',
+                                           'max_staleness', ((c.params ->> 'max_staleness')::interval)::text),
+                                         'dimension', 'timeliness')
+                                       WHEN 'custom' THEN jsonb_build_object(
+                                         'type', 'sql',
+                                         'query', 'SELECT count(*) FROM (' || (c.params ->> 'sql') || ') AS offending_rows',
+                                         'mustBe', 0)
+                                     END) AS rule
+                           FROM dataproduct.checks c
+                          WHERE c.output = o.view
+                            AND (c.kind IN ('row_count', 'freshness', 'custom')
+                                 OR (c.kind = 'unique' AND jsonb_array_length(coalesce(c.params -> 'columns', '[]')) > 1))) r),
+               'customProperties', jsonb_build_array(
+                   jsonb_build_object('property', 'query', 'value', oc.query),
+                   jsonb_build_object('property', 'refresh', 'value', o.refresh_mode),
+                   jsonb_build_object('property', 'timezone', 'value', oc.timezone),
+                   jsonb_build_object('property', 'datestyle', 'value', oc.datestyle),
+                   jsonb_build_object('property', 'intervalstyle', 'value', oc.intervalstyle))
+                 || CASE WHEN o.min_interval <> '0' THEN jsonb_build_array(jsonb_build_object(
+                      'property', 'minInterval', 'value', o.min_interval::text)) ELSE '[]' END
+                 || CASE WHEN o.schedule IS NOT NULL THEN jsonb_build_array(jsonb_build_object(
+                      'property', 'schedule', 'value', o.schedule::text)) ELSE '[]' END)) AS obj
+        FROM dataproduct.visible_output o
+        CROSS JOIN LATERAL dataproduct.output_contract(o.view) oc
+       WHERE o.product_id = p.product_id) s;
+
+  -- the roles granted SELECT on outputs, each with the outputs it reads
+  SELECT jsonb_agg(jsonb_build_object(
+           'role', g.grantee, 'access', 'read',
+           'customProperties', jsonb_build_array(jsonb_build_object(
+             'property', 'outputs', 'value', to_jsonb(g.outputs))))
+         ORDER BY g.grantee)
+    INTO roles
+    FROM (SELECT CASE WHEN acl.grantee = 0 THEN 'public' ELSE acl.grantee::regrole::text END AS grantee,
+                 array_agg(DISTINCT o.name ORDER BY o.name) AS outputs
+            FROM dataproduct.visible_output o
+            JOIN pg_class c ON c.oid = o.view
+            CROSS JOIN LATERAL aclexplode(c.relacl) acl
+           WHERE o.product_id = p.product_id AND acl.privilege_type = 'SELECT'
+             AND acl.grantee <> c.relowner
+           GROUP BY 1) g;
+
+  -- the freshness promise, in the largest unit that expresses it exactly
+  IF p.max_staleness IS NOT NULL THEN
+    staleness := extract(epoch FROM p.max_staleness);
+    sla := jsonb_build_array(jsonb_build_object('property', 'latency') ||
+      CASE WHEN staleness % 86400 = 0 THEN jsonb_build_object('value', trim_scale(staleness / 86400), 'unit', 'd')
+           WHEN staleness % 3600 = 0 THEN jsonb_build_object('value', trim_scale(staleness / 3600), 'unit', 'h')
+           WHEN staleness % 60 = 0 THEN jsonb_build_object('value', trim_scale(staleness / 60), 'unit', 'min')
+           ELSE jsonb_build_object('value', trim_scale(staleness), 'unit', 's') END ||
+      jsonb_build_object('description', 'Outputs are at most this far behind their sources, measured from the change stream'));
+  END IF;
+
+  -- where the outputs are read: this server, as far as it knows itself
+  host := host(inet_server_addr());
+  IF host IS NULL THEN
+    BEGIN
+      socket := nullif(trim(split_part(current_setting('unix_socket_directories'), ',', 1)), '');
+    EXCEPTION WHEN insufficient_privilege THEN
+      socket := NULL;
+    END;
+    host := socket;
+  END IF;
+  IF host IS NOT NULL THEN
+    servers := jsonb_build_array(jsonb_build_object(
+      'server', current_database(),
+      'type', 'postgres',
+      'host', host,
+      'port', current_setting('port')::integer,
+      'database', current_database(),
+      'schema', (SELECT d.schema::text FROM dataproduct.domains d WHERE d.domain = p.domain)));
+  END IF;
+
+  doc := jsonb_strip_nulls(jsonb_build_object(
+    'apiVersion', 'v3.1.0',
+    'kind', 'DataContract',
+    'id', p.address,
+    'name', p.name,
+    'version', p.version,
+    'status', st,
+    'domain', p.domain,
+    'description', CASE WHEN coalesce(p.description, '') <> ''
+                        THEN jsonb_build_object('purpose', p.description) END,
+    'tags', CASE WHEN cardinality(p.tags) > 0 THEN to_jsonb(p.tags) END,
+    'support', CASE WHEN coalesce(p.contact, '') <> ''
+                    THEN jsonb_build_array(jsonb_build_object('channel', p.contact)) END,
+    'team', jsonb_build_object('name', p.owner::text, 'members', members),
+    'roles', roles,
+    'slaProperties', sla,
+    'servers', servers,
+    'schema', coalesce(objects, '[]'),
+    'contractCreatedTs', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+  RETURN doc;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.export(text, text) IS
+  'A product as a descriptor document: odcs (an ODCS v3.1.0 data contract, one schema object per output, with columns, keys, quality rules from the checks, the freshness promise, team, roles and server) or odps (an ODPS v1.0.0 data product whose output ports refer to that contract); only what the current role may see';
+
+/*
+ * apply() in two phases: a plan (one step per change, each with the API
+ * call that makes it), judged against the version rules, then, unless
+ * dry_run, the calls in order.  Nothing is written before the whole plan
+ * is known to be allowed, and an error in any call rolls back all of them
+ * (the caller's transaction).
+ */
+CREATE FUNCTION dataproduct.apply(document jsonb, dry_run boolean DEFAULT false,
+                                  drop_missing boolean DEFAULT false)
+RETURNS TABLE (action text, object text, detail text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  doc jsonb := apply.document;
+  kind text;
+  api text;
+  dom text;
+  pname text;
+  addr text;
+  ver text;
+  want_status text;
+  want_owner regrole;
+  want_description text;
+  want_tags text[];
+  want_contact text;
+  want_staleness interval;
+  latency jsonb;
+  cur record;
+  have_product boolean;
+  have_output boolean;
+  steps jsonb := '[]';
+  status_step jsonb;
+  pdiff text[] := '{}';
+  breaking text[] := '{}';
+  changes integer;
+  cmp integer;
+  obj jsonb;
+  prop jsonb;
+  rule jsonb;
+  o record;
+  oc record;
+  col record;
+  chk record;
+  s jsonb;
+  op jsonb;
+  oname text;
+  oaddr text;
+  q text;
+  refresh text;
+  tz text;
+  ds text;
+  ist text;
+  min_interval interval;
+  schedule interval;
+  recreate boolean;
+  why text[];
+  props jsonb;
+  rules jsonb;
+  c jsonb;
+  ctx text;
+  rtype text;
+  metric text;
+  impl jsonb;
+  inner_sql text;
+  existing jsonb;
+  names text[];
+  onames text[] := '{}';
+  roles jsonb;
+  grantee text;
+  want_grants text[];
+  have_grants text[];
+  saved_tz text;
+  saved_ds text;
+  saved_is text;
+  v regclass;
+BEGIN
+  /* ---- the document ---- */
+  IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = 'a descriptor must be a JSON object',
+      HINT = 'Pass an ODCS data contract as written by dataproduct.export(product, ''odcs'').';
+  END IF;
+  FOREACH kind IN ARRAY ARRAY['apiVersion', 'kind', 'id', 'name', 'version', 'status', 'domain'] LOOP
+    IF doc ? kind AND jsonb_typeof(doc -> kind) <> 'string' THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('field "%s" of the descriptor must be a string', kind),
+        HINT = 'See the ODCS v3 JSON Schema shipped in schema/.';
+    END IF;
+  END LOOP;
+  kind := doc ->> 'kind';
+  IF kind = 'DataProduct' THEN
+    RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+      MESSAGE = 'apply() declares products from ODCS data contracts, not ODPS data products',
+      HINT = 'Apply the product''s contract, as written by dataproduct.export(product, ''odcs'').';
+  ELSIF kind IS DISTINCT FROM 'DataContract' THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('unknown descriptor kind "%s"', coalesce(kind, '')),
+      HINT = 'An ODCS data contract has kind DataContract.';
+  END IF;
+  api := doc ->> 'apiVersion';
+  IF api IS NULL OR api NOT IN ('v3.0.0', 'v3.0.1', 'v3.0.2', 'v3.1.0') THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('unsupported apiVersion "%s" of an ODCS data contract', coalesce(api, '')),
+      HINT = 'apply() reads ODCS v3.0.0 to v3.1.0 (apiVersion v3.0.0, v3.0.1, v3.0.2 or v3.1.0).';
+  END IF;
+  pname := doc ->> 'name';
+  dom := doc ->> 'domain';
+  IF coalesce(pname, '') = '' OR coalesce(dom, '') = '' THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('the descriptor has no %s', CASE WHEN coalesce(pname, '') = '' THEN 'name' ELSE 'domain' END),
+      HINT = 'The product is declared as domain.name: give both "domain" and "name".';
+  END IF;
+  addr := dom || '.' || pname;
+  ver := doc ->> 'version';
+  IF ver IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('the descriptor of data product %s has no version', addr),
+      HINT = 'Give "version" as a semantic version, for example "1.0.0".';
+  END IF;
+  PERFORM dataproduct.compare_versions(ver, ver);   -- a malformed version is an error
+  want_status := CASE doc ->> 'status'
+                   WHEN 'active' THEN 'published' WHEN 'published' THEN 'published'
+                   WHEN 'draft' THEN 'draft' WHEN 'proposed' THEN 'draft'
+                   WHEN 'deprecated' THEN 'deprecated' WHEN 'retired' THEN 'retired' END;
+  IF doc ? 'status' AND want_status IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('unknown status "%s" of data product %s', doc ->> 'status', addr),
+      HINT = 'The statuses are proposed or draft, active (published), deprecated and retired.';
+  END IF;
+  IF jsonb_typeof(doc -> 'team') = 'object' AND doc -> 'team' ? 'name' THEN
+    want_owner := (doc #>> '{team,name}')::regrole;
+  END IF;
+  IF doc ? 'description' AND jsonb_typeof(doc -> 'description') <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('field "description" of data product %s must be an object', addr),
+      HINT = 'ODCS v3 describes a contract with {"purpose": ..., "usage": ..., "limitations": ...}.';
+  END IF;
+  want_description := coalesce(doc #>> '{description,purpose}', '');
+  want_tags := coalesce((SELECT array_agg(t ORDER BY n) FROM jsonb_array_elements_text(
+                           CASE WHEN jsonb_typeof(doc -> 'tags') = 'array' THEN doc -> 'tags' ELSE '[]' END)
+                           WITH ORDINALITY AS x(t, n)), '{}');
+  want_contact := coalesce(doc #>> '{support,0,channel}', '');
+  SELECT e INTO latency
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(doc -> 'slaProperties') = 'array'
+                                   THEN doc -> 'slaProperties' ELSE '[]' END) e
+   WHERE lower(e ->> 'property') = 'latency' LIMIT 1;
+  IF latency IS NOT NULL THEN
+    want_staleness := ((latency ->> 'value') || ' ' || coalesce(latency ->> 'unit', 's'))::interval;
+  END IF;
+  IF doc ? 'schema' AND jsonb_typeof(doc -> 'schema') <> 'array' THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('field "schema" of data product %s must be an array', addr),
+      HINT = 'Each output is one schema object.';
+  END IF;
+
+  /* ---- the plan: domain and product ---- */
+  IF NOT EXISTS (SELECT 1 FROM dataproduct.domains d WHERE d.domain = dom) THEN
+    steps := steps || jsonb_build_object('action', 'create', 'object', 'domain ' || dom,
+      'op', jsonb_build_object('call', 'create_domain', 'owner', want_owner::text));
+  END IF;
+  SELECT vp.* INTO cur FROM dataproduct.visible_product vp WHERE vp.address = addr;
+  have_product := FOUND;
+  IF NOT have_product THEN
+    steps := steps || jsonb_build_object('action', 'create', 'object', 'product ' || addr,
+      'detail', 'version ' || ver,
+      'op', jsonb_build_object('call', 'create_product', 'owner', want_owner::text));
+    IF want_status IS NOT NULL AND want_status <> 'draft' THEN
+      status_step := jsonb_build_object('action', 'change', 'object', 'product ' || addr,
+        'detail', 'status draft -> ' || want_status,
+        'op', jsonb_build_object('call', 'status', 'status', want_status));
+    END IF;
+  ELSE
+    IF coalesce(cur.description, '') <> want_description THEN pdiff := pdiff || 'description'::text; END IF;
+    IF cur.tags <> want_tags THEN pdiff := pdiff || 'tags'::text; END IF;
+    IF coalesce(cur.contact, '') <> want_contact THEN pdiff := pdiff || 'contact'::text; END IF;
+    IF cur.max_staleness IS DISTINCT FROM want_staleness THEN pdiff := pdiff || 'freshness promise'::text; END IF;
+    IF want_owner IS NOT NULL AND want_owner <> cur.owner THEN
+      pdiff := pdiff || format('owner %s -> %s', cur.owner, want_owner);
+    END IF;
+    IF want_status IS NOT NULL AND want_status <> cur.status THEN
+      status_step := jsonb_build_object('action', 'change', 'object', 'product ' || addr,
+        'detail', format('status %s -> %s', cur.status, want_status),
+        'op', jsonb_build_object('call', 'status', 'status', want_status));
+    END IF;
+  END IF;
+
+  /* ---- the plan: outputs gone from the document ---- */
+  IF jsonb_typeof(doc -> 'schema') = 'array' THEN
+    SELECT coalesce(array_agg(e ->> 'name'), '{}') INTO onames FROM jsonb_array_elements(doc -> 'schema') e;
+  END IF;
+  IF have_product THEN
+    FOR o IN SELECT vo.* FROM dataproduct.visible_output vo
+              WHERE vo.product_id = cur.product_id AND NOT vo.name = ANY (onames)
+              ORDER BY vo.output_id LOOP
+      IF apply.drop_missing THEN
+        steps := steps || jsonb_build_object('action', 'drop', 'object', 'output ' || o.view::text,
+          'detail', 'not in the document',
+          'op', jsonb_build_object('call', 'drop_output', 'output', o.view::text));
+        breaking := breaking || format('output %s removed', o.view);
+      ELSE
+        steps := steps || jsonb_build_object('action', 'unchanged', 'object', 'output ' || o.view::text,
+          'detail', 'not in the document; kept (drop_missing => true drops it)');
+      END IF;
+    END LOOP;
+  END IF;
+
+  /* ---- the plan: each output of the document ---- */
+  roles := CASE WHEN jsonb_typeof(doc -> 'roles') = 'array' THEN doc -> 'roles' ELSE '[]' END;
+  FOR obj IN SELECT e FROM jsonb_array_elements(coalesce(doc -> 'schema', '[]')) e LOOP
+    IF jsonb_typeof(obj) <> 'object' OR coalesce(obj ->> 'name', '') = '' THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('a schema object of data product %s has no name', addr),
+        HINT = 'Each output is a schema object with a "name".';
+    END IF;
+    oname := obj ->> 'name';
+    IF (SELECT count(*) FROM unnest(onames) n WHERE n = oname) > 1 THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('output "%s" appears twice in the descriptor of data product %s', oname, addr),
+        HINT = 'Output names are unique within a product.';
+    END IF;
+    oaddr := quote_ident(dom) || '.' || quote_ident(oname);
+    SELECT cp ->> 'value' INTO q FROM jsonb_array_elements(coalesce(obj -> 'customProperties', '[]')) cp
+     WHERE cp ->> 'property' = 'query';
+    IF q IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('output "%s" of data product %s has no query', oname, addr),
+        HINT = 'Give the output''s SELECT as the custom property "query" of its schema object, as dataproduct.export() writes it.';
+    END IF;
+    refresh := 'auto'; tz := NULL; ds := NULL; ist := NULL; min_interval := '0'; schedule := NULL;
+    SELECT coalesce(max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'refresh'), 'auto'),
+           max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'timezone'),
+           max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'datestyle'),
+           max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'intervalstyle'),
+           coalesce(max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'minInterval'), '0')::interval,
+           max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'schedule')::interval
+      INTO refresh, tz, ds, ist, min_interval, schedule
+      FROM jsonb_array_elements(coalesce(obj -> 'customProperties', '[]')) cp;
+    props := CASE WHEN jsonb_typeof(obj -> 'properties') = 'array' THEN obj -> 'properties' END;
+
+    /* the document's checks, as add_check's arguments */
+    rules := '[]';
+    FOR rule, ctx IN
+      SELECT r, NULL::text FROM jsonb_array_elements(CASE WHEN jsonb_typeof(obj -> 'quality') = 'array'
+                                                          THEN obj -> 'quality' ELSE '[]' END) r
+      UNION ALL
+      SELECT r, pr ->> 'name'
+        FROM jsonb_array_elements(coalesce(props, '[]')) pr,
+             jsonb_array_elements(CASE WHEN jsonb_typeof(pr -> 'quality') = 'array'
+                                       THEN pr -> 'quality' ELSE '[]' END) r
+    LOOP
+      rtype := coalesce(rule ->> 'type', 'library');
+      IF rtype = 'text' THEN
+        CONTINUE;                -- words only: nothing to enforce
+      END IF;
+      IF coalesce(rule ->> 'name', '') = '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+          MESSAGE = format('a quality rule of output "%s" of data product %s has no name', oname, addr),
+          HINT = 'Every rule is a check of the output, named by the rule''s "name".';
+      END IF;
+      c := jsonb_build_object('name', rule ->> 'name',
+             'severity', CASE WHEN lower(coalesce(rule ->> 'severity', 'error')) IN ('error', 'blocking', 'critical')
+                              THEN 'blocking' ELSE 'warning' END,
+             'description', nullif(rule ->> 'description', ''));
+      metric := rule ->> 'metric';
+      IF rtype = 'library' AND metric = 'nullValues' AND ctx IS NOT NULL
+         AND (rule -> 'mustBe') = '0'::jsonb THEN
+        c := c || jsonb_build_object('kind', 'not_null', 'column', ctx);
+      ELSIF rtype = 'library' AND metric = 'duplicateValues' AND (rule -> 'mustBe') = '0'::jsonb
+            AND (ctx IS NOT NULL OR jsonb_typeof(rule #> '{arguments,properties}') = 'array') THEN
+        c := c || jsonb_build_object('kind', 'unique',
+                    'columns', coalesce(rule #> '{arguments,properties}', jsonb_build_array(ctx)));
+      ELSIF rtype = 'library' AND metric = 'invalidValues' AND ctx IS NOT NULL
+            AND (rule -> 'mustBe') = '0'::jsonb
+            AND jsonb_typeof(rule #> '{arguments,validValues}') = 'array' THEN
+        c := c || jsonb_build_object('kind', 'accepted_values', 'column', ctx,
+                    'values', (SELECT jsonb_agg(x #>> '{}') FROM jsonb_array_elements(rule #> '{arguments,validValues}') x));
+      ELSIF rtype = 'library' AND metric = 'rowCount' AND ctx IS NULL
+            AND (rule ?| ARRAY['mustBe', 'mustBeBetween', 'mustBeGreaterOrEqualTo', 'mustBeLessOrEqualTo',
+                               'mustBeGreaterThan', 'mustBeLessThan']) THEN
+        c := c || jsonb_build_object('kind', 'row_count') || jsonb_strip_nulls(jsonb_build_object(
+               'min', coalesce(rule ->> 'mustBe', rule #>> '{mustBeBetween,0}', rule ->> 'mustBeGreaterOrEqualTo',
+                               (floor((rule ->> 'mustBeGreaterThan')::numeric) + 1)::text),
+               'max', coalesce(rule ->> 'mustBe', rule #>> '{mustBeBetween,1}', rule ->> 'mustBeLessOrEqualTo',
+                               (ceil((rule ->> 'mustBeLessThan')::numeric) - 1)::text)));
+      ELSIF rtype = 'sql' AND (rule -> 'mustBe') = '0'::jsonb
+            AND rule ->> 'query' LIKE 'SELECT count(*) FROM (%) AS offending_rows' THEN
+        inner_sql := substr(rule ->> 'query', length('SELECT count(*) FROM (') + 1);
+        inner_sql := left(inner_sql, length(inner_sql) - length(') AS offending_rows'));
+        c := c || jsonb_build_object('kind', 'custom', 'sql', inner_sql);
+      ELSIF rtype = 'custom' AND rule ->> 'engine' = 'pg_dataproduct'
+            AND jsonb_typeof(rule -> 'implementation') = 'object'
+            AND rule #>> '{implementation,kind}' IS NOT NULL THEN
+        impl := rule -> 'implementation';
+        c := c || jsonb_build_object('kind', impl ->> 'kind') || jsonb_strip_nulls(jsonb_build_object(
+               'column', coalesce(impl ->> 'column', ctx),
+               'columns', impl -> 'columns', 'values', impl -> 'values',
+               'min', impl ->> 'min', 'max', impl ->> 'max',
+               'to_relation', impl ->> 'to_relation', 'to_column', impl ->> 'to_column',
+               'max_staleness', impl ->> 'max_staleness', 'sql', impl ->> 'sql'));
+      ELSE
+        RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+          MESSAGE = format('quality rule "%s" of output "%s" of data product %s cannot be enforced',
+                           rule ->> 'name', oname, addr),
+          DETAIL = format('The rule is %s.', rule::text),
+          HINT = 'apply() enforces library rules nullValues, duplicateValues and invalidValues with mustBe 0 and rowCount, '
+                 'sql rules counting offending rows with mustBe 0, and custom rules of engine pg_dataproduct, as dataproduct.export() writes them; rules of type text are not enforced.';
+      END IF;
+      IF EXISTS (SELECT 1 FROM jsonb_array_elements(rules) x WHERE x ->> 'name' = c ->> 'name') THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+          MESSAGE = format('quality rule "%s" appears twice on output "%s" of data product %s', c ->> 'name', oname, addr),
+          HINT = 'Check names are unique per output.';
+      END IF;
+      -- compared as add_check stores them: max_staleness as seconds
+      rules := rules || jsonb_build_array(c || jsonb_strip_nulls(jsonb_build_object('staleness_s',
+                 to_jsonb(extract(epoch FROM (c ->> 'max_staleness')::interval)))));
+    END LOOP;
+
+    SELECT vo.* INTO o FROM dataproduct.visible_output vo
+     WHERE have_product AND vo.product_id = cur.product_id AND vo.name = oname;
+    have_output := FOUND;
+    recreate := false;
+    why := '{}';
+    IF have_output THEN
+      SELECT * INTO oc FROM dataproduct.output_contract(o.view);
+      IF q <> oc.query AND q <> o.definition THEN why := why || 'query changed'::text; END IF;
+      IF refresh <> o.refresh_mode THEN why := why || format('refresh %s -> %s', o.refresh_mode, refresh); END IF;
+      IF tz IS DISTINCT FROM oc.timezone AND tz IS NOT NULL THEN why := why || 'TimeZone changed'::text; END IF;
+      IF ds IS DISTINCT FROM oc.datestyle AND ds IS NOT NULL THEN why := why || 'DateStyle changed'::text; END IF;
+      IF ist IS DISTINCT FROM oc.intervalstyle AND ist IS NOT NULL THEN why := why || 'IntervalStyle changed'::text; END IF;
+      recreate := cardinality(why) > 0;
+      -- the columns the document declares, against the output's
+      FOR col IN SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type,
+                        pr AS prop
+                   FROM pg_attribute a
+                   LEFT JOIN LATERAL (SELECT x AS pr FROM jsonb_array_elements(coalesce(props, '[]')) x
+                                       WHERE x ->> 'name' = a.attname::text LIMIT 1) px ON true
+                  WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped
+                  ORDER BY a.attnum LOOP
+        IF props IS NULL THEN
+          IF recreate THEN breaking := breaking || format('output %s: query changed, columns not declared', o.view); END IF;
+          EXIT;
+        ELSIF col.prop IS NULL THEN
+          IF NOT recreate THEN
+            RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+              MESSAGE = format('output %s has column "%s", which its schema object does not list', o.view, col.name),
+              HINT = 'The properties of a schema object are the columns of its query; export the product to see them.';
+          END IF;
+          breaking := breaking || format('column %s.%s removed', o.view, col.name);
+        ELSIF col.prop ? 'physicalType' AND col.prop ->> 'physicalType' <> col.type THEN
+          IF NOT recreate THEN
+            RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+              MESSAGE = format('column "%s" of output %s is of type %s, not %s as its schema object says',
+                               col.name, o.view, col.type, col.prop ->> 'physicalType'),
+              HINT = 'The properties of a schema object are the columns of its query; export the product to see them.';
+          END IF;
+          breaking := breaking || format('column %s.%s retyped %s -> %s', o.view, col.name, col.type, col.prop ->> 'physicalType');
+        END IF;
+      END LOOP;
+      IF NOT recreate AND props IS NOT NULL AND EXISTS (
+           SELECT 1 FROM jsonb_array_elements(props) x
+            WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
+                               WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped
+                                 AND a.attname::text = x ->> 'name')) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+          MESSAGE = format('the schema object of output %s lists columns its query does not return', o.view),
+          HINT = 'The properties of a schema object are the columns of its query; export the product to see them.';
+      END IF;
+    END IF;
+
+    IF NOT have_output OR recreate THEN
+      IF recreate THEN
+        steps := steps || jsonb_build_object('action', 'change', 'object', 'output ' || o.view::text,
+          'detail', 'declared again: ' || array_to_string(why, ', '),
+          'op', jsonb_build_object('call', 'drop_output', 'output', o.view::text));
+      END IF;
+      steps := steps || jsonb_build_object('action', CASE WHEN recreate THEN 'change' ELSE 'create' END,
+        'object', 'output ' || oaddr,
+        'detail', CASE WHEN recreate THEN 'added again' ELSE 'refresh ' || refresh END,
+        'hidden', recreate,
+        'op', jsonb_build_object('call', 'add_output', 'name', oname, 'query', q, 'refresh', refresh,
+                'description', nullif(obj ->> 'description', ''), 'min_interval', min_interval,
+                'schedule', schedule, 'timezone', tz, 'datestyle', ds, 'intervalstyle', ist,
+                'properties', props));
+      -- its column descriptions, checks and grants are all new
+      FOR prop IN SELECT x FROM jsonb_array_elements(coalesce(props, '[]')) x
+                   WHERE coalesce(x ->> 'description', '') <> '' LOOP
+        steps := steps || jsonb_build_object('action', 'create', 'object', 'column ' || oaddr || '.' || quote_ident(prop ->> 'name'),
+          'detail', 'description',
+          'op', jsonb_build_object('call', 'comment_column', 'output', oaddr, 'column', prop ->> 'name',
+                                   'description', prop ->> 'description'));
+      END LOOP;
+      FOR c IN SELECT x FROM jsonb_array_elements(rules) x LOOP
+        steps := steps || jsonb_build_object('action', 'create', 'object', 'check ' || oaddr || '.' || quote_ident(c ->> 'name'),
+          'detail', c ->> 'kind', 'op', jsonb_build_object('call', 'add_check', 'output', oaddr, 'check', c));
+      END LOOP;
+      have_grants := '{}';
+    ELSE
+      -- an output kept: its own fields, column descriptions and checks
+      IF coalesce(o.description, '') <> coalesce(obj ->> 'description', '')
+         OR o.min_interval <> min_interval OR o.schedule IS DISTINCT FROM schedule THEN
+        steps := steps || jsonb_build_object('action', 'change', 'object', 'output ' || o.view::text,
+          'detail', array_to_string(ARRAY[
+                      CASE WHEN coalesce(o.description, '') <> coalesce(obj ->> 'description', '') THEN 'description' END,
+                      CASE WHEN o.min_interval <> min_interval THEN 'min_interval' END,
+                      CASE WHEN o.schedule IS DISTINCT FROM schedule THEN 'schedule' END], ', '),
+          'op', jsonb_build_object('call', 'alter_output', 'output', o.view::text,
+                  'description', CASE WHEN coalesce(o.description, '') <> coalesce(obj ->> 'description', '')
+                                      THEN coalesce(obj ->> 'description', '') END,
+                  'min_interval', CASE WHEN o.min_interval <> min_interval THEN min_interval END,
+                  'schedule', CASE WHEN o.schedule IS DISTINCT FROM schedule THEN coalesce(schedule, '0') END));
+      ELSE
+        steps := steps || jsonb_build_object('action', 'unchanged', 'object', 'output ' || o.view::text);
+      END IF;
+      IF props IS NOT NULL THEN
+        FOR col IN SELECT a.attname::text AS name, coalesce(col_description(a.attrelid, a.attnum), '') AS comment,
+                          coalesce(x ->> 'description', '') AS wanted
+                     FROM pg_attribute a
+                     JOIN jsonb_array_elements(props) x ON x ->> 'name' = a.attname::text
+                    WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped
+                      AND coalesce(col_description(a.attrelid, a.attnum), '') <> coalesce(x ->> 'description', '')
+                    ORDER BY a.attnum LOOP
+          steps := steps || jsonb_build_object('action', 'change',
+            'object', 'column ' || o.view::text || '.' || quote_ident(col.name), 'detail', 'description',
+            'op', jsonb_build_object('call', 'comment_column', 'output', o.view::text, 'column', col.name,
+                                     'description', nullif(col.wanted, '')));
+        END LOOP;
+      END IF;
+      FOR chk IN SELECT ck.name, ck.severity, coalesce(ck.description, '') AS description,
+                        jsonb_strip_nulls(jsonb_build_object(
+                          'kind', ck.kind,
+                          'column', CASE WHEN ck.kind <> 'unique' THEN ck.params -> 'column' END,
+                          'columns', CASE WHEN ck.kind = 'unique'
+                                          THEN coalesce(ck.params -> 'columns', jsonb_build_array(ck.params -> 'column')) END,
+                          'values', ck.params -> 'values', 'min', ck.params -> 'min', 'max', ck.params -> 'max',
+                          'to_relation', ck.params -> 'to_relation', 'to_column', ck.params -> 'to_column',
+                          'staleness_s', to_jsonb(extract(epoch FROM (ck.params ->> 'max_staleness')::interval)),
+                          'sql', ck.params -> 'sql')) AS core
+                   FROM dataproduct.checks ck WHERE ck.output = o.view ORDER BY ck.name LOOP
+        SELECT x INTO c FROM jsonb_array_elements(rules) x WHERE x ->> 'name' = chk.name;
+        IF c IS NULL THEN
+          IF apply.drop_missing THEN
+            steps := steps || jsonb_build_object('action', 'drop', 'object', 'check ' || o.view::text || '.' || quote_ident(chk.name),
+              'detail', 'not in the document',
+              'op', jsonb_build_object('call', 'drop_check', 'output', o.view::text, 'name', chk.name));
+          ELSE
+            steps := steps || jsonb_build_object('action', 'unchanged', 'object', 'check ' || o.view::text || '.' || quote_ident(chk.name),
+              'detail', 'not in the document; kept (drop_missing => true drops it)');
+          END IF;
+        ELSIF (c - 'name' - 'severity' - 'description' - 'max_staleness') <> chk.core THEN
+          steps := steps || jsonb_build_object('action', 'change', 'object', 'check ' || o.view::text || '.' || quote_ident(chk.name),
+            'detail', 'declared again: ' || (c ->> 'kind'),
+            'op', jsonb_build_object('call', 'replace_check', 'output', o.view::text, 'check', c));
+        ELSIF c ->> 'severity' <> chk.severity OR coalesce(c ->> 'description', '') <> chk.description THEN
+          steps := steps || jsonb_build_object('action', 'change', 'object', 'check ' || o.view::text || '.' || quote_ident(chk.name),
+            'detail', array_to_string(ARRAY[CASE WHEN c ->> 'severity' <> chk.severity THEN 'severity ' || chk.severity || ' -> ' || (c ->> 'severity') END,
+                                            CASE WHEN coalesce(c ->> 'description', '') <> chk.description THEN 'description' END], ', '),
+            'op', jsonb_build_object('call', 'alter_check', 'output', o.view::text, 'name', chk.name,
+                    'severity', c ->> 'severity', 'description', coalesce(c ->> 'description', '')));
+        ELSE
+          steps := steps || jsonb_build_object('action', 'unchanged', 'object', 'check ' || o.view::text || '.' || quote_ident(chk.name));
+        END IF;
+      END LOOP;
+      FOR c IN SELECT x FROM jsonb_array_elements(rules) x
+                WHERE NOT EXISTS (SELECT 1 FROM dataproduct.checks ck WHERE ck.output = o.view AND ck.name = x ->> 'name') LOOP
+        steps := steps || jsonb_build_object('action', 'create', 'object', 'check ' || o.view::text || '.' || quote_ident(c ->> 'name'),
+          'detail', c ->> 'kind', 'op', jsonb_build_object('call', 'add_check', 'output', o.view::text, 'check', c));
+      END LOOP;
+      SELECT coalesce(array_agg(CASE WHEN acl.grantee = 0 THEN 'public' ELSE acl.grantee::regrole::text END), '{}')
+        INTO have_grants
+        FROM pg_class cl CROSS JOIN LATERAL aclexplode(cl.relacl) acl
+       WHERE cl.oid = o.view AND acl.privilege_type = 'SELECT' AND acl.grantee <> cl.relowner;
+    END IF;
+
+    -- grants: the roles whose outputs list names this one (no list: every output)
+    SELECT coalesce(array_agg(DISTINCT r ->> 'role'), '{}') INTO want_grants
+      FROM jsonb_array_elements(roles) r
+     WHERE coalesce(r ->> 'role', '') <> ''
+       AND (NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(r -> 'customProperties', '[]')) cp
+                         WHERE cp ->> 'property' = 'outputs')
+            OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(r -> 'customProperties', '[]')) cp,
+                              jsonb_array_elements_text(CASE WHEN jsonb_typeof(cp -> 'value') = 'array'
+                                                             THEN cp -> 'value' ELSE '[]' END) n
+                        WHERE cp ->> 'property' = 'outputs' AND n = oname));
+    FOREACH grantee IN ARRAY (SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}') FROM unnest(want_grants || have_grants) g) LOOP
+      IF grantee = ANY (want_grants) AND grantee = ANY (have_grants) THEN
+        steps := steps || jsonb_build_object('action', 'unchanged', 'object', format('grant %s to %s', oaddr, grantee));
+      ELSIF grantee = ANY (want_grants) THEN
+        IF grantee <> 'public' THEN
+          PERFORM grantee::regrole;           -- an unknown role is an error now, not later
+        END IF;
+        steps := steps || jsonb_build_object('action', 'create', 'object', format('grant %s to %s', oaddr, grantee),
+          'detail', 'SELECT', 'op', jsonb_build_object('call', 'grant', 'output', oaddr, 'role', grantee));
+      ELSIF apply.drop_missing THEN
+        steps := steps || jsonb_build_object('action', 'drop', 'object', format('grant %s to %s', oaddr, grantee),
+          'detail', 'not in the document', 'op', jsonb_build_object('call', 'revoke', 'output', oaddr, 'role', grantee));
+      ELSE
+        steps := steps || jsonb_build_object('action', 'unchanged', 'object', format('grant %s to %s', oaddr, grantee),
+          'detail', 'not in the document; kept (drop_missing => true drops it)');
+      END IF;
+    END LOOP;
+  END LOOP;
+
+  /* ---- the version rules ---- */
+  IF have_product THEN
+    cmp := dataproduct.compare_versions(ver, cur.version);
+    SELECT count(*) INTO changes FROM jsonb_array_elements(steps) x WHERE x ->> 'action' <> 'unchanged';
+    changes := changes + cardinality(pdiff) + CASE WHEN status_step IS NULL THEN 0 ELSE 1 END;
+    IF cmp < 0 THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('version of data product %s cannot go back from %s to %s', addr, cur.version, ver),
+        HINT = 'Versions only move forward; publish the change as a new version.';
+    END IF;
+    IF changes > 0 AND cmp = 0 THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('data product %s changes, but its version stays %s', addr, ver),
+        DETAIL = 'Changes: ' || array_to_string(pdiff || ARRAY(
+                   SELECT (x ->> 'action') || ' ' || (x ->> 'object')
+                     FROM jsonb_array_elements(steps || coalesce(jsonb_build_array(status_step), '[]')) x
+                    WHERE x ->> 'action' <> 'unchanged'), '; ') || '.',
+        HINT = 'Raise the version in the descriptor: a minor or patch version for compatible changes, a major version for breaking ones.';
+    END IF;
+    IF cardinality(breaking) > 0
+       AND split_part(ver, '.', 1)::numeric <= split_part(cur.version, '.', 1)::numeric THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('breaking change of data product %s needs a new major version, not %s', addr, ver),
+        DETAIL = 'Breaking: ' || array_to_string(breaking, '; ') || '.',
+        HINT = format('Declare version %s.0.0 or later, or keep the removed or retyped columns and outputs.',
+                      split_part(cur.version, '.', 1)::numeric + 1);
+    END IF;
+    IF cmp > 0 THEN
+      pdiff := pdiff || format('version %s -> %s', cur.version, ver);
+    END IF;
+    IF cardinality(pdiff) > 0 THEN
+      steps := jsonb_build_array(jsonb_build_object('action', 'change', 'object', 'product ' || addr,
+                 'detail', array_to_string(pdiff, ', '),
+                 'op', jsonb_build_object('call', 'alter_product'))) || steps;
+    ELSE
+      steps := jsonb_build_array(jsonb_build_object('action', 'unchanged', 'object', 'product ' || addr)) || steps;
+    END IF;
+  END IF;
+  IF status_step IS NOT NULL THEN
+    steps := steps || status_step;
+  END IF;
+
+  /* ---- the calls ---- */
+  IF NOT apply.dry_run THEN
+    FOR s IN SELECT x FROM jsonb_array_elements(steps) x WHERE x ? 'op' LOOP
+      op := s -> 'op';
+      CASE op ->> 'call'
+        WHEN 'create_domain' THEN
+          PERFORM dataproduct.create_domain(dom, owner => (op ->> 'owner')::regrole);
+        WHEN 'create_product' THEN
+          PERFORM dataproduct.create_product(addr, owner => (op ->> 'owner')::regrole,
+                    description => nullif(want_description, ''), version => ver, tags => want_tags,
+                    contact => nullif(want_contact, ''), max_staleness => want_staleness);
+        WHEN 'alter_product' THEN
+          PERFORM dataproduct.alter_product(addr,
+                    description => CASE WHEN coalesce(cur.description, '') <> want_description THEN want_description END,
+                    version => CASE WHEN cmp > 0 THEN ver END,
+                    tags => CASE WHEN cur.tags <> want_tags THEN want_tags END,
+                    owner => CASE WHEN want_owner <> cur.owner THEN want_owner END,
+                    contact => CASE WHEN coalesce(cur.contact, '') <> want_contact THEN want_contact END,
+                    max_staleness => CASE WHEN cur.max_staleness IS DISTINCT FROM want_staleness
+                                          THEN coalesce(want_staleness, '0') END);
+        WHEN 'status' THEN
+          PERFORM dataproduct.alter_product(addr, status => op ->> 'status');
+        WHEN 'drop_output' THEN
+          PERFORM dataproduct.drop_output((op ->> 'output')::regclass);
+        WHEN 'add_output' THEN
+          saved_tz := current_setting('TimeZone');
+          saved_ds := current_setting('DateStyle');
+          saved_is := current_setting('IntervalStyle');
+          IF op ->> 'timezone' IS NOT NULL THEN PERFORM set_config('TimeZone', op ->> 'timezone', true); END IF;
+          IF op ->> 'datestyle' IS NOT NULL THEN PERFORM set_config('DateStyle', op ->> 'datestyle', true); END IF;
+          IF op ->> 'intervalstyle' IS NOT NULL THEN PERFORM set_config('IntervalStyle', op ->> 'intervalstyle', true); END IF;
+          v := dataproduct.add_output(addr, op ->> 'name', op ->> 'query', refresh => op ->> 'refresh',
+                 description => op ->> 'description', min_interval => (op ->> 'min_interval')::interval,
+                 schedule => (op ->> 'schedule')::interval);
+          PERFORM set_config('TimeZone', saved_tz, true);
+          PERFORM set_config('DateStyle', saved_ds, true);
+          PERFORM set_config('IntervalStyle', saved_is, true);
+          -- the query must return the columns the contract promises
+          IF jsonb_typeof(op -> 'properties') = 'array' THEN
+            SELECT string_agg(format('%s %s', quote_ident(a.attname), format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+              INTO inner_sql
+              FROM pg_attribute a WHERE a.attrelid = v AND a.attnum > 0 AND NOT a.attisdropped;
+            IF inner_sql IS DISTINCT FROM (
+                 SELECT string_agg(format('%s %s', quote_ident(x ->> 'name'),
+                                          coalesce(x ->> 'physicalType', a.type)), ', ' ORDER BY n)
+                   FROM jsonb_array_elements(op -> 'properties') WITH ORDINALITY AS e(x, n)
+                   LEFT JOIN LATERAL (SELECT format_type(at.atttypid, at.atttypmod) AS type
+                                        FROM pg_attribute at
+                                       WHERE at.attrelid = v AND at.attname::text = x ->> 'name'
+                                         AND NOT at.attisdropped) a ON true) THEN
+              RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+                MESSAGE = format('the query of output %s does not return the columns its schema object lists', v),
+                DETAIL = format('The query returns %s.', inner_sql),
+                HINT = 'List the query''s columns, in order and with their types, as the properties of the schema object.';
+            END IF;
+          END IF;
+        WHEN 'alter_output' THEN
+          PERFORM dataproduct.alter_output((op ->> 'output')::regclass,
+                    min_interval => (op ->> 'min_interval')::interval,
+                    schedule => (op ->> 'schedule')::interval,
+                    description => op ->> 'description');
+        WHEN 'comment_column' THEN
+          PERFORM dataproduct.comment_column((op ->> 'output')::regclass, op ->> 'column', op ->> 'description');
+        WHEN 'drop_check' THEN
+          PERFORM dataproduct.drop_check((op ->> 'output')::regclass, op ->> 'name');
+        WHEN 'alter_check' THEN
+          PERFORM dataproduct.alter_check((op ->> 'output')::regclass, op ->> 'name',
+                    severity => op ->> 'severity', description => op ->> 'description');
+        WHEN 'add_check', 'replace_check' THEN
+          c := op -> 'check';
+          IF op ->> 'call' = 'replace_check' THEN
+            PERFORM dataproduct.drop_check((op ->> 'output')::regclass, c ->> 'name');
+          END IF;
+          PERFORM dataproduct.add_check((op ->> 'output')::regclass, c ->> 'kind',
+                    name => c ->> 'name', severity => c ->> 'severity', description => c ->> 'description',
+                    "column" => c ->> 'column',
+                    columns => CASE WHEN c ? 'columns' THEN ARRAY(SELECT jsonb_array_elements_text(c -> 'columns')) END,
+                    "values" => CASE WHEN c ? 'values' THEN ARRAY(SELECT jsonb_array_elements_text(c -> 'values')) END,
+                    min => c ->> 'min', max => c ->> 'max',
+                    to_relation => (c ->> 'to_relation')::regclass, to_column => c ->> 'to_column',
+                    max_staleness => (c ->> 'max_staleness')::interval, sql => c ->> 'sql');
+        WHEN 'grant', 'revoke' THEN
+          EXECUTE format(CASE WHEN op ->> 'call' = 'grant' THEN 'GRANT SELECT ON TABLE %s TO %s'
+                              ELSE 'REVOKE SELECT ON TABLE %s FROM %s' END,
+                         (op ->> 'output')::regclass,
+                         CASE WHEN op ->> 'role' = 'public' THEN 'PUBLIC'
+                              ELSE (op ->> 'role')::regrole::text END);
+      END CASE;
+    END LOOP;
+  END IF;
+
+  RETURN QUERY
+    SELECT x ->> 'action', x ->> 'object', x ->> 'detail'
+      FROM jsonb_array_elements(steps) WITH ORDINALITY AS e(x, n)
+     WHERE NOT coalesce((x ->> 'hidden')::boolean, false)
+     ORDER BY n;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.apply(jsonb, boolean, boolean) IS
+  'Declare or update a product from an ODCS v3 data contract (as dataproduct.export() writes it), idempotently, through the API functions and with the caller''s rights: returns the plan (create, change, drop, unchanged); dry_run only plans; drop_missing drops outputs, checks and grants the document no longer has; any change needs a later version, a breaking one (output or column removed, column retyped) a new major version';

@@ -36,6 +36,8 @@
  *	                           grants on output views, expiry
  *	              declare.c    the SQL API of outputs, and refresh()
  *	              product.c    the SQL API of domains and products
+ *	              descriptor.c what export() and apply() of descriptors
+ *	                           (ODCS, ODPS) need of an output's query
  *	              worker.c     launcher, schedulers, refresh workers
  *
  * This file only holds the module magic and _PG_init, which dispatches to

@@ -11,6 +11,8 @@
  *	                 revokes the grants made through access requests:
  *	                 access.c), contact, freshness promise
  *	 drop_product, drop_domain (with their outputs, on cascade: declare.c)
+ *	 compare_versions  semver precedence, the rule alter_product enforces
+ *	                 (apply() plans version changes with it)
  *
  * Each function validates its arguments, checks the caller's rights
  * (catalog.c) and writes the catalog as its owner (exec.c).
@@ -61,6 +63,7 @@ PG_FUNCTION_INFO_V1(dataproduct_drop_domain);
 PG_FUNCTION_INFO_V1(dataproduct_create_product);
 PG_FUNCTION_INFO_V1(dataproduct_alter_product);
 PG_FUNCTION_INFO_V1(dataproduct_drop_product);
+PG_FUNCTION_INFO_V1(dataproduct_compare_versions);
 
 /*
  * check_promise
@@ -251,6 +254,22 @@ compare_semver(SemVer a, SemVer b)
 		pb += lb + (db ? 1 : 0);
 	}
 	return (pa < ea) - (pb < eb);
+}
+
+/*
+ * compare_versions(a text, b text) returns integer
+ *
+ * -1, 0 or 1 as version a precedes, equals or follows version b by semver
+ * precedence (build metadata ignored): the order alter_product keeps
+ * versions in.  A malformed version is an error (invalid_parameter_value).
+ */
+Datum
+dataproduct_compare_versions(PG_FUNCTION_ARGS)
+{
+	int			c = compare_semver(parse_semver(text_to_cstring(PG_GETARG_TEXT_PP(0))),
+								   parse_semver(text_to_cstring(PG_GETARG_TEXT_PP(1))));
+
+	PG_RETURN_INT32(c < 0 ? -1 : (c > 0 ? 1 : 0));
 }
 
 /* ----------------------------------------------------------------

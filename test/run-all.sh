@@ -23,7 +23,8 @@ export PG_CONFIG
 if [ "$(id -u)" -eq 0 ]; then
 	need=()
 	for pkg in postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap \
-		libtap-parser-sourcehandler-pgtap-perl libipc-run-perl build-essential; do
+		libtap-parser-sourcehandler-pgtap-perl libipc-run-perl build-essential \
+		python3-jsonschema; do
 		dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 	done
 	if [ ${#need[@]} -gt 0 ]; then

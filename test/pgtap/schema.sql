@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(86);
+SELECT plan(90);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
@@ -73,6 +73,10 @@ SELECT table_privs_are('dataproduct', 'check_result', 'public', ARRAY[]::text[],
                        'check results (with samples of data) are read only through check_results');
 SELECT fk_ok('dataproduct', 'quality_check', 'output_id', 'dataproduct', 'output', 'output_id');
 SELECT has_function('dataproduct', 'health', ARRAY['text']);
+SELECT has_function('dataproduct', 'export', ARRAY['text', 'text']);
+SELECT has_function('dataproduct', 'apply', ARRAY['jsonb', 'boolean', 'boolean']);
+SELECT has_function('dataproduct', 'output_contract', ARRAY['regclass']);
+SELECT has_function('dataproduct', 'compare_versions', ARRAY['text', 'text']);
 SELECT function_returns('dataproduct', 'search', ARRAY['text'], 'setof record');
 SELECT function_returns('dataproduct', 'describe', ARRAY['text'], 'jsonb');
 SELECT function_returns('dataproduct', 'word_similarity', ARRAY['text', 'text'], 'real');
@@ -85,15 +89,16 @@ SELECT columns_are('dataproduct', 'products', ARRAY[
 SELECT col_type_is('dataproduct', 'product', 'max_staleness', 'interval', 'col_type_is');
 
 -- no function runs with its owner's rights; the engine is C, the read-only
--- discovery functions are SQL and PL/pgSQL with a pinned search_path
+-- discovery functions are SQL and PL/pgSQL with a pinned search_path, and so
+-- are export() and apply() of descriptors (apply() only calls the C API)
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND prosecdef$$,
                 'no SECURITY DEFINER function');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace
                      AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
-                     AND proname NOT IN ('health', 'visible', 'search', 'describe')$$,
-                'every function but the read-only discovery ones is a C function');
+                     AND proname NOT IN ('health', 'visible', 'search', 'describe', 'export', 'apply')$$,
+                'every function but the discovery and descriptor ones is a C function');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace
                      AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
@@ -102,7 +107,8 @@ SELECT is_empty($$SELECT proname FROM pg_proc
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
                      AND proname NOT IN ('assert_populated', 'pending_changes', 'word_similarity',
-                                         'health', 'visible', 'search', 'describe')$$,
+                                         'health', 'visible', 'search', 'describe',
+                                         'export', 'output_contract', 'compare_versions')$$,
                 'every function that writes is parallel unsafe');
 -- from 0.2.0 anyone may reference capture(), which runs only in the extension's
 -- own triggers (PostgreSQL checks EXECUTE when it clones one to a new partition)
