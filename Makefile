@@ -75,3 +75,19 @@ $(DATA_built): install/guard.sql $(DP_BUILD_FROM)
 	  for f in $(filter-out $<,$^); do printf '\n'; sed '/^\\echo /d' "$$f"; done; } > $@.tmp
 	test "$$(grep -c '^\\echo ' $@.tmp)" -eq 1
 	mv $@.tmp $@
+
+# The client program (client/): built, installed, uninstalled and cleaned
+# with the extension, by its own PGXS Makefile.
+.PHONY: client-all client-install client-uninstall client-clean
+all: client-all
+install: client-install
+uninstall: client-uninstall
+clean: client-clean
+client-all:
+	$(MAKE) -C client PG_CONFIG='$(PG_CONFIG)' all
+client-install:
+	$(MAKE) -C client PG_CONFIG='$(PG_CONFIG)' install
+client-uninstall:
+	$(MAKE) -C client PG_CONFIG='$(PG_CONFIG)' uninstall
+client-clean:
+	$(MAKE) -C client PG_CONFIG='$(PG_CONFIG)' clean

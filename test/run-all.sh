@@ -5,7 +5,9 @@
 #   sudo bash test/run-all.sh
 #
 # On a fresh Debian 12 machine, as root: installs what is missing
-# (PostgreSQL 15 server and headers, pgTAP, IPC::Run, a C toolchain), builds
+# (PostgreSQL 15 server and headers, pgTAP, IPC::Run, a C toolchain; for the
+# client program libpq, libyaml and pkg-config, and chromium, whose headless
+# mode checks the HTML catalog it writes), builds
 # the extension with warnings as errors, installs it, then runs, as the
 # unprivileged postgres user on a copy of the tree, every suite:
 #   pg_regress (sql/, expected/), isolation (test/isolation/),
@@ -24,7 +26,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	need=()
 	for pkg in postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap \
 		libtap-parser-sourcehandler-pgtap-perl libipc-run-perl build-essential \
-		python3-jsonschema; do
+		python3-jsonschema libpq-dev libyaml-dev pkg-config chromium; do
 		dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 	done
 	if [ ${#need[@]} -gt 0 ]; then
