@@ -1193,45 +1193,6 @@ COMMENT ON FUNCTION dataproduct.search(text) IS
 CREATE OR REPLACE FUNCTION dataproduct.describe(product text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE
-/* ------------------------------------------------------------------------
- * Products as code: descriptors in and out
- *
- * export() writes a product as an ODCS v3.1.0 data contract (one schema
- * object per output) or an ODPS v1.0.0 data product (one output port per
- * output, each referring to the contract); apply() declares or updates a
- * product from such a contract.  The field-by-field mapping is in the
- * README ("Descriptors").  Both are PL/pgSQL and run as the caller (no
- * SECURITY DEFINER): export() reads only the catalog views, so a role
- * exports only what it may see; apply() plans by reading them and then
- * calls the API functions (create_product, add_output, add_check, ...)
- * with the document's values as bound arguments, so every check and right
- * of the API applies and no SQL text is built from the document, except
- * GRANT and REVOKE on output views, whose identifiers are quoted.  The two
- * facts that only the extension can read (an output's analysed query,
- * deparsed schema-qualified, with its grain, and its settings) come from
- * output_contract() (src/descriptor.c); versions are compared by
- * compare_versions() (src/product.c), the rule alter_product enforces.
- * ------------------------------------------------------------------------ */
-
-CREATE FUNCTION dataproduct.output_contract(output regclass,
-                                            OUT query text, OUT key text[],
-                                            OUT timezone text, OUT datestyle text,
-                                            OUT intervalstyle text)
-AS 'MODULE_PATHNAME', 'dataproduct_output_contract'
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION dataproduct.output_contract(regclass) IS
-  'What a descriptor needs of an output: its query deparsed with every name schema-qualified, its grain (the columns identifying a row: GROUP BY or DISTINCT columns; {} for one row; NULL when rows may repeat) and the TimeZone, DateStyle and IntervalStyle it is evaluated under; for roles that may see its product';
-
-CREATE FUNCTION dataproduct.compare_versions(a text, b text)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'dataproduct_compare_versions'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION dataproduct.compare_versions(text, text) IS
-  'Compare two semantic versions by semver 2.0.0 precedence (build metadata ignored): -1, 0 or 1; a malformed version is an error';
-
-CREATE FUNCTION dataproduct.export(product text, format text DEFAULT 'odcs')
-RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 SET intervalstyle = iso_8601
 AS $fn$
@@ -1303,6 +1264,52 @@ END
 $fn$;
 COMMENT ON FUNCTION dataproduct.describe(text) IS
   'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, consumers (roles other than the owner that may read an output), outputs with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';
+
+
+/* ------------------------------------------------------------------------
+ * Products as code: descriptors in and out
+ *
+ * export() writes a product as an ODCS v3.1.0 data contract (one schema
+ * object per output) or an ODPS v1.0.0 data product (one output port per
+ * output, each referring to the contract); apply() declares or updates a
+ * product from such a contract.  The field-by-field mapping is in the
+ * README ("Descriptors").  Both are PL/pgSQL and run as the caller (no
+ * SECURITY DEFINER): export() reads only the catalog views, so a role
+ * exports only what it may see; apply() plans by reading them and then
+ * calls the API functions (create_product, add_output, add_check, ...)
+ * with the document's values as bound arguments, so every check and right
+ * of the API applies and no SQL text is built from the document, except
+ * GRANT and REVOKE on output views, whose identifiers are quoted.  The two
+ * facts that only the extension can read (an output's analysed query,
+ * deparsed schema-qualified, with its grain, and its settings) come from
+ * output_contract() (src/descriptor.c); versions are compared by
+ * compare_versions() (src/product.c), the rule alter_product enforces.
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION dataproduct.output_contract(output regclass,
+                                            OUT query text, OUT key text[],
+                                            OUT timezone text, OUT datestyle text,
+                                            OUT intervalstyle text)
+AS 'MODULE_PATHNAME', 'dataproduct_output_contract'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dataproduct.output_contract(regclass) IS
+  'What a descriptor needs of an output: its query deparsed with every name schema-qualified, its grain (the columns identifying a row: GROUP BY or DISTINCT columns; {} for one row; NULL when rows may repeat) and the TimeZone, DateStyle and IntervalStyle it is evaluated under; for roles that may see its product';
+
+CREATE FUNCTION dataproduct.compare_versions(a text, b text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'dataproduct_compare_versions'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dataproduct.compare_versions(text, text) IS
+  'Compare two semantic versions by semver 2.0.0 precedence (build metadata ignored): -1, 0 or 1; a malformed version is an error';
+
+CREATE FUNCTION dataproduct.export(product text, format text DEFAULT 'odcs')
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = iso_8601
+AS $fn$
+DECLARE
+  p record;
   fmt text := lower(export.format);
   st text;
   doc jsonb;
