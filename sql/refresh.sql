@@ -177,6 +177,17 @@ SELECT s.output, s.mode, s.incremental_refreshes, s.rebuilds, s.full_refreshes, 
        s.total_ms >= s.last_ms AS time_adds_up
   FROM dataproduct.statistics s ORDER BY s.output::text;
 
+-- a refresh with nothing to apply leaves empty change logs alone (no new
+-- file, no invalidation for the writers' backends)
+SELECT string_agg(pg_relation_filenode(log)::text, ',' ORDER BY source_id) AS filenodes,
+       bool_and(pg_relation_size(log) = 0) AS all_empty
+  FROM dataproduct.source \gset
+SELECT :'all_empty' AS logs_empty;
+SELECT count(*) AS refreshed FROM dataproduct.output o
+ WHERE o.mode = 'incremental' AND dataproduct.refresh(o.view) = 0;
+SELECT string_agg(pg_relation_filenode(log)::text, ',' ORDER BY source_id) = :'filenodes' AS same_files
+  FROM dataproduct.source;
+
 SELECT dataproduct.drop_domain('rf', cascade => true);
 DROP SCHEMA rf_sor CASCADE;
 

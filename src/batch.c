@@ -371,6 +371,19 @@ trim_log(Snapshot snap, Oid log, bool may_truncate)
 	char	   *qlog = dataproduct_qualified_name(log);
 	Oid			xidtypes[1] = {XID8OID};
 	Datum		bound;
+	Relation	rel;
+	BlockNumber blocks;
+
+	/*
+	 * A log that has no block holds no row: nothing to trim, and no reason
+	 * to lock it or to truncate it again (which would send writers'
+	 * backends a relcache invalidation at every refresh).
+	 */
+	rel = relation_open(log, AccessShareLock);
+	blocks = RelationGetNumberOfBlocks(rel);
+	relation_close(rel, AccessShareLock);
+	if (blocks == 0)
+		return;
 
 	if (!trim_bound(snap, log, &bound))
 		return;
