@@ -126,6 +126,18 @@ SELECT * FROM ex.rows_ci ORDER BY w COLLATE "C";
 SELECT * FROM ex.by_id ORDER BY id;
 SELECT * FROM ex.group_ci ORDER BY w COLLATE "C";
 SELECT * FROM ex.distinct_ci ORDER BY w COLLATE "C";
+-- a NaN whose sign changes (its text stays 'NaN'; binary clients see it) is
+-- a new value in every mode, counted alike
+SELECT dataproduct.add_output('ex.p', 'rows_full', 'SELECT w, x, f, i, j, r FROM ex_sor.words',
+                              refresh => 'full');
+UPDATE ex_sor.words SET f = 'NaN' WHERE id = 2;
+SELECT dataproduct.refresh('ex.rows_ci') AS incremental, dataproduct.refresh('ex.rows_full') AS full;
+UPDATE ex_sor.words SET f = -f WHERE id = 2;
+SELECT dataproduct.refresh('ex.rows_ci') AS incremental, dataproduct.refresh('ex.rows_full') AS full;
+SELECT (SELECT array_agg(float8send(f) ORDER BY float8send(f)) FROM ex.rows_ci) =
+       (SELECT array_agg(float8send(f) ORDER BY float8send(f)) FROM ex_sor.words) AS incremental_exact,
+       (SELECT array_agg(float8send(f) ORDER BY float8send(f)) FROM ex.rows_full) =
+       (SELECT array_agg(float8send(f) ORDER BY float8send(f)) FROM ex_sor.words) AS full_exact;
 
 --
 -- 3. Row locks: never, at any level, in any mode.

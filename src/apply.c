@@ -28,8 +28,10 @@
  * store rows and n query rows, store rows numbered above n are deleted and,
  * when n > o, n - o query rows inserted.  "Identical" means identity, not
  * equality: integers, dates, timestamps, booleans, uuids and enums compare
- * as they are, text in the "C" collation, anything else by its text form,
- * so 1.0 -> 1.00 is a change and json (no equality) works.
+ * as they are, text in the "C" collation, floats by their binary form (as
+ * the exact key of an incrementally maintained store: a NaN whose sign
+ * changes is a change, though its text is the same), anything else by its
+ * text form, so 1.0 -> 1.00 is a change and json (no equality) works.
  *
  * IDENTIFICATION
  *	  src/apply.c
@@ -170,6 +172,10 @@ diff_key(const char *col, Oid type)
 		case TEXTOID:
 		case VARCHAROID:
 			return psprintf("%s COLLATE pg_catalog.\"C\"", col);
+		case FLOAT4OID:
+			return psprintf("pg_catalog.float4send(%s)", col);
+		case FLOAT8OID:
+			return psprintf("pg_catalog.float8send(%s)", col);
 		default:
 			if (type_is_enum(base))
 				return pstrdup(col);

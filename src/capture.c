@@ -685,6 +685,58 @@ dataproduct_check_capture_drops(void)
 }
 
 /*
+ * dataproduct_mark_dropped_partitions
+ *		From the sql_drop event trigger: a partition (at any depth) of a
+ *		captured partitioned table that is dropped takes its rows along
+ *		without any trigger seeing them, so the consumers of that table
+ *		rebuild (a marker in its log).  The partition is gone from the
+ *		catalogs by now: it is known by the capture triggers dropped with it
+ *		(a detached partition has none; a captured table dropped itself
+ *		takes its outputs along), and its captured ancestor by the
+ *		AccessExclusiveLock that dropping a partition takes on its parent.
+ *		A captured tree this transaction locked so for another reason gets
+ *		a rebuild it did not need, never one too few.  SPI connected,
+ *		search_path pinned.
+ */
+void
+dataproduct_mark_dropped_partitions(void)
+{
+	DpSavedUser saved;
+	SPITupleTable *tuptable;
+	uint64		n;
+	uint64		i;
+
+	dataproduct_spi_exec("SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d"
+						 " WHERE d.object_type OPERATOR(pg_catalog.=) 'trigger' AND NOT d.original"
+						 "   AND d.address_names[3] OPERATOR(pg_catalog.=) ANY (ARRAY['" DP_CAPTURE_TRIGGER "', '" DP_CAPTURE_TRUNCATE_TRIGGER "'])"
+						 " LIMIT 1",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return;
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT s.log FROM dataproduct.source s"
+						 "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.relation AND c.relkind OPERATOR(pg_catalog.=) 'p'"
+						 " WHERE EXISTS (SELECT FROM pg_catalog.pg_partition_tree(s.relation) t"
+						 "                 JOIN pg_catalog.pg_locks l ON l.relation OPERATOR(pg_catalog.=) t.relid"
+						 "                WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'"
+						 "                  AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database"
+						 "                                       WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
+						 "                  AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()"
+						 "                  AND l.mode OPERATOR(pg_catalog.=) 'AccessExclusiveLock' AND l.granted)",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	dataproduct_restore_user(&saved);
+	tuptable = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		log_marker(DatumGetObjectId(SPI_getbinval(tuptable->vals[i],
+												  tuptable->tupdesc, 1, &isnull)));
+	}
+}
+
+/*
  * dataproduct_sync_partition_capture
  *		From the ddl_command_end event trigger, after CREATE TABLE or ALTER
  *		TABLE: every partition, at any depth, of a captured partitioned

@@ -42,6 +42,7 @@ extern Oid	dataproduct_capture_relation(Oid relid, Bitmapset *attnos,
 extern void dataproduct_release_sources(void);
 extern void dataproduct_check_capture_drops(void);
 extern void dataproduct_check_capture_alters(void);
+extern void dataproduct_mark_dropped_partitions(void);
 extern void dataproduct_sync_partition_capture(void);
 
 #endif							/* DATAPRODUCT_CAPTURE_H */

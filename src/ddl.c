@@ -10,8 +10,9 @@
  *   capture trigger on its own (capture.c), then, after a DROP ... CASCADE
  *   of a source, a view, a store or a domain's schema, drops what is left
  *   of the affected outputs and forgets them (dataproduct_forget_dropped),
- *   so the catalog never points at missing objects.  The drop functions of
- *   the API (declare.c) end the same way.
+ *   so the catalog never points at missing objects; a dropped partition of
+ *   a captured table makes that table's consumers rebuild (capture.c).
+ *   The drop functions of the API (declare.c) end the same way.
  * - ddl_command_end event triggers (dataproduct.on_ddl_end, after ALTER
  *   TABLE and CREATE TABLE): capture triggers must stay enabled, an ALTER
  *   TABLE of a captured source or of one of its partitions makes its
@@ -147,7 +148,8 @@ catalog_present(FunctionCallInfo fcinfo, const char *funcname)
 
 /*
  * dataproduct_on_sql_drop
- *		sql_drop event trigger: refuse to drop capture triggers by hand, and
+ *		sql_drop event trigger: refuse to drop capture triggers by hand,
+ *		make the consumers of a table that lost a partition rebuild, and
  *		keep the catalog consistent after any DROP.
  */
 Datum
@@ -158,6 +160,7 @@ dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
 
 	dataproduct_spi_connect();
 	dataproduct_check_capture_drops();
+	dataproduct_mark_dropped_partitions();
 	dataproduct_forget_dropped();
 	dataproduct_spi_finish();
 	PG_RETURN_VOID();
