@@ -177,16 +177,32 @@ SELECT s.output, s.mode, s.incremental_refreshes, s.rebuilds, s.full_refreshes, 
        s.total_ms >= s.last_ms AS time_adds_up
   FROM dataproduct.statistics s ORDER BY s.output::text;
 
--- a refresh with nothing to apply leaves empty change logs alone (no new
--- file, no invalidation for the writers' backends)
-SELECT string_agg(pg_relation_filenode(log)::text, ',' ORDER BY source_id) AS filenodes,
-       bool_and(pg_relation_size(log) = 0) AS all_empty
+-- a refresh with nothing to apply leaves the change logs alone: no write,
+-- no new file, no invalidation for the writers' backends (logs trimmed by
+-- DELETE keep their pages until vacuum)
+SELECT string_agg(pg_relation_filenode(log)::text || ':' || pg_relation_size(log), ',' ORDER BY source_id) AS logs
   FROM dataproduct.source \gset
-SELECT :'all_empty' AS logs_empty;
 SELECT count(*) AS refreshed FROM dataproduct.output o
  WHERE o.mode = 'incremental' AND dataproduct.refresh(o.view) = 0;
-SELECT string_agg(pg_relation_filenode(log)::text, ',' ORDER BY source_id) = :'filenodes' AS same_files
+SELECT string_agg(pg_relation_filenode(log)::text || ':' || pg_relation_size(log), ',' ORDER BY source_id) = :'logs' AS logs_untouched
   FROM dataproduct.source;
+
+-- a log trimmed by DELETE holds no row that every consumer has applied;
+-- from dataproduct.log_truncate_size on, trimming truncates it instead
+INSERT INTO rf_sor.sales VALUES (20, 's1', 1), (21, 's2', 2);
+SELECT count(*) AS refreshed FROM dataproduct.output o
+ WHERE o.mode = 'incremental' AND dataproduct.refresh(o.view) >= 0;
+SELECT s.relation, pg_relation_size(s.log) > 0 AS has_pages,
+       (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', s.log), false, true, '')))[1]::text AS rows_left
+  FROM dataproduct.source s ORDER BY s.source_id;
+SET dataproduct.log_truncate_size = 0;
+INSERT INTO rf_sor.sales VALUES (22, 's1', 1);
+SELECT count(*) AS refreshed FROM dataproduct.output o
+ WHERE o.mode = 'incremental' AND dataproduct.refresh(o.view) >= 0;
+SELECT s.relation, pg_relation_size(s.log) AS size
+  FROM dataproduct.source s JOIN pg_class c ON c.oid = s.relation
+ WHERE c.relname = 'sales';
+RESET dataproduct.log_truncate_size;
 
 SELECT dataproduct.drop_domain('rf', cascade => true);
 DROP SCHEMA rf_sor CASCADE;

@@ -54,6 +54,7 @@
 #include "capture.h"
 #include "catalog.h"
 #include "exec.h"
+#include "guc.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_pending_changes);
 
@@ -116,7 +117,8 @@ dataproduct_refuse_own_changes(Snapshot snap, List *sources,
 	ListCell   *lc;
 	DpSavedUser saved;
 
-	if (!FullTransactionIdIsValid(xid))
+	/* the usual case, known without reading the logs */
+	if (!dataproduct_captured_in_transaction())
 		return;
 	foreach(lc, sources)
 	{
@@ -238,6 +240,14 @@ dataproduct_batch_sizes(Snapshot snap, List *sources, Datum snapdatum,
 			(BLCKSZ / (SizeofHeapTupleHeader + sizeof(ItemIdData)));
 
 		relation_close(rel, AccessShareLock);
+		sb->counted = true;
+		if (most == 0)
+		{
+			/* a log with no block holds no row */
+			sb->rows = 0;
+			sb->marker = false;
+			continue;
+		}
 		if (cap >= 0 && most < cap)
 		{
 			/* too small a log to reach the cap: is the batch empty? */
@@ -362,6 +372,14 @@ trim_bound(Snapshot snap, Oid log, Datum *bound)
  *	   transaction.  If the log is not empty enough, the lock is released at
  *	   once (nothing was written under it) and the DELETE is used.
  *
+ * TRUNCATE is kept for logs of dataproduct.log_truncate_size or more.  It
+ * gives the log a new file (created now, the old one unlinked at commit)
+ * and sends every backend a relcache invalidation, after which each writer's
+ * capture trigger looks its log up again: paid at every refresh, that cost
+ * more than it saved.  Below the threshold the DELETE is used, whose dead
+ * rows vacuum (or, with autovacuum off, the next TRUNCATE) reclaims; the
+ * log then stays small, so reading it costs little.
+ *
  * SPI connected, as the catalog owner.  Errors out only on internal
  * failures.
  */
@@ -388,7 +406,8 @@ trim_log(Snapshot snap, Oid log, bool may_truncate)
 	if (!trim_bound(snap, log, &bound))
 		return;
 
-	if (may_truncate && ConditionalLockRelationOid(log, AccessExclusiveLock))
+	if (may_truncate && blocks >= (BlockNumber) dataproduct_log_truncate_size &&
+		ConditionalLockRelationOid(log, AccessExclusiveLock))
 	{
 		Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
 		Datum		latest_bound;
@@ -426,7 +445,20 @@ dataproduct_trim_logs(Snapshot snap, List *sources)
 
 	dataproduct_become_catalog_owner(&saved);
 	foreach(lc, sources)
-		trim_log(snap, ((DpSourceBatch *) lfirst(lc))->log, !IsTransactionBlock());
+	{
+		DpSourceBatch *sb = lfirst(lc);
+
+		/*
+		 * A refresh that found nothing new in a log leaves it alone: what it
+		 * could remove is at most what an earlier refresh left because
+		 * another consumer still needed it, and the next refresh with
+		 * something to apply removes that.  So a refresh with nothing to do
+		 * writes nothing to the logs.
+		 */
+		if (sb->counted && sb->rows == 0 && !sb->marker)
+			continue;
+		trim_log(snap, sb->log, !IsTransactionBlock());
+	}
 	dataproduct_restore_user(&saved);
 }
 

@@ -24,6 +24,7 @@ typedef struct DpSourceBatch
 	char	   *origin;			/* where the log's xids come from */
 	int64		rows;			/* batch rows counted (capped) */
 	bool		marker;			/* the batch holds a rebuild marker */
+	bool		counted;		/* rows and marker were counted */
 } DpSourceBatch;
 
 extern List *dataproduct_output_sources(int64 output_id);

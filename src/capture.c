@@ -108,6 +108,14 @@ typedef struct CaptureEntry
 
 static HTAB *capture_cache = NULL;
 
+/*
+ * The last top-level transaction of this backend that wrote a change log.
+ * A refresh must not apply its own transaction's changes; it scans the logs
+ * for them only when this says there may be some (see
+ * dataproduct_captured_in_transaction).
+ */
+static FullTransactionId last_capturing_xact = {0};
+
 static void
 capture_cache_invalidate(Datum arg, Oid relid)
 {
@@ -283,7 +291,10 @@ log_image(CaptureEntry *entry, Relation log, TupleTableSlot *slot,
 
 		nulls[i] = false;
 		if (src == CAPTURE_XID)
-			values[i] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+		{
+			last_capturing_xact = GetTopFullTransactionId();
+			values[i] = FullTransactionIdGetDatum(last_capturing_xact);
+		}
 		else if (src == CAPTURE_WEIGHT)
 			values[i] = Int16GetDatum(weight);
 		else if (src == CAPTURE_AT)
@@ -317,6 +328,7 @@ log_marker(Oid log)
 {
 	DpSavedUser saved;
 
+	last_capturing_xact = GetTopFullTransactionId();
 	dataproduct_spi_connect();
 	dataproduct_become_catalog_owner(&saved);
 	dataproduct_spi_exec(psprintf("INSERT INTO %s (" DP_LOG_XID ", " DP_LOG_WEIGHT ")"
@@ -325,6 +337,21 @@ log_marker(Oid log)
 						 0, NULL, NULL, NULL, SPI_OK_INSERT);
 	dataproduct_restore_user(&saved);
 	dataproduct_spi_finish();
+}
+
+/*
+ * dataproduct_captured_in_transaction
+ *		May the current top-level transaction have written a change log?
+ *		False means it certainly did not: every write to a log (row images
+ *		and markers alike) goes through this backend's trigger first.
+ */
+bool
+dataproduct_captured_in_transaction(void)
+{
+	FullTransactionId xid = GetTopFullTransactionIdIfAny();
+
+	return FullTransactionIdIsValid(xid) &&
+		FullTransactionIdEquals(xid, last_capturing_xact);
 }
 
 /* Did an update change any captured column? */

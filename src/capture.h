@@ -40,6 +40,7 @@
 extern Oid	dataproduct_capture_relation(Oid relid, Bitmapset *attnos,
 										 int64 *source_id);
 extern void dataproduct_release_sources(void);
+extern bool dataproduct_captured_in_transaction(void);
 extern void dataproduct_check_capture_drops(void);
 extern void dataproduct_check_capture_alters(void);
 extern void dataproduct_mark_dropped_partitions(void);

@@ -183,18 +183,24 @@ unpin_search_path(int nestlevel)
  *
  * The statement must only contain fixed text and quoted identifiers; every
  * value travels as a $n parameter.  Returns SPI_processed.  An unexpected
- * result code is an internal error.
+ * result code is an internal error.  Statements other than utility
+ * statements keep their plan for the life of the backend
+ * (dataproduct_prepare_cached): a refresh runs a dozen catalog statements,
+ * and planning them again each time cost more than running them.
  */
 uint64
 dataproduct_spi_exec(const char *sql, int nargs, Oid *argtypes,
 					 Datum *values, const char *nulls, int expected_rc)
 {
 	int			rc;
-
 	int			nestlevel = InSecurityRestrictedOperation() ? NewGUCNestLevel() : 0;
 
-	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
-							   false, 0);
+	if (expected_rc == SPI_OK_UTILITY)
+		rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+								   false, 0);
+	else
+		rc = SPI_execute_plan(dataproduct_prepare_cached(sql, nargs, argtypes),
+							  values, nulls, false, 0);
 	if (nestlevel > 0)
 		AtEOXact_GUC(false, nestlevel);
 	if (rc != expected_rc)
@@ -240,6 +246,7 @@ dataproduct_prepare_cached(const char *sql, int nargs, Oid *argtypes)
 {
 	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
 	PlanEntry  *entry;
+	SPIPlanPtr	plan;
 	bool		found;
 
 	if (plan_cache == NULL)
@@ -252,29 +259,29 @@ dataproduct_prepare_cached(const char *sql, int nargs, Oid *argtypes)
 		plan_cache = hash_create("pg_dataproduct plans", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
+	entry = hash_search(plan_cache, &key, HASH_FIND, &found);
+	if (found && strcmp(entry->sql, sql) == 0)
+		return entry->plan;
+
+	/*
+	 * Prepare before entering: a statement that fails to prepare (an error
+	 * is thrown) leaves no entry behind.  A hash collision replaces the
+	 * entry.
+	 */
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
 	entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
-	if (found && strcmp(entry->sql, sql) != 0)
+	if (found)
 	{
-		/* a hash collision: replace the entry */
 		SPI_freeplan(entry->plan);
 		pfree(entry->sql);
-		found = false;
 	}
-	if (!found)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-		if (plan == NULL)
-		{
-			hash_search(plan_cache, &key, HASH_REMOVE, NULL);
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		}
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		entry->plan = plan;
-		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
-	}
+	entry->plan = plan;
+	entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
 	return entry->plan;
 }
 

@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -23,6 +25,7 @@ bool		dataproduct_enabled = true;
 int			dataproduct_max_workers = 2;
 int			dataproduct_naptime = 60000;
 int			dataproduct_history_days = 7;
+int			dataproduct_log_truncate_size = 64;
 
 /*
  * dataproduct_define_gucs
@@ -58,5 +61,10 @@ dataproduct_define_gucs(void)
 							NULL,
 							&dataproduct_history_days, 7, 0, 3650,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataproduct.log_truncate_size",
+							"Smallest change log that trimming empties with TRUNCATE rather than DELETE.",
+							"TRUNCATE gives the log a new file and makes every writer look its log up again; DELETE leaves dead rows to vacuum.",
+							&dataproduct_log_truncate_size, 64, 0, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_BLOCKS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("dataproduct");
 }

@@ -16,6 +16,7 @@ extern bool dataproduct_enabled;
 extern int	dataproduct_max_workers;
 extern int	dataproduct_naptime;
 extern int	dataproduct_history_days;
+extern int	dataproduct_log_truncate_size;
 
 extern void dataproduct_define_gucs(void);
 
