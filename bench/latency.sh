@@ -14,7 +14,7 @@
 # min_interval: the saturating load with the worker on, the outputs'
 # min_interval at 0, 100 ms, 1 s and 5 s; for each, the load's throughput
 # (as a ratio to the worker off), the worker's refreshes per second, and the
-# commit-to-visible time of 10 probes taken during the load.
+# commit-to-visible time of 6 probes taken during the load.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 DURATION=${DURATION:-30}
 RATE=${RATE:-2000}
@@ -125,14 +125,14 @@ for mi in 0 100ms 1s 5s; do
 	before=$(sql -c "SELECT count(*) FROM dataproduct.refresh_history WHERE by_worker")
 	load > "$BENCH_TMP/tps_curve" &
 	sleep 5
-	sql -c "CALL l.probe(10, $base)"
+	sql -c "CALL l.probe(6, $base)"
 	wait
 	after=$(sql -c "SELECT count(*) FROM dataproduct.refresh_history WHERE by_worker")
 	sql -c "SELECT format('  %-12s %10s %8s %14s %11s ms %11s ms', '$mi', round($(cat "$BENCH_TMP/tps_curve"), 1),
 	                      round($(cat "$BENCH_TMP/tps_curve") / $sat_off, 3), round(($after - $before) / $DURATION.0, 1),
 	                      round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1))
 	          FROM l.latency"
-	base=$((base + 10))	# the next setting's probes have markers of their own
+	base=$((base + 6))	# the next setting's probes have markers of their own
 done
 sql -c "SELECT dataproduct.alter_output(output, min_interval => '0') FROM dataproduct.outputs" >/dev/null
 for i in $(seq 1 120); do
