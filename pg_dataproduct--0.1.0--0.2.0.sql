@@ -2257,3 +2257,58 @@ END
 $fn$;
 COMMENT ON FUNCTION dataproduct.apply(jsonb, boolean, boolean) IS
   'Declare or update a product from an ODCS v3 data contract (as dataproduct.export() writes it), idempotently, through the API functions and with the caller''s rights: returns the plan (create, change, drop, unchanged); dry_run only plans; drop_missing drops outputs, checks and grants the document no longer has; any change needs a later version, a breaking one (output or column removed, column retyped) a new major version';
+
+/* ------------------------------------------------------------------------
+ * Applying or recomputing, per output, from measurements
+ *
+ * Each incremental refresh adds its batch size and time to decayed sums,
+ * from which a least-squares line predicts the time of the next batch;
+ * rebuilds keep a decayed mean time.  A batch predicted to take longer than
+ * a rebuild is recomputed (see src/refresh.c, "Applying or recomputing").
+ * dataproduct.statistics shows the fitted model.
+ * ------------------------------------------------------------------------
+ */
+ALTER TABLE dataproduct.output
+  ADD COLUMN apply_samples double precision NOT NULL DEFAULT 0,
+  ADD COLUMN apply_sum_rows double precision NOT NULL DEFAULT 0,
+  ADD COLUMN apply_sum_ms double precision NOT NULL DEFAULT 0,
+  ADD COLUMN apply_sum_rows2 double precision NOT NULL DEFAULT 0,
+  ADD COLUMN apply_sum_rows_ms double precision NOT NULL DEFAULT 0,
+  ADD COLUMN rebuild_ms double precision,
+  ADD COLUMN rebuild_streak integer NOT NULL DEFAULT 0;
+COMMENT ON COLUMN dataproduct.output.apply_samples IS 'Cost model: decayed count of measured incremental refreshes (each refresh multiplies the sums by 0.9 and adds its own)';
+COMMENT ON COLUMN dataproduct.output.apply_sum_rows IS 'Cost model: decayed sum of their batch sizes (rows)';
+COMMENT ON COLUMN dataproduct.output.apply_sum_ms IS 'Cost model: decayed sum of their times (ms)';
+COMMENT ON COLUMN dataproduct.output.apply_sum_rows2 IS 'Cost model: decayed sum of squared batch sizes';
+COMMENT ON COLUMN dataproduct.output.apply_sum_rows_ms IS 'Cost model: decayed sum of batch size times time';
+COMMENT ON COLUMN dataproduct.output.rebuild_ms IS 'Cost model: decayed mean time of the rebuilds of an incrementally maintained output (the first load excluded), NULL until one is measured';
+COMMENT ON COLUMN dataproduct.output.rebuild_streak IS 'Cost model: rebuilds in a row that the model chose (after 4 the next batch is applied, to measure it again)';
+
+CREATE OR REPLACE VIEW dataproduct.statistics WITH (security_barrier) AS
+SELECT v.view AS output,
+       v.product,
+       v.mode,
+       o.incremental_refreshes,
+       o.rebuilds,
+       o.full_refreshes,
+       o.failed_refreshes,
+       o.rows_changed_total AS rows_changed,
+       o.refresh_ms_total AS total_ms,
+       v.last_refresh,
+       v.refresh_ms AS last_ms,
+       v.last_error_at AS last_failure,
+       v.row_count,
+       CASE WHEN fit.per_row IS NOT NULL
+            THEN greatest((o.apply_sum_ms - fit.per_row * o.apply_sum_rows) / o.apply_samples, 0) END AS apply_fixed_ms,
+       fit.per_row AS apply_ms_per_row,
+       o.rebuild_ms
+  FROM dataproduct.visible_output v
+  JOIN dataproduct.output o USING (output_id)
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN o.apply_samples >= 2.5
+                 AND o.apply_samples * o.apply_sum_rows2 - o.apply_sum_rows ^ 2 > 1e-9 * o.apply_samples * o.apply_sum_rows2
+                THEN greatest((o.apply_samples * o.apply_sum_rows_ms - o.apply_sum_rows * o.apply_sum_ms)
+                              / (o.apply_samples * o.apply_sum_rows2 - o.apply_sum_rows ^ 2), 0) END AS per_row) fit;
+COMMENT ON COLUMN dataproduct.statistics.apply_fixed_ms IS 'Cost model: fitted fixed time of an incremental refresh, in milliseconds (NULL until batches of several sizes were measured)';
+COMMENT ON COLUMN dataproduct.statistics.apply_ms_per_row IS 'Cost model: fitted time per batch row of an incremental refresh, in milliseconds';
+COMMENT ON COLUMN dataproduct.statistics.rebuild_ms IS 'Cost model: decayed mean time of a rebuild, in milliseconds; a batch predicted to take longer is recomputed instead';

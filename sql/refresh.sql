@@ -204,6 +204,59 @@ SELECT s.relation, pg_relation_size(s.log) AS size
  WHERE c.relname = 'sales';
 RESET dataproduct.log_truncate_size;
 
+-- applying or recomputing, from the output's own measurements: batches of
+-- several sizes fit a line, a rebuild (not the first load) is timed
+CREATE TABLE rf_sor.events (id int PRIMARY KEY, kind text);
+SELECT dataproduct.add_output('rf.p', 'by_kind',
+       'SELECT kind, count(*) AS n FROM rf_sor.events GROUP BY kind');
+SELECT dataproduct.refresh('rf.by_kind');
+SELECT apply_ms_per_row IS NULL AS no_fit_yet, rebuild_ms IS NULL AS no_rebuild_timed
+  FROM dataproduct.statistics WHERE output = 'rf.by_kind'::regclass;
+INSERT INTO rf_sor.events SELECT g, 'k' || g % 2 FROM generate_series(1, 1) g;
+SELECT dataproduct.refresh('rf.by_kind');
+INSERT INTO rf_sor.events SELECT g, 'k' || g % 2 FROM generate_series(2, 4) g;
+SELECT dataproduct.refresh('rf.by_kind');
+INSERT INTO rf_sor.events SELECT g, 'k' || g % 2 FROM generate_series(5, 12) g;
+SELECT dataproduct.refresh('rf.by_kind');
+TRUNCATE rf_sor.events;
+INSERT INTO rf_sor.events SELECT g, 'k' || g % 3 FROM generate_series(1, 6) g;
+SELECT dataproduct.refresh('rf.by_kind');
+SELECT last_refresh_kind FROM dataproduct.outputs WHERE name = 'by_kind';
+SELECT apply_fixed_ms >= 0 AS fixed_fitted, apply_ms_per_row >= 0 AS per_row_fitted,
+       rebuild_ms > 0 AS rebuild_timed
+  FROM dataproduct.statistics WHERE output = 'rf.by_kind'::regclass;
+-- a model that predicts batches to cost far more than a rebuild recomputes
+-- them; after four such rebuilds in a row one batch is applied, to measure
+-- it again
+UPDATE dataproduct.output
+   SET apply_samples = 3, apply_sum_rows = 6, apply_sum_ms = 6e6,
+       apply_sum_rows2 = 14, apply_sum_rows_ms = 14e6
+ WHERE name = 'by_kind';
+SELECT round(apply_ms_per_row) AS per_row, round(apply_fixed_ms) AS fixed
+  FROM dataproduct.statistics WHERE output = 'rf.by_kind'::regclass;
+CREATE TABLE rf_sor.kinds_seen (step int, kind text, streak int);
+DO $$
+BEGIN
+  FOR i IN 1 .. 6 LOOP
+    INSERT INTO rf_sor.events VALUES (100 + i, 'k9');
+    COMMIT;
+    PERFORM dataproduct.refresh('rf.by_kind');
+    INSERT INTO rf_sor.kinds_seen
+      SELECT i, o.last_refresh_kind, c.rebuild_streak
+        FROM dataproduct.outputs o JOIN dataproduct.output c ON c.view = o.output
+       WHERE o.name = 'by_kind';
+    COMMIT;
+  END LOOP;
+END $$;
+SELECT * FROM rf_sor.kinds_seen ORDER BY step;
+SELECT n FROM rf.by_kind WHERE kind = 'k9';
+-- with dataproduct.full_refresh_fraction = -1 batches are always applied
+SET dataproduct.full_refresh_fraction = -1;
+INSERT INTO rf_sor.events VALUES (200, 'k9');
+SELECT dataproduct.refresh('rf.by_kind');
+SELECT last_refresh_kind FROM dataproduct.outputs WHERE name = 'by_kind';
+RESET dataproduct.full_refresh_fraction;
+
 SELECT dataproduct.drop_domain('rf', cascade => true);
 DROP SCHEMA rf_sor CASCADE;
 

@@ -214,8 +214,7 @@ dataproduct_source_rows(List *sources)
  * dataproduct_batch_sizes
  *		Count each source's batch, stopping past cap rows (enough to decide
  *		on a rebuild; -1: no cap), and look for rebuild markers, through
- *		the log's partial index on them.  A log too small to hold cap rows
- *		is only checked for being non-empty: sb->rows is then 0 or 1.
+ *		the log's partial index on them.  A log with no block is not read.
  */
 void
 dataproduct_batch_sizes(Snapshot snap, List *sources, Datum snapdatum,
@@ -236,37 +235,24 @@ dataproduct_batch_sizes(Snapshot snap, List *sources, Datum snapdatum,
 		DpSourceBatch *sb = lfirst(lc);
 		char	   *log = dataproduct_qualified_name(sb->log);
 		Relation	rel = relation_open(sb->log, AccessShareLock);
-		double		most = (double) RelationGetNumberOfBlocks(rel) *
-			(BLCKSZ / (SizeofHeapTupleHeader + sizeof(ItemIdData)));
+		BlockNumber blocks = RelationGetNumberOfBlocks(rel);
 
 		relation_close(rel, AccessShareLock);
 		sb->counted = true;
-		if (most == 0)
+		if (blocks == 0)
 		{
 			/* a log with no block holds no row */
 			sb->rows = 0;
 			sb->marker = false;
 			continue;
 		}
-		if (cap >= 0 && most < cap)
-		{
-			/* too small a log to reach the cap: is the batch empty? */
-			dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s"
-								  " WHERE pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $1)"
-								  "   AND NOT pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $2)"
-								  " LIMIT 1", log),
-				   2, argtypes, values, NULL, SPI_OK_SELECT, true);
-			sb->rows = SPI_processed;
-		}
-		else
-		{
-			dataproduct_run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s"
-								  " WHERE pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $1)"
-								  "   AND NOT pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $2)"
-								  " LIMIT $3) b", log),
-				   3, argtypes, values, nulls, SPI_OK_SELECT, true);
-			sb->rows = dataproduct_result_int8(1);
-		}
+		/* counted exactly up to the cap: the cost model needs the size */
+		dataproduct_run_at(snap, psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s"
+										  " WHERE pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $1)"
+										  "   AND NOT pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $2)"
+										  " LIMIT $3) b", log),
+						   3, argtypes, values, nulls, SPI_OK_SELECT, true);
+		sb->rows = dataproduct_result_int8(1);
 		dataproduct_run_at(snap, psprintf("SELECT 1 FROM %s WHERE " DP_LOG_WEIGHT " = 0"
 							  "   AND " DP_LOG_XID " >= pg_catalog.pg_snapshot_xmin($2)"
 							  "   AND pg_catalog.pg_visible_in_snapshot(" DP_LOG_XID ", $1)"

@@ -80,12 +80,33 @@ typedef struct RefreshErrorContext
 	Oid			owner;
 } RefreshErrorContext;
 
+/*
+ * The output's cost model (see "Applying or recomputing"): decayed sums over
+ * its recent incremental refreshes of x = batch rows and y = milliseconds,
+ * and the decayed mean time of its rebuilds.
+ */
+typedef struct CostModel
+{
+	bool		present;		/* the catalog has it (not at 0.1.0) */
+	double		n,
+				sx,
+				sy,
+				sxx,
+				sxy;
+	double		rebuild_ms;		/* < 0: no rebuild measured yet */
+	int			streak;			/* rebuilds in a row the model chose */
+} CostModel;
+
 /* What a refresh needs from the catalog row it locked. */
 typedef struct OutputState
 {
 	bool		populated;
 	Datum		snapshot;		/* pg_snapshot, or 0 */
 	char	   *origin;
+	CostModel	model;
+	/* set by the refresh, recorded with it */
+	int64		batch_rows;		/* rows of the batch applied, or -1 */
+	bool		model_rebuild;	/* the model chose to recompute */
 } OutputState;
 
 static void
@@ -95,6 +116,102 @@ refresh_error_callback(void *arg)
 
 	errcontext("running the query of output %s as role \"%s\"",
 			   ctx->address, GetUserNameFromId(ctx->owner, true));
+}
+
+/* Does the catalog keep counters and cost models (any version but 0.1.0)? */
+static bool
+catalog_has_model(void)
+{
+	const char *version = dataproduct_extension_version();
+
+	return version == NULL || strcmp(version, "0.1.0") != 0;
+}
+
+/* ----------------------------------------------------------------
+ * Applying or recomputing
+ *
+ * A batch is applied when that is expected to be cheaper than recomputing
+ * the output, per output and from its own measurements:
+ *
+ *	 apply(x)   the time of an incremental refresh of a batch of x rows,
+ *	            a + b x, fitted by least squares to the output's recent
+ *	            incremental refreshes (sums decayed by MODEL_DECAY at each
+ *	            one, so the fit follows the data as it grows);
+ *	 rebuild    the decayed mean time of its recent rebuilds (the first
+ *	            load, into an empty store, does not count: it diffs
+ *	            against nothing).
+ *
+ * With at least MODEL_MIN_SAMPLES (decayed) of batches of different sizes
+ * and a rebuild measured, a batch whose predicted apply time exceeds the
+ * rebuild time is recomputed instead.  A model can only learn from what it
+ * chooses, so after MODEL_EXPLORE rebuilds in a row that it chose, the next
+ * batch is applied anyway and measured.  Independently of the model,
+ * dataproduct.full_refresh_fraction caps the batch (a batch larger than that
+ * fraction of the work of a recompute is never applied), which also covers
+ * outputs with too few measurements; set to -1 it turns both off (batches
+ * are then always applied).  Either way the result is exact: the choice is
+ * only about cost.
+ * ----------------------------------------------------------------
+ */
+#define MODEL_DECAY 0.9
+#define MODEL_MIN_SAMPLES 2.5
+#define MODEL_EXPLORE 4
+
+/* apply time predicted for a batch of rows, or -1 if the model cannot say */
+static double
+model_predict(const CostModel *m, double rows)
+{
+	double		var;
+	double		b;
+	double		a;
+
+	if (!m->present || m->n < MODEL_MIN_SAMPLES)
+		return -1;
+	var = m->n * m->sxx - m->sx * m->sx;
+	/* batches all of one size tell nothing of the per-row cost */
+	if (var <= 1e-9 * m->n * m->sxx)
+		return -1;
+	b = (m->n * m->sxy - m->sx * m->sy) / var;
+	if (b < 0)
+		b = 0;					/* a larger batch never costs less */
+	a = (m->sy - b * m->sx) / m->n;
+	if (a < 0)
+		a = 0;
+	return a + b * rows;
+}
+
+/* Should a batch of rows be recomputed, as the model predicts? */
+static bool
+model_prefers_rebuild(const CostModel *m, int64 rows)
+{
+	double		predicted = model_predict(m, (double) rows);
+
+	if (predicted < 0 || m->rebuild_ms < 0 || m->streak >= MODEL_EXPLORE)
+		return false;
+	return predicted > m->rebuild_ms;
+}
+
+/* The model after a refresh of the given kind that took ms. */
+static void
+model_update(CostModel *m, const char *kind, bool first_load, int64 batch_rows,
+			 bool model_rebuild, double ms)
+{
+	if (strcmp(kind, "incremental") == 0 && batch_rows > 0)
+	{
+		double		x = (double) batch_rows;
+
+		m->n = m->n * MODEL_DECAY + 1;
+		m->sx = m->sx * MODEL_DECAY + x;
+		m->sy = m->sy * MODEL_DECAY + ms;
+		m->sxx = m->sxx * MODEL_DECAY + x * x;
+		m->sxy = m->sxy * MODEL_DECAY + x * ms;
+		m->streak = 0;
+	}
+	else if (strcmp(kind, "rebuild") == 0 && !first_load)
+	{
+		m->rebuild_ms = m->rebuild_ms < 0 ? ms : 0.5 * m->rebuild_ms + 0.5 * ms;
+		m->streak = model_rebuild ? m->streak + 1 : 0;
+	}
 }
 
 /*
@@ -113,8 +230,16 @@ lock_output(DpOutput *output)
 	TupleDesc	desc;
 	bool		isnull;
 
+	memset(&state, 0, sizeof(state));
+	state.model.present = catalog_has_model();
 	dataproduct_become_catalog_owner(&saved);
-	dataproduct_spi_exec("SELECT status = 'ok', snapshot, origin"
+	dataproduct_spi_exec(state.model.present ?
+						 "SELECT status = 'ok', snapshot, origin,"
+						 "       apply_samples, apply_sum_rows, apply_sum_ms,"
+						 "       apply_sum_rows2, apply_sum_rows_ms,"
+						 "       coalesce(rebuild_ms, -1), rebuild_streak"
+						 "  FROM dataproduct.output WHERE output_id = $1 FOR UPDATE" :
+						 "SELECT status = 'ok', snapshot, origin"
 						 "  FROM dataproduct.output WHERE output_id = $1 FOR UPDATE",
 						 1, argtypes, values, NULL, SPI_OK_SELECT);
 	dataproduct_restore_user(&saved);
@@ -129,6 +254,17 @@ lock_output(DpOutput *output)
 	if (isnull)
 		state.snapshot = (Datum) 0;
 	state.origin = SPI_getvalue(tuple, desc, 3);
+	if (state.model.present)
+	{
+		state.model.n = DatumGetFloat8(SPI_getbinval(tuple, desc, 4, &isnull));
+		state.model.sx = DatumGetFloat8(SPI_getbinval(tuple, desc, 5, &isnull));
+		state.model.sy = DatumGetFloat8(SPI_getbinval(tuple, desc, 6, &isnull));
+		state.model.sxx = DatumGetFloat8(SPI_getbinval(tuple, desc, 7, &isnull));
+		state.model.sxy = DatumGetFloat8(SPI_getbinval(tuple, desc, 8, &isnull));
+		state.model.rebuild_ms = DatumGetFloat8(SPI_getbinval(tuple, desc, 9, &isnull));
+		state.model.streak = DatumGetInt32(SPI_getbinval(tuple, desc, 10, &isnull));
+	}
+	state.batch_rows = -1;
 	return state;
 }
 
@@ -475,6 +611,20 @@ refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
 		}
 		if (cap >= 0 && batch_rows >= cap)
 			rebuild = true;
+		else if (!rebuild)
+		{
+			state->batch_rows = batch_rows;
+			if (batch_rows > 0 && dataproduct_full_refresh_fraction >= 0 &&
+				model_prefers_rebuild(&state->model, batch_rows))
+			{
+				rebuild = true;
+				state->model_rebuild = true;
+				elog(DEBUG1, "refreshing %s: a batch of " INT64_FORMAT " rows is predicted to take %.1f ms, a rebuild %.1f ms",
+					 output->address, batch_rows,
+					 model_predict(&state->model, (double) batch_rows),
+					 state->model.rebuild_ms);
+			}
+		}
 	}
 
 	kind = rebuild ? "rebuild" : "incremental";
@@ -544,18 +694,20 @@ refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
  *		its history, as the catalog owner.
  */
 static void
-record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
-			   Datum recorded_snapshot, const char *kind,
+record_refresh(DpOutput *output, OutputState *state, Snapshot snap,
+			   TimestampTz started, Datum recorded_snapshot, const char *kind,
 			   DpApplyResult *res, bool by_worker)
 {
 	double		elapsed_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
-	Oid			argtypes[8] = {INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID,
-	INT8OID, PG_SNAPSHOTOID, TEXTOID, TEXTOID};
-	Datum		values[8];
+	Oid			argtypes[15] = {INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID,
+		INT8OID, PG_SNAPSHOTOID, TEXTOID, TEXTOID,
+		FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
+	Datum		values[15];
+	char		nulls[16] = "               ";
+	CostModel  *m = &state->model;
 	Oid			htypes[6] = {INT8OID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, BOOLOID};
 	Datum		hvalues[6];
 	DpSavedUser saved;
-	const char *version = dataproduct_extension_version();
 	bool		counted;
 
 	values[0] = Int64GetDatum(output->id);
@@ -573,9 +725,21 @@ record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
 	hvalues[4] = values[4];
 	hvalues[5] = BoolGetDatum(by_worker);
 
+	model_update(m, kind, !state->populated, state->batch_rows,
+				 state->model_rebuild, elapsed_ms);
+	values[8] = Float8GetDatum(m->n);
+	values[9] = Float8GetDatum(m->sx);
+	values[10] = Float8GetDatum(m->sy);
+	values[11] = Float8GetDatum(m->sxx);
+	values[12] = Float8GetDatum(m->sxy);
+	values[13] = Float8GetDatum(m->rebuild_ms);
+	if (m->rebuild_ms < 0)
+		nulls[13] = 'n';
+	values[14] = Int32GetDatum(m->streak);
+
 	dataproduct_become_catalog_owner(&saved);
 	/* a catalog at 0.1.0 (refreshed by hand until updated) has no counters */
-	counted = version == NULL || strcmp(version, "0.1.0") != 0;
+	counted = m->present;
 	dataproduct_run_at(snap, counted ?
 					   "UPDATE dataproduct.output"
 					   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
@@ -589,7 +753,10 @@ record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
 					   "       full_refreshes = full_refreshes"
 					   "         OPERATOR(pg_catalog.+) ($8 OPERATOR(pg_catalog.=) 'full')::pg_catalog.int4,"
 					   "       rows_changed_total = rows_changed_total OPERATOR(pg_catalog.+) $4,"
-					   "       refresh_ms_total = refresh_ms_total OPERATOR(pg_catalog.+) $3"
+					   "       refresh_ms_total = refresh_ms_total OPERATOR(pg_catalog.+) $3,"
+					   "       apply_samples = $9, apply_sum_rows = $10, apply_sum_ms = $11,"
+					   "       apply_sum_rows2 = $12, apply_sum_rows_ms = $13,"
+					   "       rebuild_ms = $14, rebuild_streak = $15"
 					   " WHERE output_id OPERATOR(pg_catalog.=) $1" :
 					   "UPDATE dataproduct.output"
 					   "   SET status = 'ok', last_refresh = $2, refresh_ms = $3,"
@@ -597,7 +764,7 @@ record_refresh(DpOutput *output, Snapshot snap, TimestampTz started,
 					   "       last_refresh_kind = $8, failures = 0, last_error = NULL,"
 					   "       next_retry = NULL"
 					   " WHERE output_id OPERATOR(pg_catalog.=) $1",
-					   8, argtypes, values, NULL, SPI_OK_UPDATE, true);
+					   counted ? 15 : 8, argtypes, values, nulls, SPI_OK_UPDATE, true);
 	dataproduct_run_at(snap, "INSERT INTO dataproduct.refresh_history"
 					   " (output_id, started_at, finished_at, kind, rows_changed, row_count, by_worker)"
 					   " VALUES ($1, $2, pg_catalog.clock_timestamp(), $3, $4, $5, $6)",
@@ -689,7 +856,7 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 	error_context_stack = errcallback.previous;
 
 	recorded = dataproduct_snapshot_to_record(snapdatum);
-	record_refresh(output, snap, started, recorded, kind, &res, by_worker);
+	record_refresh(output, &state, snap, started, recorded, kind, &res, by_worker);
 
 	/* certify the new contents; a failing blocking check rolls it all back */
 	dataproduct_checks_after_refresh(output, snap, recorded,

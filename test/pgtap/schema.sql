@@ -44,7 +44,8 @@ SELECT columns_are('dataproduct', 'refreshes', ARRAY[
     'error', 'error_code', 'by_worker']);
 SELECT columns_are('dataproduct', 'statistics', ARRAY[
     'output', 'product', 'mode', 'incremental_refreshes', 'rebuilds', 'full_refreshes', 'failed_refreshes',
-    'rows_changed', 'total_ms', 'last_refresh', 'last_ms', 'last_failure', 'row_count']);
+    'rows_changed', 'total_ms', 'last_refresh', 'last_ms', 'last_failure', 'row_count',
+    'apply_fixed_ms', 'apply_ms_per_row', 'rebuild_ms']);
 SELECT col_type_is('dataproduct', 'outputs', 'output', 'regclass', 'col_type_is');
 SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is');
 
