@@ -185,6 +185,18 @@ SELECT dataproduct.add_check('sales.flags', 'relationship', "column" => 'code',
 SELECT dataproduct.add_check('sales.flags', 'range', "column" => 'code', min => 'AAA', max => 'zzz');
 SELECT check_name, passed, observed FROM dataproduct.run_checks('sales.flags') ORDER BY 1;
 SELECT dataproduct.add_check('sales.flags', 'range', "column" => 'price', name => 'bad_bound', max => 'ten');
+-- values of a char(n) column are compared whole (not cut to one character)
+CREATE TABLE qc_sor.countries (c char(2), name varchar(20));
+INSERT INTO qc_sor.countries VALUES ('US', 'United States'), ('FR', 'France');
+GRANT SELECT ON qc_sor.countries TO qc_team;
+SELECT dataproduct.add_output('sales.orders', 'countries', 'SELECT c, name FROM qc_sor.countries', refresh => 'full');
+SELECT dataproduct.add_check('sales.countries', 'accepted_values', "column" => 'c', "values" => '{US,FR}');
+SELECT dataproduct.add_check('sales.countries', 'accepted_values', "column" => 'c', name => 'us_only', "values" => '{US}');
+SELECT dataproduct.add_check('sales.countries', 'range', "column" => 'c', min => 'AA', max => 'GB');
+SELECT dataproduct.add_check('sales.countries', 'accepted_values', "column" => 'name', name => 'names',
+       "values" => '{United States,France}');
+SELECT check_name, passed, observed FROM dataproduct.run_checks('sales.countries') ORDER BY 1;
+SELECT dataproduct.drop_output('sales.countries');
 -- bounds are read under the output's DateStyle, whoever runs the check
 CREATE TABLE qc_sor.days (d date);
 INSERT INTO qc_sor.days VALUES ('2024-01-05');

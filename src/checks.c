@@ -105,6 +105,18 @@ dataproduct_check_column_type(DpOutput *output, const char *column, const char *
 }
 
 /*
+ * The name of a type to cast a check's literal to, schema-qualified and with
+ * no length: "pg_catalog.bpchar", never "character", which means
+ * character(1) and would cut 'US' to 'U'.
+ */
+char *
+dataproduct_cast_type_name(Oid type)
+{
+	return format_type_extended(type, -1,
+								FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+}
+
+/*
  * The operator of a type for a comparison (TYPECACHE_LT_OPR, _GT_, _EQ_), as
  * OPERATOR(schema.name): the type's own, whatever the search_path.
  */
@@ -207,7 +219,7 @@ accepted_values_query(DpOutput *output, DpCheck *check, const char *rows)
 								   quote_identifier(column),
 								   dataproduct_type_operator(type, TYPECACHE_EQ_OPR, "equality", column),
 								   quote_literal_cstr(values),
-								   format_type_be_qualified(type)));
+								   dataproduct_cast_type_name(type)));
 }
 
 /* range: rows outside [min, max], by the type's own ordering */
@@ -219,7 +231,7 @@ range_query(DpOutput *output, DpCheck *check, const char *rows)
 	Oid			type = dataproduct_check_column_type(output, column, check->kind);
 	char	   *min = dataproduct_check_param(check, "min");
 	char	   *max = dataproduct_check_param(check, "max");
-	char	   *typname = format_type_be_qualified(type);
+	char	   *typname = dataproduct_cast_type_name(type);
 	StringInfoData cond;
 
 	if (min == NULL && max == NULL)

@@ -33,6 +33,7 @@ extern char *dataproduct_check_param(DpCheck *check, const char *key);
 extern List *dataproduct_check_param_list(DpCheck *check, const char *key);
 extern Oid	dataproduct_check_column_type(DpOutput *output, const char *column,
 										  const char *kind);
+extern char *dataproduct_cast_type_name(Oid type);
 extern char *dataproduct_type_operator(Oid type, int which, const char *what,
 									   const char *column);
 extern char *dataproduct_check_query(DpOutput *output, DpCheck *check,

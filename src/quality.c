@@ -580,7 +580,7 @@ try_check(DpOutput *output, DpCheck *check)
 	{
 		Oid			typid = strcmp(check->kind, "range") == 0 ?
 			dataproduct_check_column_type(output, dataproduct_check_param(check, "column"), check->kind) : INT8OID;
-		char	   *type = format_type_be_qualified(typid);
+		char	   *type = dataproduct_cast_type_name(typid);
 		char	   *min = dataproduct_check_param(check, "min");
 		char	   *max = dataproduct_check_param(check, "max");
 		bool		isnull;
