@@ -553,7 +553,9 @@ try_rebuild(DpOutput *output, DpPlan *plan, Snapshot snap,
 		return true;
 	if (edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
 		ReThrowError(edata);
-	*too_large = psprintf("groups by a value too large for its store's index (%s)",
+	*too_large = psprintf(plan->expand ?
+						  "returns a value too large for its store's index, which keys plain rows by every column (%s)" :
+						  "groups by a value too large for its store's index (%s)",
 						  edata->message);
 	FreeErrorData(edata);
 	return false;
