@@ -105,6 +105,9 @@ SELECT domain, products FROM dataproduct.domains;
 SELECT output FROM dataproduct.outputs ORDER BY 1;
 SELECT output, source FROM dataproduct.lineage ORDER BY 1, 2;
 SELECT output FROM dataproduct.freshness ORDER BY 1;
+-- nor the change activity of its outputs
+SELECT pending FROM dataproduct.pending_changes('cs.per_ward');
+SELECT pending FROM dataproduct.pending_changes('cs.targets');
 SELECT output, name FROM dataproduct.checks;
 SELECT output, check_name FROM dataproduct.check_results;
 SELECT DISTINCT output FROM dataproduct.refreshes ORDER BY 1;

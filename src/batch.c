@@ -454,7 +454,8 @@ dataproduct_trim_logs(Snapshot snap, List *sources)
  * Captured row images committed but not yet applied to an output, and when
  * the oldest of them was written: the output's staleness, measured from the
  * change stream.  NULLs for outputs refreshed in full (no change stream).
- * Counts are read as the catalog owner; no captured data is returned.
+ * Only for roles that may see the output's product.  Counts are read as the
+ * catalog owner; no captured data is returned.
  */
 Datum
 dataproduct_pending_changes(PG_FUNCTION_ARGS)
@@ -469,6 +470,24 @@ dataproduct_pending_changes(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	dataproduct_spi_connect();
 	output = dataproduct_get_output(view, false);
+
+	/*
+	 * The change activity of an output is the catalog's, shown to the roles
+	 * that may see its product (as dataproduct.freshness shows it).
+	 */
+	{
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(output->id)};
+
+		dataproduct_spi_exec("SELECT 1 FROM dataproduct.visible_output"
+							 " WHERE output_id OPERATOR(pg_catalog.=) $1",
+							 1, argtypes, values, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for output %s", output->address),
+					 errhint("Pending changes are shown to the roles that may see the output's product.")));
+	}
 	if (strcmp(output->mode, "incremental") == 0)
 	{
 		List	   *sources = dataproduct_output_sources(output->id);
