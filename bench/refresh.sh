@@ -3,6 +3,7 @@
 # 5,000,000-row source, after 0.1 %, 1 %, 10 % and 30 % of its rows changed.
 #
 #   bash bench/refresh.sh          (as root; about 8 minutes on 2 cores)
+#   ROWS=2000000 bash bench/refresh.sh
 #
 # Outputs: an aggregate of the fact table (track x day, ~600,000 groups) and a
 # join with a dimension (genre x day, ~600 groups).  Both are declared with
@@ -39,7 +40,17 @@ sql -c "CREATE UNIQUE INDEX ON b.mv_agg (track_id, day)" -c "CREATE UNIQUE INDEX
 
 echo
 machine
+echo "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "settings: shared_buffers 2GB, work_mem 64MB, dataproduct.full_refresh_fraction $(sql -c 'SHOW dataproduct.full_refresh_fraction')"
+
+# a refresh with nothing to apply, in one session: pgbench's latency per call
+# (the round trip included) over 2,000 calls of each output
+echo "SELECT dataproduct.refresh('bench.agg'); SELECT dataproduct.refresh('bench.joined');" > "$BENCH_TMP/empty.sql"
+chown postgres "$BENCH_TMP/empty.sql"
+empty=$(runuser -u postgres --preserve-environment -- "$PG_BIN/pgbench" -n -t 1000 -f "$BENCH_TMP/empty.sql" bench 2>&1 |
+	sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+printf 'refresh with nothing to apply: %.3f ms per refresh (pgbench, one session, round trip included)\n' \
+	"$(awk -v l="$empty" 'BEGIN { print l / 2 }')"
 printf '\n%-7s %-7s %8s %12s %12s %12s %9s %9s  %s\n' "changed" "output" "rows" "refresh" "matview" "concurrent" "vs mv" "vs conc." "how"
 for pct in 0.1 1 10 30; do
 	n=$(awk -v r="$ROWS" -v p="$pct" 'BEGIN { printf "%d", r * p / 100 }')
