@@ -655,6 +655,7 @@ refresh_due(List *due)
 	ListCell   *lc;
 	int			depth = -1;
 
+	pool_reap();				/* workers that left while the scheduler slept */
 	foreach(lc, due)
 	{
 		DueOutput  *d = lfirst(lc);
