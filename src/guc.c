@@ -24,6 +24,7 @@ double		dataproduct_full_refresh_fraction = 0.3;
 bool		dataproduct_enabled = true;
 int			dataproduct_max_workers = 2;
 int			dataproduct_naptime = 60000;
+int			dataproduct_worker_idle_timeout = 60000;
 int			dataproduct_history_days = 7;
 int			dataproduct_log_truncate_size = 64;
 
@@ -55,6 +56,11 @@ dataproduct_define_gucs(void)
 							"Longest sleep of an idle scheduler.",
 							"Commits that change a source wake it at once; this bounds how late scheduled refreshes and retries can be noticed.",
 							&dataproduct_naptime, 60000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("dataproduct.worker_idle_timeout",
+							"How long an idle refresh worker waits for another output before it exits.",
+							"Refresh workers stay alive between refreshes, to save a process start and a connection each time; 0 ends each worker as soon as nothing is assigned to it.",
+							&dataproduct_worker_idle_timeout, 60000, 0, 86400000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("dataproduct.history_retention",
 							"Days of refresh history and check results kept.",

@@ -13,6 +13,9 @@
  * or the launcher's latch if the database has no scheduler yet.  Without
  * the preload there is no shared memory and nothing is woken.
  *
+ * Each database slot also holds the scheduler's pool of refresh workers
+ * (shmem.h says who writes what, worker.c how they are used).
+ *
  * Locking: every field of DpShared (the slots included) is protected by
  * DpShared.lock, taken shared to read and exclusive to write.  Latches
  * are set outside the lock, after reading their pointer under it.
@@ -191,17 +194,42 @@ dataproduct_wake_workers(PG_FUNCTION_ARGS)
 }
 
 /*
+ * slot_pids
+ *		The pids of a database's scheduler and of its attached refresh
+ *		workers (the first is the scheduler's, 0 if none); returns how many
+ *		are nonzero.  The caller holds dataproduct_shared->lock.
+ */
+static int
+slot_pids(DpDatabaseSlot *slot, pid_t *pids)
+{
+	int			n = 0;
+	int			i;
+
+	pids[0] = slot ? slot->scheduler_pid : 0;
+	if (pids[0] != 0)
+		n++;
+	for (i = 0; i < DP_MAX_WORKERS; i++)
+	{
+		pids[i + 1] = slot ? slot->workers[i].pid : 0;
+		if (pids[i + 1] != 0)
+			n++;
+	}
+	return n;
+}
+
+/*
  * dataproduct_stop_scheduler
- *		With stop, stop the scheduler of a database (waiting up to ten
- *		seconds for it to go) and keep the launcher from starting another,
- *		for the length of a command that needs the database to itself;
- *		without, let the launcher start it again.
+ *		With stop, stop the scheduler of a database and its refresh workers
+ *		(waiting up to ten seconds for them to go) and keep the launcher from
+ *		starting another, for the length of a command that needs the
+ *		database to itself; without, let the launcher start it again.
  */
 void
 dataproduct_stop_scheduler(Oid dbid, bool stop)
 {
 	DpDatabaseSlot *slot;
-	pid_t		pid = 0;
+	pid_t		pids[DP_MAX_WORKERS + 1];
+	int			running = 0;
 	int			i;
 
 	if (dataproduct_shared == NULL || !OidIsValid(dbid))
@@ -209,26 +237,26 @@ dataproduct_stop_scheduler(Oid dbid, bool stop)
 	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
 	slot = dataproduct_find_slot(dbid, stop);
 	if (slot != NULL)
-	{
 		slot->stop = stop;
-		pid = slot->scheduler_pid;
-	}
+	if (stop)
+		running = slot_pids(slot, pids);
 	LWLockRelease(dataproduct_shared->lock);
 	if (!stop)
 	{
 		wake_database(dbid, false);
 		return;
 	}
-	if (pid != 0)
-		kill(pid, SIGTERM);
-	/* wait for it to go, up to ten seconds */
-	for (i = 0; i < 1000 && pid != 0; i++)
+	/* a refresh in progress is rolled back: the output stays due */
+	for (i = 0; i <= DP_MAX_WORKERS; i++)
+		if (pids[i] != 0)
+			kill(pids[i], SIGTERM);
+	/* wait for them to go, up to ten seconds */
+	for (i = 0; i < 1000 && running > 0; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(10000L);
 		LWLockAcquire(dataproduct_shared->lock, LW_SHARED);
-		slot = dataproduct_find_slot(dbid, false);
-		pid = slot ? slot->scheduler_pid : 0;
+		running = slot_pids(dataproduct_find_slot(dbid, false), pids);
 		LWLockRelease(dataproduct_shared->lock);
 	}
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.h
- *	  Shared memory of pg_dataproduct: a slot per database, and the
- *	  wake-up of its scheduler at commit.
+ *	  Shared memory of pg_dataproduct: a slot per database, with its pool
+ *	  of refresh workers, and the wake-up of its scheduler at commit.
  *
  * Every field of DpShared is protected by DpShared.lock (see shmem.c).
  *
@@ -20,6 +20,27 @@
 #include "storage/lwlock.h"
 
 #define DP_MAX_DATABASES 64
+#define DP_MAX_WORKERS 64		/* the maximum of dataproduct.max_workers */
+
+/*
+ * A refresh worker of a database's pool (worker.c).  The scheduler reserves
+ * a free slot (in_use, with the output to refresh as the first assignment)
+ * and starts a worker for it; the worker fills in pid and latch.  Idle
+ * (attached, nothing assigned) it waits on its latch; the scheduler assigns
+ * an output by setting output_id and assigned and the latch; the worker
+ * refreshes it, clears assigned and sets the scheduler's latch.  A worker
+ * that leaves clears pid and latch (the scheduler frees the slot once its
+ * handle says the process is gone).  A slot with a pid but not in_use
+ * belongs to a worker of an earlier scheduler, on its way out.
+ */
+typedef struct DpWorkerSlot
+{
+	bool		in_use;			/* reserved by the running scheduler */
+	bool		assigned;		/* output_id to refresh, not done yet */
+	pid_t		pid;			/* 0: not attached (starting or gone) */
+	Latch	   *latch;			/* the worker's, while attached */
+	int64		output_id;
+} DpWorkerSlot;
 
 typedef struct DpDatabaseSlot
 {
@@ -29,6 +50,7 @@ typedef struct DpDatabaseSlot
 	bool		wake;			/* a commit changed a captured source */
 	bool		no_extension;	/* the extension is not installed here */
 	bool		stop;			/* DROP/ALTER DATABASE: stay away */
+	DpWorkerSlot workers[DP_MAX_WORKERS];	/* the scheduler's pool */
 } DpDatabaseSlot;
 
 typedef struct DpShared

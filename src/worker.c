@@ -15,14 +15,25 @@
  *	   transaction callback: never on rollback).  Awake, it lists the outputs
  *	   due -- never loaded, with pending changes, on schedule -- holding back
  *	   those within their min_interval or retry backoff, and hands them to
- *	 refresh workers (dynamic, "pg_dataproduct refresh", at most
- *	   dataproduct.max_workers at once), in dependency order: outputs that
- *	   read other outputs after those.  Each refresh runs in a transaction of
- *	   its own, so a crash loses or doubles nothing; a failure is recorded
- *	   with its error and retried with exponential backoff, and does not hold
- *	   up other outputs.  Refresh workers connect as the bootstrap superuser
- *	   but, like dataproduct.refresh(), run output queries only as the
- *	   product owner in a security-restricted operation.
+ *	 refresh workers (dynamic, "pg_dataproduct refresh", a pool of at most
+ *	   dataproduct.max_workers per database), in dependency order: outputs
+ *	   that read other outputs after those, a level only once the level
+ *	   before is done.  The pool lives in the database's shared memory slot
+ *	   (shmem.h): the scheduler hands an output to an idle worker by setting
+ *	   its latch, or starts a new worker when none is idle and the pool has
+ *	   room, and waits on its own latch for the workers to say they are
+ *	   done.  A worker stays alive between refreshes (a process start, a
+ *	   connection and cold caches saved each time), idle on its latch, and
+ *	   exits after dataproduct.worker_idle_timeout without work, when its
+ *	   scheduler leaves or the slot is stopped (DROP DATABASE, DROP
+ *	   EXTENSION: ddl.c), or on SIGTERM; one that dies mid-refresh is noticed
+ *	   through its handle (the postmaster sets the scheduler's latch) and
+ *	   replaced.  Each refresh runs in a transaction of its own, so a crash
+ *	   loses or doubles nothing; a failure is recorded with its error and
+ *	   retried with exponential backoff, and does not hold up other outputs.
+ *	   Refresh workers connect as the bootstrap superuser but, like
+ *	   dataproduct.refresh(), run output queries only as the product owner
+ *	   in a security-restricted operation.
  *
  * After a restore from a dump, the outputs' catalog rows carry another
  * cluster's origin (their snapshots and logs mean nothing here): they are
@@ -45,7 +56,7 @@
  * (a min_interval or backoff ending, a schedule, an access's until), at most
  * dataproduct.naptime: no busy polling.  DROP DATABASE (and the ALTER
  * DATABASE forms that need the database to themselves) stop its scheduler
- * first (ddl.c).
+ * and its refresh workers first (ddl.c, shmem.c).
  *
  * The wake-up at commit and the slots the launcher and schedulers share
  * live in shared memory (shmem.c, which documents the locking).  This file
@@ -142,7 +153,9 @@ start_worker(const char *function, const char *type, Datum arg, Oid dbid)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", type);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
 	worker.bgw_main_arg = arg;
+	/* the database, and who started the worker (a pool's scheduler) */
 	memcpy(worker.bgw_extra, &dbid, sizeof(Oid));
+	memcpy(worker.bgw_extra + sizeof(Oid), &MyProcPid, sizeof(pid_t));
 	worker.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		return NULL;
@@ -306,9 +319,17 @@ dataproduct_launcher_main(Datum arg)
 
 static DpDatabaseSlot *my_slot = NULL;
 
+/* the handles of the pool's workers this scheduler started, by slot */
+static BackgroundWorkerHandle *pool_handles[DP_MAX_WORKERS];
+
+/* The scheduler leaves: so do its idle workers, which it wakes to see it. */
 static void
 scheduler_detach(int code, Datum arg)
 {
+	Latch	   *latches[DP_MAX_WORKERS];
+	int			n = 0;
+	int			i;
+
 	(void) code;
 	(void) arg;
 	if (my_slot == NULL)
@@ -316,7 +337,12 @@ scheduler_detach(int code, Datum arg)
 	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
 	my_slot->scheduler_pid = 0;
 	my_slot->latch = NULL;
+	for (i = 0; i < DP_MAX_WORKERS; i++)
+		if (my_slot->workers[i].latch != NULL)
+			latches[n++] = my_slot->workers[i].latch;
 	LWLockRelease(dataproduct_shared->lock);
+	for (i = 0; i < n; i++)
+		SetLatch(latches[i]);
 }
 
 /* how long a restored output's privilege failures are deferred (see header) */
@@ -459,47 +485,203 @@ due_outputs(List **due, long *wait_ms)
 }
 
 /*
+ * pool_size
+ *		How many refresh workers the pool may have.
+ */
+static int
+pool_size(void)
+{
+	return Min(Max(dataproduct_max_workers, 1), DP_MAX_WORKERS);
+}
+
+/*
+ * pool_reap
+ *		Free the slots of the pool's workers that are gone (exited when idle
+ *		too long, killed, or never started).  A refresh one was doing was
+ *		rolled back: its output is still due, and is found in the next round.
+ */
+static void
+pool_reap(void)
+{
+	int			i;
+
+	for (i = 0; i < DP_MAX_WORKERS; i++)
+	{
+		pid_t		pid;
+
+		if (pool_handles[i] == NULL ||
+			GetBackgroundWorkerPid(pool_handles[i], &pid) != BGWH_STOPPED)
+			continue;
+		LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+		memset(&my_slot->workers[i], 0, sizeof(DpWorkerSlot));
+		LWLockRelease(dataproduct_shared->lock);
+		pfree(pool_handles[i]);
+		pool_handles[i] = NULL;
+	}
+}
+
+/*
+ * pool_assign
+ *		Hand an output to an idle worker of the pool (setting its latch), or
+ *		start a new worker for it if the pool has room.  Returns false if
+ *		neither can be done now; then *failed says that a worker could not
+ *		be started (no room for it in max_worker_processes).
+ */
+static bool
+pool_assign(int64 output_id, bool *failed)
+{
+	int			in_use = 0;
+	int			idle = -1;
+	int			free_slot = -1;
+	Latch	   *latch = NULL;
+	int			i;
+
+	*failed = false;
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DP_MAX_WORKERS; i++)
+	{
+		DpWorkerSlot *w = &my_slot->workers[i];
+
+		if (w->in_use)
+		{
+			in_use++;
+			if (idle < 0 && !w->assigned && w->latch != NULL)
+				idle = i;
+		}
+		else if (free_slot < 0 && w->pid == 0 && pool_handles[i] == NULL)
+			free_slot = i;
+	}
+	if (idle >= 0)
+	{
+		my_slot->workers[idle].output_id = output_id;
+		my_slot->workers[idle].assigned = true;
+		latch = my_slot->workers[idle].latch;
+	}
+	else if (in_use < pool_size() && free_slot >= 0)
+	{
+		/* reserved, with its first assignment, before the worker exists */
+		memset(&my_slot->workers[free_slot], 0, sizeof(DpWorkerSlot));
+		my_slot->workers[free_slot].in_use = true;
+		my_slot->workers[free_slot].assigned = true;
+		my_slot->workers[free_slot].output_id = output_id;
+	}
+	else
+		free_slot = -1;
+	LWLockRelease(dataproduct_shared->lock);
+
+	if (latch != NULL)
+	{
+		SetLatch(latch);
+		return true;
+	}
+	if (free_slot < 0)
+		return false;
+	{
+		/* handles outlive the round's memory */
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		pool_handles[free_slot] = start_worker("dataproduct_refresh_worker_main",
+											   "pg_dataproduct refresh",
+											   Int32GetDatum(free_slot), MyDatabaseId);
+		MemoryContextSwitchTo(old);
+	}
+	if (pool_handles[free_slot] == NULL)
+	{
+		LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+		memset(&my_slot->workers[free_slot], 0, sizeof(DpWorkerSlot));
+		LWLockRelease(dataproduct_shared->lock);
+		*failed = true;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * pool_wait
+ *		Wait, on the scheduler's latch, until every output handed out is done
+ *		(all) or until another can be handed out.  A worker that dies
+ *		mid-refresh counts as done (its handle says it is gone; the
+ *		postmaster sets this latch when it goes), so this cannot wait forever
+ *		on it.
+ */
+static void
+pool_wait(bool all)
+{
+	for (;;)
+	{
+		int			busy = 0;
+		int			in_use = 0;
+		bool		idle = false;
+		bool		free_slot = false;
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		pool_reap();
+		LWLockAcquire(dataproduct_shared->lock, LW_SHARED);
+		for (i = 0; i < DP_MAX_WORKERS; i++)
+		{
+			DpWorkerSlot *w = &my_slot->workers[i];
+
+			if (w->in_use)
+			{
+				in_use++;
+				if (w->assigned)
+					busy++;
+				else if (w->latch != NULL)
+					idle = true;
+			}
+			else if (w->pid == 0 && pool_handles[i] == NULL)
+				free_slot = true;
+		}
+		LWLockRelease(dataproduct_shared->lock);
+		if (all ? busy == 0 : (idle || (free_slot && in_use < pool_size())))
+			return;
+		/* at most a second, should a wake-up go astray */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
  * refresh_due
- *		Refresh the due outputs, up to dataproduct.max_workers at once, an
- *		output only after those it reads (lower depth).
+ *		Refresh the due outputs through the pool, up to dataproduct.max_workers
+ *		at once, an output only after those it reads (lower depth): the
+ *		outputs of a level are all done before the next level is handed out.
  */
 static void
 refresh_due(List *due)
 {
 	ListCell   *lc;
-	List	   *running = NIL;
 	int			depth = -1;
 
+	pool_reap();				/* workers that left while the scheduler slept */
 	foreach(lc, due)
 	{
 		DueOutput  *d = lfirst(lc);
-		BackgroundWorkerHandle *handle;
+		bool		failed = false;
 
-		/* a new level, or no room: wait for the running ones */
-		if (d->depth != depth || list_length(running) >= Max(dataproduct_max_workers, 1))
+		if (d->depth != depth)
 		{
-			ListCell   *rc;
-
-			foreach(rc, running)
-				(void) WaitForBackgroundWorkerShutdown(lfirst(rc));
-			list_free(running);
-			running = NIL;
+			pool_wait(true);
 			depth = d->depth;
 		}
-		CHECK_FOR_INTERRUPTS();
-		handle = start_worker("dataproduct_refresh_worker_main", "pg_dataproduct refresh",
-							  Int64GetDatum(d->id), MyDatabaseId);
-		if (handle == NULL)
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (pool_assign(d->id, &failed) || failed)
+				break;
+			pool_wait(false);
+		}
+		if (failed)
 		{
 			ereport(LOG,
 					(errmsg("pg_dataproduct could not start a refresh worker"),
 					 errhint("Raise max_worker_processes.")));
 			break;
 		}
-		running = lappend(running, handle);
 	}
-	foreach(lc, running)
-		(void) WaitForBackgroundWorkerShutdown(lfirst(lc));
+	pool_wait(true);
 }
 
 void
@@ -539,8 +721,16 @@ dataproduct_scheduler_main(Datum arg)
 		my_slot->no_extension = !installed;
 		if (installed)
 		{
+			int			i;
+
 			my_slot->scheduler_pid = MyProcPid;
 			my_slot->latch = MyLatch;
+			/* workers of an earlier scheduler keep their slots until they go */
+			for (i = 0; i < DP_MAX_WORKERS; i++)
+			{
+				my_slot->workers[i].in_use = false;
+				my_slot->workers[i].assigned = false;
+			}
 		}
 	}
 	LWLockRelease(dataproduct_shared->lock);
@@ -728,13 +918,87 @@ refresh_in_worker(int64 output_id)
 	}
 }
 
+/* a worker's own slot in the pool, and the scheduler that started it */
+static DpWorkerSlot *my_worker = NULL;
+static pid_t my_scheduler = 0;
+
+/* The worker leaves: its slot says so, and its scheduler is told. */
+static void
+worker_detach(int code, Datum arg)
+{
+	Latch	   *latch = NULL;
+
+	(void) code;
+	(void) arg;
+	if (my_worker == NULL)
+		return;
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+	if (my_worker->pid == MyProcPid)
+	{
+		my_worker->pid = 0;
+		my_worker->latch = NULL;
+		my_worker->assigned = false;
+		if (my_slot->scheduler_pid == my_scheduler)
+			latch = my_slot->latch;
+	}
+	LWLockRelease(dataproduct_shared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/*
+ * refresh_assigned
+ *		Refresh an output in a transaction of its own.  Returns false, having
+ *		refreshed nothing, if the extension is not the one this worker first
+ *		served (dropped and created again: nothing this backend kept of the
+ *		old catalog is used) or not at the library's version.
+ */
+static bool
+refresh_assigned(int64 output_id, Oid *extension)
+{
+	bool		same;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "starting a refresh");
+	if (!OidIsValid(*extension))
+	{
+		char	   *version = dataproduct_extension_version();
+
+		if (version != NULL && strcmp(version, DATAPRODUCT_VERSION) == 0)
+			*extension = get_extension_oid("pg_dataproduct", true);
+	}
+	same = OidIsValid(*extension) &&
+		get_extension_oid("pg_dataproduct", true) == *extension;
+	if (same)
+		refresh_in_worker(output_id);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return same;
+}
+
+/*
+ * dataproduct_refresh_worker_main
+ *		A refresh worker of a database's pool: refreshes the outputs its
+ *		scheduler assigns, one transaction each, until it has been idle for
+ *		dataproduct.worker_idle_timeout, its scheduler leaves, or the
+ *		database's slot is stopped.
+ */
 void
 dataproduct_refresh_worker_main(Datum arg)
 {
-	int64		output_id = DatumGetInt64(arg);
+	int			index = DatumGetInt32(arg);
 	Oid			dbid;
+	Oid			extension = InvalidOid;
+	bool		attached = false;
+	MemoryContext refresh_cxt;
+	TimestampTz idle_since;
 
 	memcpy(&dbid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&my_scheduler, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(pid_t));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
@@ -755,13 +1019,90 @@ dataproduct_refresh_worker_main(Datum arg)
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "starting a refresh");
-	refresh_in_worker(output_id);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	proc_exit(0);
+	/* take the slot the scheduler reserved, if it still stands */
+	before_shmem_exit(worker_detach, (Datum) 0);
+	if (index < 0 || index >= DP_MAX_WORKERS)
+		proc_exit(0);
+	LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+	my_slot = dataproduct_find_slot(dbid, false);
+	if (my_slot != NULL && my_slot->scheduler_pid == my_scheduler && !my_slot->stop &&
+		my_slot->workers[index].in_use && my_slot->workers[index].pid == 0)
+	{
+		my_worker = &my_slot->workers[index];
+		my_worker->pid = MyProcPid;
+		my_worker->latch = MyLatch;
+		attached = true;
+	}
+	LWLockRelease(dataproduct_shared->lock);
+	if (!attached)
+		proc_exit(0);
+
+	/* what a refresh leaves outside its transaction goes with it */
+	refresh_cxt = AllocSetContextCreate(TopMemoryContext, "pg_dataproduct refresh",
+										ALLOCSET_DEFAULT_SIZES);
+	idle_since = GetCurrentTimestamp();
+	for (;;)
+	{
+		bool		gone;
+		bool		assigned;
+		int64		output_id;
+		long		idle_ms;
+
+		MemoryContextSwitchTo(refresh_cxt);
+		MemoryContextReset(refresh_cxt);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		LWLockAcquire(dataproduct_shared->lock, LW_SHARED);
+		gone = my_slot->scheduler_pid != my_scheduler || my_slot->stop ||
+			my_worker->pid != MyProcPid;
+		assigned = my_worker->assigned;
+		output_id = my_worker->output_id;
+		LWLockRelease(dataproduct_shared->lock);
+		if (gone || !dataproduct_enabled)
+			proc_exit(0);
+
+		if (assigned)
+		{
+			Latch	   *latch = NULL;
+
+			if (!refresh_assigned(output_id, &extension))
+				proc_exit(0);	/* the output stays due, for a new worker */
+			LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+			my_worker->assigned = false;
+			if (my_slot->scheduler_pid == my_scheduler)
+				latch = my_slot->latch;
+			LWLockRelease(dataproduct_shared->lock);
+			if (latch != NULL)
+				SetLatch(latch);
+			idle_since = GetCurrentTimestamp();
+			continue;
+		}
+
+		/* idle too long: leave, unless an output was assigned meanwhile */
+		idle_ms = dataproduct_worker_idle_timeout -
+			TimestampDifferenceMilliseconds(idle_since, GetCurrentTimestamp());
+		if (idle_ms <= 0)
+		{
+			bool		leave = false;
+
+			LWLockAcquire(dataproduct_shared->lock, LW_EXCLUSIVE);
+			if (!my_worker->assigned)
+			{
+				my_worker->pid = 0;
+				my_worker->latch = NULL;
+				leave = true;
+			}
+			LWLockRelease(dataproduct_shared->lock);
+			if (leave)
+				proc_exit(0);
+			continue;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 idle_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 }

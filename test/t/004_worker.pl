@@ -1,7 +1,8 @@
 # The background worker: outputs refresh after commits without any manual
 # call, never after rollbacks; schedulers follow CREATE/DROP EXTENSION and
 # databases; SIGHUP, crashes and failures are handled; refreshes run with
-# the owner's privileges.
+# the owner's privileges; refresh workers stay alive between refreshes, are
+# replaced when killed, and exit when idle too long.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -125,6 +126,85 @@ is($node->safe_psql('app', q{SELECT passed FROM dataproduct.check_results
 	WHERE check_name = 'range_v' ORDER BY checked_at DESC LIMIT 1}), 'f', 'and records the failure');
 $node->safe_psql('app', q{SELECT dataproduct.drop_check('w.total', 'range_v')});
 
+# refresh workers stay alive between refreshes: the next refreshes are done
+# by the same processes (same pid, same backend_start), idle in between
+my $pool_q = q{SELECT coalesce(string_agg(pid || '@' || backend_start, ',' ORDER BY pid), '')
+	FROM pg_stat_activity WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'};
+sub worker_refreshes
+{
+	return $node->safe_psql('app', q{SELECT count(*) FROM dataproduct.refresh_history
+		WHERE by_worker AND error IS NULL});
+}
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (1, 1)');
+ok($node->poll_query_until('app', $equal_sums), 'pool: a first refresh');
+ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 AND bool_and(state = 'idle')
+	FROM pg_stat_activity WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'}),
+	'pool: refresh workers stay after it, and show as idle');
+my $pool = $node->safe_psql('postgres', $pool_q);
+my $done = worker_refreshes();
+for my $i (2 .. 3)
+{
+	$node->safe_psql('app', "INSERT INTO ev (k, v) VALUES (2, $i)");
+	ok($node->poll_query_until('app', $equal_sums), "pool: refresh $i");
+}
+cmp_ok(worker_refreshes(), '>=', $done + 4, 'pool: the workers refreshed the outputs twice more');
+is($node->safe_psql('postgres', $pool_q), $pool, 'pool: by the same processes');
+cmp_ok(scalar(split(/,/, $pool)), '<=', 2, 'pool: no more workers than dataproduct.max_workers');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'
+	  AND query LIKE 'refreshing output %' AND state = 'idle'}),
+	scalar(split(/,/, $pool)), 'pool: idle workers show their last refresh as done');
+
+# a worker killed while idle is replaced
+$node->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'});
+ok($node->poll_query_until('postgres', qq{SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'
+	  AND pid = ANY ('{@{[join(',', map { (split /\@/)[0] } split(/,/, $pool))]}}'::int[])}),
+	'pool: idle workers terminated');
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (3, 1)');
+ok($node->poll_query_until('app', $equal_sums), 'pool: new workers refresh after idle ones were killed');
+isnt($node->safe_psql('postgres', $pool_q), '', 'pool: and stay');
+
+# a worker killed in the middle of a refresh (waiting for a lock on the
+# output's store) is replaced, and the output still gets refreshed
+my $store = $node->safe_psql('app', q{SELECT store::regclass FROM dataproduct.output WHERE name = 'sums'});
+my $holder = $node->background_psql('app');
+$holder->query_safe("BEGIN; LOCK TABLE $store IN ACCESS EXCLUSIVE MODE;");
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (4, 1)');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app' AND state = 'active'
+	  AND query LIKE 'refreshing output %sums%' AND wait_event_type = 'Lock'}),
+	'pool: a refresh waits for the lock');
+my $victim = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'
+	  AND query LIKE 'refreshing output %sums%' AND wait_event_type = 'Lock'});
+is($node->safe_psql('postgres', "SELECT pg_terminate_backend($victim)"), 't',
+	'pool: the refreshing worker is terminated');
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $victim"),
+	'pool: and gone');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok($node->poll_query_until('app', $equal_sums), 'pool: the output is refreshed by another worker');
+is($node->safe_psql('app', q{SELECT failures FROM dataproduct.outputs WHERE name = 'sums'}), '0',
+	'pool: a killed refresh is not counted as a failure');
+
+# idle workers exit after dataproduct.worker_idle_timeout
+$node->append_conf('postgresql.conf', 'dataproduct.worker_idle_timeout = 500');
+$node->reload;
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (0, 1)');
+ok($node->poll_query_until('app', $equal_sums), 'pool: a refresh with a short idle timeout');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'}),
+	'pool: idle workers exit after the idle timeout');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct scheduler' AND datname = 'app'}), '1',
+	'pool: the scheduler stays');
+$node->safe_psql('app', 'INSERT INTO ev (k, v) VALUES (0, 2)');
+ok($node->poll_query_until('app', $equal_sums), 'pool: and starts workers again when needed');
+$node->adjust_conf('postgresql.conf', 'dataproduct.worker_idle_timeout', '60s');
+$node->reload;
+
 # a second database, picked up without a restart
 $node->safe_psql('postgres', 'CREATE DATABASE other');
 $node->safe_psql('other', q{
@@ -152,16 +232,33 @@ $node->adjust_conf('postgresql.conf', 'dataproduct.enabled', 'on');
 $node->reload;
 ok($node->poll_query_until('other', 'SELECT n = 12 FROM o.n'), 'enabled again, catching up');
 
-# DROP EXTENSION stops the scheduler; DROP DATABASE works while one runs
+# DROP EXTENSION stops the scheduler and its idle refresh workers; DROP
+# DATABASE works while they run
+my $other_workers = q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'other'};
+ok($node->poll_query_until('postgres', "SELECT ($other_workers) > 0"), 'idle refresh workers in other');
 $node->safe_psql('other', 'DROP EXTENSION pg_dataproduct CASCADE');
 ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity
 	WHERE backend_type = 'pg_dataproduct scheduler' AND datname = 'other'}), 'DROP EXTENSION stops it');
+is($node->safe_psql('postgres', $other_workers), '0', 'and its refresh workers');
 $node->safe_psql('other', 'CREATE EXTENSION pg_dataproduct');
 ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
 	WHERE backend_type = 'pg_dataproduct scheduler' AND datname = 'other'}), 'CREATE EXTENSION starts it');
+# the same declarations in the new catalog: refreshed by new workers, right
+$node->safe_psql('other', q{
+	SELECT dataproduct.create_domain('o');
+	SELECT dataproduct.create_product('o.p');
+	SELECT dataproduct.add_output('o.p', 'n', 'SELECT count(*) AS n FROM public.t');
+});
+ok($node->poll_query_until('other', 'SELECT n = 12 FROM o.n'), 'the re-created extension is served');
+$node->safe_psql('other', 'INSERT INTO t VALUES (13)');
+ok($node->poll_query_until('other', 'SELECT n = 13 FROM o.n'), 'and its outputs refreshed incrementally');
+ok($node->poll_query_until('postgres', "SELECT ($other_workers) > 0"), 'idle refresh workers in other again');
 $node->safe_psql('postgres', 'DROP DATABASE other');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname = 'other'}), '0',
-	'DROP DATABASE with a scheduler running');
+	'DROP DATABASE with a scheduler and idle refresh workers running');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type LIKE 'pg_dataproduct%' AND datname = 'other'}), '0', 'none left');
 
 # kill -9 of the scheduler in the middle of a refresh, then of the postmaster:
 # nothing lost, nothing doubled
@@ -187,7 +284,7 @@ for my $round (1 .. 3)
 	for (1 .. 50)
 	{
 		last if $node->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity
-			WHERE backend_type = 'pg_dataproduct refresh'}) eq 't';
+			WHERE backend_type = 'pg_dataproduct refresh' AND state = 'active'}) eq 't';
 		select(undef, undef, undef, 0.1);
 	}
 	my $pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity
