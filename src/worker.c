@@ -26,7 +26,8 @@
  *	   connection and cold caches saved each time), idle on its latch, and
  *	   exits after dataproduct.worker_idle_timeout without work, when its
  *	   scheduler leaves or the slot is stopped (DROP DATABASE, DROP
- *	   EXTENSION: ddl.c), or on SIGTERM; one that dies mid-refresh is noticed
+ *	   EXTENSION: ddl.c), on SIGTERM, or when its caches have grown past
+ *	   WORKER_MEMORY_LIMIT; one that dies mid-refresh is noticed
  *	   through its handle (the postmaster sets the scheduler's latch) and
  *	   replaced.  Each refresh runs in a transaction of its own, so a crash
  *	   loses or doubles nothing; a failure is recorded with its error and
@@ -918,6 +919,14 @@ refresh_in_worker(int64 output_id)
 	}
 }
 
+/*
+ * A worker whose backend memory (its caches: plans, relations, catalog
+ * entries, kept across refreshes by design) passes this leaves after its
+ * refresh, and a fresh one takes over: outputs dropped and declared again
+ * for months cannot make a long-lived worker grow without bound.
+ */
+#define WORKER_MEMORY_LIMIT ((Size) 256 * 1024 * 1024)
+
 /* a worker's own slot in the pool, and the scheduler that started it */
 static DpWorkerSlot *my_worker = NULL;
 static pid_t my_scheduler = 0;
@@ -1078,6 +1087,8 @@ dataproduct_refresh_worker_main(Datum arg)
 			LWLockRelease(dataproduct_shared->lock);
 			if (latch != NULL)
 				SetLatch(latch);
+			if (MemoryContextMemAllocated(TopMemoryContext, true) > WORKER_MEMORY_LIMIT)
+				proc_exit(0);
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}
