@@ -532,6 +532,7 @@ static bool
 pool_assign(int64 output_id, bool *failed)
 {
 	int			in_use = 0;
+	int			busy = 0;
 	int			idle = -1;
 	int			free_slot = -1;
 	Latch	   *latch = NULL;
@@ -546,13 +547,18 @@ pool_assign(int64 output_id, bool *failed)
 		if (w->in_use)
 		{
 			in_use++;
-			if (idle < 0 && !w->assigned && w->latch != NULL)
+			if (w->assigned)
+				busy++;
+			else if (idle < 0 && w->latch != NULL)
 				idle = i;
 		}
 		else if (free_slot < 0 && w->pid == 0 && pool_handles[i] == NULL)
 			free_slot = i;
 	}
-	if (idle >= 0)
+	/* (idle workers beyond a lowered max_workers wait for their timeout) */
+	if (busy >= pool_size())
+		idle = free_slot = -1;
+	else if (idle >= 0)
 	{
 		my_slot->workers[idle].output_id = output_id;
 		my_slot->workers[idle].assigned = true;
@@ -635,7 +641,8 @@ pool_wait(bool all)
 				free_slot = true;
 		}
 		LWLockRelease(dataproduct_shared->lock);
-		if (all ? busy == 0 : (idle || (free_slot && in_use < pool_size())))
+		if (all ? busy == 0 :
+			(busy < pool_size() && (idle || (free_slot && in_use < pool_size()))))
 			return;
 		/* at most a second, should a wake-up go astray */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
