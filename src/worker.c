@@ -26,7 +26,8 @@
  *	   connection and cold caches saved each time), idle on its latch, and
  *	   exits after dataproduct.worker_idle_timeout without work, when its
  *	   scheduler leaves or the slot is stopped (DROP DATABASE, DROP
- *	   EXTENSION: ddl.c), or on SIGTERM; one that dies mid-refresh is noticed
+ *	   EXTENSION: ddl.c), on SIGTERM, or when its caches have grown past
+ *	   WORKER_MEMORY_LIMIT; one that dies mid-refresh is noticed
  *	   through its handle (the postmaster sets the scheduler's latch) and
  *	   replaced.  Each refresh runs in a transaction of its own, so a crash
  *	   loses or doubles nothing; a failure is recorded with its error and
@@ -531,6 +532,7 @@ static bool
 pool_assign(int64 output_id, bool *failed)
 {
 	int			in_use = 0;
+	int			busy = 0;
 	int			idle = -1;
 	int			free_slot = -1;
 	Latch	   *latch = NULL;
@@ -545,13 +547,18 @@ pool_assign(int64 output_id, bool *failed)
 		if (w->in_use)
 		{
 			in_use++;
-			if (idle < 0 && !w->assigned && w->latch != NULL)
+			if (w->assigned)
+				busy++;
+			else if (idle < 0 && w->latch != NULL)
 				idle = i;
 		}
 		else if (free_slot < 0 && w->pid == 0 && pool_handles[i] == NULL)
 			free_slot = i;
 	}
-	if (idle >= 0)
+	/* (idle workers beyond a lowered max_workers wait for their timeout) */
+	if (busy >= pool_size())
+		idle = free_slot = -1;
+	else if (idle >= 0)
 	{
 		my_slot->workers[idle].output_id = output_id;
 		my_slot->workers[idle].assigned = true;
@@ -634,7 +641,8 @@ pool_wait(bool all)
 				free_slot = true;
 		}
 		LWLockRelease(dataproduct_shared->lock);
-		if (all ? busy == 0 : (idle || (free_slot && in_use < pool_size())))
+		if (all ? busy == 0 :
+			(busy < pool_size() && (idle || (free_slot && in_use < pool_size()))))
 			return;
 		/* at most a second, should a wake-up go astray */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -918,6 +926,14 @@ refresh_in_worker(int64 output_id)
 	}
 }
 
+/*
+ * A worker whose backend memory (its caches: plans, relations, catalog
+ * entries, kept across refreshes by design) passes this leaves after its
+ * refresh, and a fresh one takes over: outputs dropped and declared again
+ * for months cannot make a long-lived worker grow without bound.
+ */
+#define WORKER_MEMORY_LIMIT ((Size) 256 * 1024 * 1024)
+
 /* a worker's own slot in the pool, and the scheduler that started it */
 static DpWorkerSlot *my_worker = NULL;
 static pid_t my_scheduler = 0;
@@ -1078,6 +1094,8 @@ dataproduct_refresh_worker_main(Datum arg)
 			LWLockRelease(dataproduct_shared->lock);
 			if (latch != NULL)
 				SetLatch(latch);
+			if (MemoryContextMemAllocated(TopMemoryContext, true) > WORKER_MEMORY_LIMIT)
+				proc_exit(0);
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}

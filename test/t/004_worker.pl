@@ -155,6 +155,48 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
 	  AND query LIKE 'refreshing output %' AND state = 'idle'}),
 	scalar(split(/,/, $pool)), 'pool: idle workers show their last refresh as done');
 
+# the pool's memory stays flat over many refreshes: what a refresh
+# allocates goes with it, and what it keeps (plans, relation caches) stops
+# growing once warm (pg_log_backend_memory_contexts writes each worker's
+# total to the server log)
+sub pool_memory
+{
+	my $total = 0;
+	my @pids = split(/\n/, $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity
+		WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app' ORDER BY pid}));
+	for my $pid (@pids)
+	{
+		my $offset = -s $node->logfile;
+		my $bytes;
+		$node->safe_psql('postgres', "SELECT pg_log_backend_memory_contexts($pid)");
+		for (1 .. 100)
+		{
+			($bytes) = slurp_file($node->logfile, $offset) =~ /\[$pid\] LOG:  Grand total: (\d+) bytes/;
+			last if defined $bytes;
+			select(undef, undef, undef, 0.1);
+		}
+		die "no memory report from $pid" unless defined $bytes;
+		$total += $bytes;
+	}
+	return ($total, join(',', @pids));
+}
+sub refresh_rounds
+{
+	my ($n) = @_;
+	for my $i (1 .. $n)
+	{
+		$node->safe_psql('app', "INSERT INTO ev (k, v) VALUES ($i % 5, $i)");
+		$node->poll_query_until('app', $equal_sums) or die "round $i not refreshed";
+	}
+}
+# (once each worker has refreshed each output: its caches are warm)
+refresh_rounds(30);
+my ($mem1, $pids1) = pool_memory();
+refresh_rounds(40);
+my ($mem2, $pids2) = pool_memory();
+is($pids2, $pids1, 'pool: the same workers over 40 more refreshes');
+cmp_ok($mem2, '<=', $mem1 + 16384, "pool: and their memory stays flat ($mem1 then $mem2 bytes)");
+
 # a worker killed while idle is replaced
 $node->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 	WHERE backend_type = 'pg_dataproduct refresh' AND datname = 'app'});
