@@ -2257,3 +2257,55 @@ END
 $fn$;
 COMMENT ON FUNCTION dataproduct.apply(jsonb, boolean, boolean) IS
   'Declare or update a product from an ODCS v3 data contract (as dataproduct.export() writes it), idempotently, through the API functions and with the caller''s rights: returns the plan (create, change, drop, unchanged); dry_run only plans; drop_missing drops outputs, checks and grants the document no longer has; any change needs a later version, a breaking one (output or column removed, column retyped) a new major version';
+
+/* ------------------------------------------------------------------------
+ * History outputs: every version of a table's rows, with its validity,
+ * built from the captured changes (add_output(..., history => true))
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE dataproduct.output ADD COLUMN history boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN dataproduct.output.history IS
+  'A history output: its store keeps every version of each row of its table, with valid_from and valid_to, built from the captured changes';
+
+/*
+ * A TRUNCATE's marker says that it is one (history outputs close every
+ * version at it; an ALTER TABLE's marker makes them compare instead).
+ * Existing logs get the column; their rows, images and markers written
+ * before, have NULL there, as images always do.
+ */
+DO $truncate$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT s.log FROM dataproduct.source s
+			  WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) s.log)
+				AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+								 WHERE a.attrelid OPERATOR(pg_catalog.=) s.log
+								   AND a.attname OPERATOR(pg_catalog.=) '__dp_truncate')
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN __dp_truncate pg_catalog.bool', r.log::pg_catalog.regclass);
+	END LOOP;
+END
+$truncate$;
+
+DROP FUNCTION dataproduct.add_output(text, text, text, text, text, interval, interval);
+CREATE FUNCTION dataproduct.add_output(product text,
+                                       name text,
+                                       query text,
+                                       refresh text DEFAULT 'auto',
+                                       description text DEFAULT NULL,
+                                       min_interval interval DEFAULT '0',
+                                       schedule interval DEFAULT NULL,
+                                       history boolean DEFAULT false)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'dataproduct_add_output'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.add_output(text, text, text, text, text, interval, interval, boolean) IS
+  'Add an output port: the view <domain>.<name> over a store kept equal to query; with history => true (a selection from one table with a key), every version of each row with valid_from and valid_to; returns the view';
+
+CREATE FUNCTION dataproduct.as_of(output anyelement, at timestamptz)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'dataproduct_as_of'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dataproduct.as_of(anyelement, timestamptz) IS
+  'The rows of a history output as they were at a time: SELECT * FROM dataproduct.as_of(NULL::domain.output, time), the versions with valid_from <= time < valid_to (or current), read with the caller''s rights';
