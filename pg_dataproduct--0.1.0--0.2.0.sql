@@ -2309,3 +2309,115 @@ AS 'MODULE_PATHNAME', 'dataproduct_as_of'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION dataproduct.as_of(anyelement, timestamptz) IS
   'The rows of a history output as they were at a time: SELECT * FROM dataproduct.as_of(NULL::domain.output, time), the versions with valid_from <= time < valid_to (or current), read with the caller''s rights';
+
+-- discovery says which outputs are history outputs
+CREATE OR REPLACE VIEW dataproduct.visible_output WITH (security_barrier) AS
+SELECT o.output_id,
+       o.product_id,
+       p.address AS product,
+       o.name,
+       o.view,
+       o.mode,
+       o.refresh_mode,
+       o.mode_reason,
+       o.description,
+       o.definition,
+       o.status,
+       o.min_interval,
+       o.schedule,
+       o.failures,
+       CASE WHEN r.readable THEN o.last_error
+            WHEN o.last_error IS NOT NULL
+            THEN coalesce('error (SQLSTATE ' || o.last_error_code || ')', 'error') END AS last_error,
+       CASE WHEN o.last_error IS NOT NULL THEN o.last_error_code END AS last_error_code,
+       o.last_error_at,
+       o.next_retry,
+       o.last_refresh,
+       o.last_refresh_kind,
+       o.refresh_ms,
+       o.rows_changed,
+       o.row_count,
+       o.created_at,
+       r.readable,
+       o.history
+  FROM dataproduct.output o
+  JOIN dataproduct.visible_product p USING (product_id)
+  CROSS JOIN LATERAL (SELECT coalesce(pg_catalog.has_table_privilege(o.view, 'SELECT'), false)
+                             OR pg_catalog.pg_has_role(p.owner, 'USAGE') AS readable) r;
+COMMENT ON COLUMN dataproduct.visible_output.history IS 'A history output: every version of its table''s rows, with valid_from and valid_to';
+
+CREATE OR REPLACE FUNCTION dataproduct.describe(product text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = iso_8601
+AS $fn$
+DECLARE
+  p record;
+  result jsonb;
+BEGIN
+  SELECT vp.* INTO p FROM dataproduct.visible_product vp
+   WHERE vp.domain = split_part(describe.product, '.', 1) AND vp.name = split_part(describe.product, '.', 2)
+     AND vp.address = describe.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', describe.product),
+      HINT = 'Products are listed in dataproduct.products; search them with dataproduct.search().';
+  END IF;
+  SELECT jsonb_build_object(
+    'product', p.address,
+    'domain', p.domain,
+    'name', p.name,
+    'owner', p.owner::text,
+    'description', p.description,
+    'version', p.version,
+    'status', p.status,
+    'tags', to_jsonb(p.tags),
+    'contact', p.contact,
+    'freshness_promise', p.max_staleness::text,
+    'health', (SELECT to_jsonb(h) FROM dataproduct.health(p.address) h),
+    'consumers', (SELECT count(DISTINCT a.role) FROM dataproduct.access a
+                   WHERE a.product = p.address AND a.grounds <> 'owner'),
+    'outputs', coalesce((
+      SELECT jsonb_agg(jsonb_build_object(
+               'output', o.view::text,
+               'description', o.description,
+               'mode', o.mode,
+               'history', o.history,
+               'status', o.status,
+               'last_refresh', o.last_refresh,
+               'staleness', f.staleness::text,
+               'pending_changes', f.pending,
+               'columns', (SELECT jsonb_agg(jsonb_build_object(
+                                    'name', a.attname,
+                                    'type', format_type(a.atttypid, a.atttypmod),
+                                    'description', col_description(a.attrelid, a.attnum))
+                                  ORDER BY a.attnum)
+                             FROM pg_attribute a
+                            WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped),
+               'reads', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'source', l.source::text, 'kind', l.source_kind,
+                                    'product', l.source_product, 'via', l.via::text)
+                                  ORDER BY l.depth, l.source::text), '[]')
+                           FROM dataproduct.lineage l WHERE l.output = o.view),
+               'checks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'name', c.name, 'kind', c.kind, 'params', c.params,
+                                    'severity', c.severity, 'description', c.description,
+                                    'last_checked', c.last_checked, 'passed', c.last_passed,
+                                    'observed', c.last_observed)
+                                  ORDER BY c.name), '[]')
+                            FROM dataproduct.checks c WHERE c.output = o.view))
+             ORDER BY o.output_id)
+        FROM dataproduct.visible_output o
+        LEFT JOIN dataproduct.freshness f ON f.output = o.view
+       WHERE o.product_id = p.product_id), '[]'),
+    'read_by', coalesce((
+      SELECT jsonb_agg(DISTINCT jsonb_build_object('output', l.output::text, 'product', l.product))
+        FROM dataproduct.lineage l
+       WHERE l.source_product = p.address AND l.product <> p.address), '[]'))
+    INTO result;
+  RETURN result;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.describe(text) IS
+  'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, consumers (roles other than the owner that may read an output), outputs (whether each is a history output) with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';

@@ -114,6 +114,22 @@ SELECT count(*) FILTER (WHERE valid_to IS NULL) AS current, count(*) AS versions
 -- a refresh with nothing to do changes nothing
 SELECT dataproduct.refresh('hist.subs');
 
+-- an ordinary output over a history output's view is maintained incrementally
+SELECT dataproduct.add_output('hist.p', 'plan_versions',
+       'SELECT plan, count(*) AS versions, count(*) FILTER (WHERE valid_to IS NULL) AS current FROM hist.subs GROUP BY plan');
+SELECT dataproduct.refresh('hist.plan_versions');
+UPDATE hist_sor.subs SET plan = 'basic' WHERE id = 7;
+SELECT dataproduct.refresh('hist.subs');
+SELECT dataproduct.refresh('hist.plan_versions');
+SELECT mode FROM dataproduct.outputs WHERE output = 'hist.plan_versions'::regclass;
+SELECT * FROM hist.plan_versions ORDER BY plan;
+SELECT plan, count(*) AS versions, count(*) FILTER (WHERE valid_to IS NULL) AS current
+  FROM hist.subs GROUP BY plan ORDER BY plan;
+
+-- describe() says which outputs keep history
+SELECT o ->> 'output' AS output, o ->> 'history' AS history
+  FROM jsonb_array_elements(dataproduct.describe('hist.p') -> 'outputs') o ORDER BY 1;
+
 -- as_of() errors
 SELECT * FROM dataproduct.as_of('hist.subs', now());
 SELECT * FROM dataproduct.as_of(NULL::hist_sor.subs, now());
