@@ -61,7 +61,7 @@ SELECT volatility_is('dataproduct', 'as_of', ARRAY['anyelement', 'timestamp with
 SELECT has_function('dataproduct', 'alter_output', ARRAY['regclass', 'interval', 'interval', 'text']);
 SELECT has_function('dataproduct', 'drop_output', ARRAY['regclass', 'boolean']);
 SELECT has_function('dataproduct', 'refresh', ARRAY['regclass']);
-SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval'], 'regclass');
+SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval', 'boolean'], 'regclass');
 SELECT function_returns('dataproduct', 'refresh', ARRAY['regclass'], 'bigint');
 SELECT has_function('dataproduct', 'comment_column', ARRAY['regclass', 'text', 'text']);
 SELECT has_function('dataproduct', 'add_check', ARRAY['regclass', 'text', 'text', 'text', 'text', 'text', 'text[]',
