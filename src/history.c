@@ -50,10 +50,10 @@
  * versions by key, close the rest at a TRUNCATE, insert the new versions.
  *
  * Reconciling.  The first load, a restore, and a TRUNCATE without commit
- * timestamps (the batch has no order then, and is not applied) compare the
- * current versions with the query at the refresh's snapshot, by identity:
- * the versions that differ close, the query's new rows open, at the
- * refresh's time.  So does a batch with an ALTER TABLE of the source
+ * timestamps (the batch has no order then, and is not applied: every
+ * current version closes first) compare the current versions with the
+ * query at the refresh's snapshot, by identity: the versions that differ
+ * close, the query's new rows open, at the refresh's time.  So does a batch with an ALTER TABLE of the source
  * (which may change rows without row triggers), after it is applied.  The history is never rebuilt: a history output does not switch
  * to full refresh, and its refresh fails instead if its query can no
  * longer be maintained from the change stream.
@@ -736,6 +736,15 @@ dataproduct_history_refresh(DpOutput *output, DpPlan *plan, bool populated,
 	if (again)
 	{
 		dataproduct_become_owner(output->owner, &saved);
+		if (skip)
+		{
+			/* the TRUNCATE still closes every current version, now */
+			dataproduct_run_at(snap, psprintf("UPDATE %s SET " DP_HISTORY_TO " = GREATEST(" DP_HISTORY_FROM ", $1)"
+											  " WHERE " DP_HISTORY_TO " IS NULL", r.qstore),
+							   1, (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(now)}, NULL,
+							   SPI_OK_UPDATE, true);
+			res->changed += SPI_processed;
+		}
 		reconcile(&r);
 		dataproduct_restore_user(&saved);
 	}
