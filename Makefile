@@ -23,6 +23,7 @@ OBJS = \
 	src/capture.o \
 	src/batch.o \
 	src/apply.o \
+	src/history.o \
 	src/checks.o \
 	src/quality.o \
 	src/refresh.o \
@@ -55,7 +56,7 @@ PG_CPPFLAGS += -DDATAPRODUCT_VERSION='"$(EXTVERSION)"'
 
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop catalog_security security access descriptor
+REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop catalog_security security access descriptor history
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency trim_race

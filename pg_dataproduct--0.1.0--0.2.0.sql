@@ -2312,3 +2312,167 @@ SELECT v.view AS output,
 COMMENT ON COLUMN dataproduct.statistics.apply_fixed_ms IS 'Cost model: fitted fixed time of an incremental refresh, in milliseconds (NULL until batches of several sizes were measured)';
 COMMENT ON COLUMN dataproduct.statistics.apply_ms_per_row IS 'Cost model: fitted time per batch row of an incremental refresh, in milliseconds';
 COMMENT ON COLUMN dataproduct.statistics.rebuild_ms IS 'Cost model: decayed mean time of a rebuild, in milliseconds; a batch predicted to take longer is recomputed instead';
+
+/* ------------------------------------------------------------------------
+ * History outputs: every version of a table's rows, with its validity,
+ * built from the captured changes (add_output(..., history => true))
+ * ------------------------------------------------------------------------ */
+
+ALTER TABLE dataproduct.output ADD COLUMN history boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN dataproduct.output.history IS
+  'A history output: its store keeps every version of each row of its table, with valid_from and valid_to, built from the captured changes';
+
+/*
+ * A TRUNCATE's marker says that it is one (history outputs close every
+ * version at it; an ALTER TABLE's marker makes them compare instead).
+ * Existing logs get the column; their rows, images and markers written
+ * before, have NULL there, as images always do.
+ */
+DO $truncate$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT s.log FROM dataproduct.source s
+			  WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) s.log)
+				AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+								 WHERE a.attrelid OPERATOR(pg_catalog.=) s.log
+								   AND a.attname OPERATOR(pg_catalog.=) '__dp_truncate')
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN __dp_truncate pg_catalog.bool', r.log::pg_catalog.regclass);
+	END LOOP;
+END
+$truncate$;
+
+DROP FUNCTION dataproduct.add_output(text, text, text, text, text, interval, interval);
+CREATE FUNCTION dataproduct.add_output(product text,
+                                       name text,
+                                       query text,
+                                       refresh text DEFAULT 'auto',
+                                       description text DEFAULT NULL,
+                                       min_interval interval DEFAULT '0',
+                                       schedule interval DEFAULT NULL,
+                                       history boolean DEFAULT false)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'dataproduct_add_output'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.add_output(text, text, text, text, text, interval, interval, boolean) IS
+  'Add an output port: the view <domain>.<name> over a store kept equal to query; with history => true (a selection from one table with a key), every version of each row with valid_from and valid_to; returns the view';
+
+CREATE FUNCTION dataproduct.as_of(output anyelement, at timestamptz)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'dataproduct_as_of'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dataproduct.as_of(anyelement, timestamptz) IS
+  'The rows of a history output as they were at a time: SELECT * FROM dataproduct.as_of(NULL::domain.output, time), the versions with valid_from <= time < valid_to (or current), read with the caller''s rights';
+
+-- discovery says which outputs are history outputs
+CREATE OR REPLACE VIEW dataproduct.visible_output WITH (security_barrier) AS
+SELECT o.output_id,
+       o.product_id,
+       p.address AS product,
+       o.name,
+       o.view,
+       o.mode,
+       o.refresh_mode,
+       o.mode_reason,
+       o.description,
+       o.definition,
+       o.status,
+       o.min_interval,
+       o.schedule,
+       o.failures,
+       CASE WHEN r.readable THEN o.last_error
+            WHEN o.last_error IS NOT NULL
+            THEN coalesce('error (SQLSTATE ' || o.last_error_code || ')', 'error') END AS last_error,
+       CASE WHEN o.last_error IS NOT NULL THEN o.last_error_code END AS last_error_code,
+       o.last_error_at,
+       o.next_retry,
+       o.last_refresh,
+       o.last_refresh_kind,
+       o.refresh_ms,
+       o.rows_changed,
+       o.row_count,
+       o.created_at,
+       r.readable,
+       o.history
+  FROM dataproduct.output o
+  JOIN dataproduct.visible_product p USING (product_id)
+  CROSS JOIN LATERAL (SELECT coalesce(pg_catalog.has_table_privilege(o.view, 'SELECT'), false)
+                             OR pg_catalog.pg_has_role(p.owner, 'USAGE') AS readable) r;
+COMMENT ON COLUMN dataproduct.visible_output.history IS 'A history output: every version of its table''s rows, with valid_from and valid_to';
+
+CREATE OR REPLACE FUNCTION dataproduct.describe(product text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = iso_8601
+AS $fn$
+DECLARE
+  p record;
+  result jsonb;
+BEGIN
+  SELECT vp.* INTO p FROM dataproduct.visible_product vp
+   WHERE vp.domain = split_part(describe.product, '.', 1) AND vp.name = split_part(describe.product, '.', 2)
+     AND vp.address = describe.product;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+      MESSAGE = format('data product "%s" does not exist', describe.product),
+      HINT = 'Products are listed in dataproduct.products; search them with dataproduct.search().';
+  END IF;
+  SELECT jsonb_build_object(
+    'product', p.address,
+    'domain', p.domain,
+    'name', p.name,
+    'owner', p.owner::text,
+    'description', p.description,
+    'version', p.version,
+    'status', p.status,
+    'tags', to_jsonb(p.tags),
+    'contact', p.contact,
+    'freshness_promise', p.max_staleness::text,
+    'health', (SELECT to_jsonb(h) FROM dataproduct.health(p.address) h),
+    'consumers', (SELECT count(DISTINCT a.role) FROM dataproduct.access a
+                   WHERE a.product = p.address AND a.grounds <> 'owner'),
+    'outputs', coalesce((
+      SELECT jsonb_agg(jsonb_build_object(
+               'output', o.view::text,
+               'description', o.description,
+               'mode', o.mode,
+               'history', o.history,
+               'status', o.status,
+               'last_refresh', o.last_refresh,
+               'staleness', f.staleness::text,
+               'pending_changes', f.pending,
+               'columns', (SELECT jsonb_agg(jsonb_build_object(
+                                    'name', a.attname,
+                                    'type', format_type(a.atttypid, a.atttypmod),
+                                    'description', col_description(a.attrelid, a.attnum))
+                                  ORDER BY a.attnum)
+                             FROM pg_attribute a
+                            WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped),
+               'reads', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'source', l.source::text, 'kind', l.source_kind,
+                                    'product', l.source_product, 'via', l.via::text)
+                                  ORDER BY l.depth, l.source::text), '[]')
+                           FROM dataproduct.lineage l WHERE l.output = o.view),
+               'checks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                    'name', c.name, 'kind', c.kind, 'params', c.params,
+                                    'severity', c.severity, 'description', c.description,
+                                    'last_checked', c.last_checked, 'passed', c.last_passed,
+                                    'observed', c.last_observed)
+                                  ORDER BY c.name), '[]')
+                            FROM dataproduct.checks c WHERE c.output = o.view))
+             ORDER BY o.output_id)
+        FROM dataproduct.visible_output o
+        LEFT JOIN dataproduct.freshness f ON f.output = o.view
+       WHERE o.product_id = p.product_id), '[]'),
+    'read_by', coalesce((
+      SELECT jsonb_agg(DISTINCT jsonb_build_object('output', l.output::text, 'product', l.product))
+        FROM dataproduct.lineage l
+       WHERE l.source_product = p.address AND l.product <> p.address), '[]'))
+    INTO result;
+  RETURN result;
+END
+$fn$;
+COMMENT ON FUNCTION dataproduct.describe(text) IS
+  'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, consumers (roles other than the owner that may read an output), outputs (whether each is a history output) with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';

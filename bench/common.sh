@@ -5,7 +5,7 @@ set -Eeuo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 export PG_CONFIG=$PG_BIN/pg_config
 
 [[ $(id -u) -eq 0 ]] || { echo "run as root (installs, then runs PostgreSQL as postgres)" >&2; exit 1; }

@@ -102,6 +102,32 @@ SELECT month,
  GROUP BY month
  ORDER BY month;
 
+\echo 'Family-plan subscribers over time, from the history of billing.subscription_history'
+\echo '(dataproduct.as_of: the subscriptions as they were at each moment; the history starts'
+\echo 'when the output was declared, a few seconds ago, so the moments span this demo run --'
+\echo 'over a real history the same query takes generate_series(current_date - 6, current_date, ''1 day'')):'
+WITH span AS (SELECT min(valid_from) AS first, pg_catalog.clock_timestamp() AS last
+                FROM billing.subscription_history),
+     moments AS (SELECT first + (last - first) * i / 7 AS at FROM span, generate_series(0, 7) i),
+     counts AS (SELECT m.at, (SELECT count(*) FROM dataproduct.as_of(NULL::billing.subscription_history, m.at) s
+                               WHERE s.plan = 'family' AND s.status = 'active') AS subscribers
+                  FROM moments m)
+SELECT to_char(at, 'HH24:MI:SS.MS') AS at, subscribers,
+       subscribers - lag(subscribers) OVER (ORDER BY at) AS change,
+       repeat('#', (40 * (subscribers - min(subscribers) OVER () + 1)
+                    / (max(subscribers) OVER () - min(subscribers) OVER () + 1))::int) AS chart
+  FROM counts ORDER BY at;
+
+\echo 'The versions of one upgraded subscriber''s subscriptions (billing.subscription_history):'
+SELECT h.subscription_id, h.plan, h.price, h.status,
+       to_char(h.valid_from, 'HH24:MI:SS.MS') AS valid_from, to_char(h.valid_to, 'HH24:MI:SS.MS') AS valid_to
+  FROM billing.subscription_history h
+ WHERE h.account_id = (SELECT account_id FROM billing.subscription_history
+                        WHERE plan = 'individual' AND status = 'cancelled' AND valid_to IS NULL
+                          AND valid_from > (SELECT min(valid_from) FROM billing.subscription_history)
+                        ORDER BY account_id LIMIT 1)
+ ORDER BY h.valid_from, h.subscription_id;
+
 \echo 'This week''s most played tracks (player.daily_track_plays joined with catalog.track_dim):'
 SELECT t.track_title, t.artist_name, t.genre,
        sum(d.plays) AS plays, sum(d.skips) AS skips,

@@ -253,12 +253,23 @@ SELECT format('  output  %s', dataproduct.add_output('billing.revenue', 'monthly
     description => 'New subscriptions and cancellations per month and plan'));
 SELECT format('          %s: %s', mode, CASE WHEN mode = 'incremental' THEN 'loaded by its first refresh, ' || dataproduct.refresh(output) || ' rows' ELSE 'loaded, ' || row_count || ' rows' END) FROM dataproduct.outputs WHERE output = 'billing.monthly_movements'::regclass;
 
+-- A history output: every version of each subscription, with valid_from and
+-- valid_to, built from the captured changes (the system of record updates
+-- subscriptions in place).
+SELECT format('  output  %s', dataproduct.add_output('billing.revenue', 'subscription_history', $q$
+    SELECT subscription_id, account_id, plan, price, status
+      FROM accounts_sor.subscriptions
+    $q$,
+    description => 'Every version of every subscription since the output was declared, valid from valid_from to valid_to (NULL: current); dataproduct.as_of(NULL::billing.subscription_history, t) gives them as they were at t',
+    history => true));
+SELECT format('          history: loaded by its first refresh, %s current versions', dataproduct.refresh('billing.subscription_history'));
+
 SELECT '  product billing.revenue is now published'
   FROM dataproduct.alter_product('billing.revenue', status => 'published');
 
 GRANT USAGE ON SCHEMA billing TO analyst;
 GRANT SELECT ON billing.mrr_by_plan_country, billing.mrr_by_plan,
-                billing.monthly_movements TO analyst;
+                billing.monthly_movements, billing.subscription_history TO analyst;
 \echo '  granted the outputs of billing.revenue to analyst'
 RESET ROLE;
 

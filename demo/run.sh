@@ -149,6 +149,8 @@ port = $PORT
 listen_addresses = ''
 unix_socket_directories = '$WORKDIR'
 shared_preload_libraries = 'pg_dataproduct'
+# history outputs (billing.subscription_history) take commit times from here
+track_commit_timestamp = on
 # a throwaway cluster: speed over durability
 fsync = off
 synchronous_commit = off

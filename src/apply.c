@@ -73,15 +73,15 @@
  */
 
 /*
- * run_into_enr
+ * dataproduct_run_into_enr
  *		Run a read-only statement at the active snapshot into a tuplestore
  *		and register it as the ephemeral relation `name'.  Returns the
  *		tuplestore, which the caller ends after unregistering it.  Memory
  *		stays bounded: the tuplestore spills to disk past work_mem.
  */
-static Tuplestorestate *
-run_into_enr(const char *name, const char *sql, int nargs, Oid *argtypes,
-			 Datum *values)
+Tuplestorestate *
+dataproduct_run_into_enr(const char *name, const char *sql, int nargs,
+						 Oid *argtypes, Datum *values)
 {
 	SPIPlanPtr	plan = dataproduct_prepare_cached(sql, nargs, argtypes);
 	Tuplestorestate *store = tuplestore_begin_heap(false, false, work_mem);
@@ -146,12 +146,12 @@ snapshot_as_of_now(Snapshot snap)
 }
 
 /*
- * diff_key
+ * dataproduct_identity_key
  *		The expression that groups a store column by identity; see the file
  *		header.  col is already quoted.
  */
-static char *
-diff_key(const char *col, Oid type)
+char *
+dataproduct_identity_key(const char *col, Oid type)
 {
 	Oid			base = getBaseType(type);
 
@@ -188,7 +188,7 @@ diff_key(const char *col, Oid type)
  *
  * A refresh returns the output's rows deleted plus its rows inserted: the
  * size of the multiset difference between the output before and after,
- * rows compared by identity (diff_key), as a recomputation compares them.
+ * rows compared by identity (dataproduct_identity_key), as a recomputation compares them.
  * An update of a group's values is one of each; a change that leaves the
  * output's rows as they were (a max that stays the max, a group hidden by
  * HAVING before and after, a duplicate of a DISTINCT row) counts 0.
@@ -264,7 +264,7 @@ identity_list(DpPlan *plan, const char *alias)
 		if (tle->resjunk)
 			continue;
 		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
-						 diff_key(psprintf("%s.%s", alias, quote_identifier(tle->resname)),
+						 dataproduct_identity_key(psprintf("%s.%s", alias, quote_identifier(tle->resname)),
 								  exprType((Node *) tle->expr)));
 	}
 	return buf.data;
@@ -301,7 +301,7 @@ output_change(DpPlan *plan, Oid store, Snapshot before, Snapshot after,
 	}
 
 	PushActiveSnapshot(before);
-	old_rows = run_into_enr("__dp_before", psprintf("SELECT %s FROM (%s) v", ids, rows),
+	old_rows = dataproduct_run_into_enr("__dp_before", psprintf("SELECT %s FROM (%s) v", ids, rows),
 							1, &tidarray, &old_tids);
 	PopActiveSnapshot();
 
@@ -486,10 +486,10 @@ full_refresh_sql(Oid store, const char *target, FullRefreshResult result)
 		col = quote_identifier(NameStr(att->attname));
 		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", col);
 		appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "",
-						 diff_key(col, att->atttypid));
+						 dataproduct_identity_key(col, att->atttypid));
 		if (strcmp(NameStr(att->attname), "__dp_count") != 0)
 			appendStringInfo(&rowkeys, "%s%s", rowkeys.len > 0 ? ", " : "",
-							 diff_key(col, att->atttypid));
+							 dataproduct_identity_key(col, att->atttypid));
 	}
 	relation_close(rel, AccessShareLock);
 
@@ -655,7 +655,7 @@ dataproduct_load_batches(DpPlan *plan, List *changed_leaves, Oid *logs,
 		b = palloc(sizeof(LoadedBatch));
 		b->log = log;
 		b->name = dataproduct_batch_name(log);
-		b->store = run_into_enr(b->name, dataproduct_batch_sql(relid, log, attnos),
+		b->store = dataproduct_run_into_enr(b->name, dataproduct_batch_sql(relid, log, attnos),
 								2, argtypes, values);
 		loaded = lappend(loaded, b);
 	}
@@ -865,7 +865,7 @@ apply_batch(void *arg)
 		Oid			argtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
 		Datum		values[2] = {a->snapdatum, a->old_snap};
 
-		delta = run_into_enr(DP_DELTA_ENR, delta_sql, 2, argtypes, values);
+		delta = dataproduct_run_into_enr(DP_DELTA_ENR, delta_sql, 2, argtypes, values);
 	}
 	if (tuplestore_tuple_count(delta) > 0)
 		merge_delta(a->snap, a->plan, a->output->store, qstore, qpre, a->res);

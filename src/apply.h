@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "utils/snapshot.h"
+#include "utils/tuplestore.h"
 
 #include "catalog.h"
 #include "delta.h"
@@ -28,6 +29,10 @@ typedef struct DpApplyResult
 								 * (Datum) 0 when the store was recomputed */
 } DpApplyResult;
 
+extern Tuplestorestate *dataproduct_run_into_enr(const char *name,
+												 const char *sql, int nargs,
+												 Oid *argtypes, Datum *values);
+extern char *dataproduct_identity_key(const char *col, Oid type);
 extern List *dataproduct_load_batches(DpPlan *plan, List *changed_leaves,
 									  Oid *logs, Datum snapdatum,
 									  Datum old_snap);

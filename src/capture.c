@@ -244,6 +244,8 @@ capture_entry(Trigger *trigger, Relation rel, bool truncate)
 				entry->source[i] = CAPTURE_WEIGHT;
 			else if (strcmp(name, DP_LOG_AT) == 0)
 				entry->source[i] = CAPTURE_AT;
+			else if (strcmp(name, DP_LOG_TRUNCATE) == 0)
+				entry->source[i] = InvalidAttrNumber;	/* NULL on images */
 			else
 			{
 				entry->source[i] = get_attnum(entry->relid, name);
@@ -322,19 +324,38 @@ log_image(CaptureEntry *entry, Relation log, TupleTableSlot *slot,
  *		Append a marker (weight 0): its consumers must rebuild.  Written
  *		through SPI as the log's owner, so that the log's partial index on
  *		markers, which lets refreshes find them without a scan, has it.
+ *
+ * A plain table's TRUNCATE marker says so (__dp_truncate, on a log that has the column:
+ * a catalog still at 0.1.0 has not), and the images this transaction
+ * logged before it go: the rows they describe are gone with the TRUNCATE.
+ * Every consumer sees the whole transaction in one batch and rebuilds
+ * (ordinary outputs) or closes every version (history outputs) at the
+ * marker, so none needs them; without them, the transaction's images are
+ * exactly what it wrote into the emptied table.  TRUNCATE is a rare
+ * statement: the scan of the log this costs is not on the write path.
  */
 static void
-log_marker(Oid log)
+log_marker(Oid log, bool truncate)
 {
 	DpSavedUser saved;
+	char	   *qlog = dataproduct_qualified_name(log);
+	bool		has_kind = get_attnum(log, DP_LOG_TRUNCATE) != InvalidAttrNumber;
 
 	last_capturing_xact = GetTopFullTransactionId();
 	dataproduct_spi_connect();
 	dataproduct_become_catalog_owner(&saved);
-	dataproduct_spi_exec(psprintf("INSERT INTO %s (" DP_LOG_XID ", " DP_LOG_WEIGHT ")"
-								  " VALUES (pg_catalog.pg_current_xact_id(), 0)",
-								  dataproduct_qualified_name(log)),
-						 0, NULL, NULL, NULL, SPI_OK_INSERT);
+	if (truncate)
+		dataproduct_spi_exec(psprintf("DELETE FROM %s WHERE " DP_LOG_XID " OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()"
+									  "   AND " DP_LOG_WEIGHT " OPERATOR(pg_catalog.<>) 0", qlog),
+							 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	if (truncate && has_kind)
+		dataproduct_spi_exec(psprintf("INSERT INTO %s (" DP_LOG_XID ", " DP_LOG_WEIGHT ", " DP_LOG_TRUNCATE ")"
+									  " VALUES (pg_catalog.pg_current_xact_id(), 0, true)", qlog),
+							 0, NULL, NULL, NULL, SPI_OK_INSERT);
+	else
+		dataproduct_spi_exec(psprintf("INSERT INTO %s (" DP_LOG_XID ", " DP_LOG_WEIGHT ")"
+									  " VALUES (pg_catalog.pg_current_xact_id(), 0)", qlog),
+							 0, NULL, NULL, NULL, SPI_OK_INSERT);
 	dataproduct_restore_user(&saved);
 	dataproduct_spi_finish();
 }
@@ -411,8 +432,15 @@ dataproduct_capture(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(event))
 	{
-		/* a rare statement: the marker goes through SPI, indexes and all */
-		log_marker(entry->logid);
+		/*
+		 * A rare statement: the marker goes through SPI, indexes and all.
+		 * Only a plain table's TRUNCATE empties everything its log
+		 * describes; a partition's leaves its siblings' rows, so its
+		 * marker is an ordinary one.
+		 */
+		log_marker(entry->logid,
+				   trigdata->tg_relation->rd_rel->relkind == RELKIND_RELATION &&
+				   !trigdata->tg_relation->rd_rel->relispartition);
 		return PointerGetDatum(NULL);
 	}
 
@@ -558,7 +586,8 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 			appendStringInfo(&cols, "%s, ", (char *) lfirst(lc));
 		dataproduct_exec_ddl(psprintf("CREATE TABLE %s (%s__dp_xid pg_catalog.xid8 NOT NULL,"
 							  " " DP_LOG_WEIGHT " pg_catalog.int2 NOT NULL,"
-							  " " DP_LOG_AT " pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp())"
+							  " " DP_LOG_AT " pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),"
+							  " " DP_LOG_TRUNCATE " pg_catalog.bool)"
 							  " WITH (autovacuum_vacuum_scale_factor = 0.01)",
 							  qlog, cols.data));
 		/* markers (TRUNCATE, ALTER) are rare: found without scanning the log */
@@ -587,7 +616,7 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 		dataproduct_spi_exec("INSERT INTO dataproduct.source (source_id, relation, log, columns, origin)"
 							 " SELECT $2, $1, $3, ARRAY(SELECT attname::text FROM pg_catalog.pg_attribute"
 							 "   WHERE attrelid = $3 AND attnum > 0 AND NOT attisdropped"
-							 "     AND attname NOT IN ('" DP_LOG_XID "', '" DP_LOG_WEIGHT "', '" DP_LOG_AT "') ORDER BY attnum), $5",
+							 "     AND attname NOT IN ('" DP_LOG_XID "', '" DP_LOG_WEIGHT "', '" DP_LOG_AT "', '" DP_LOG_TRUNCATE "') ORDER BY attnum), $5",
 							 5, argtypes, values, "   n ", SPI_OK_INSERT);
 		*source_id = id;
 	}
@@ -759,7 +788,8 @@ dataproduct_mark_dropped_partitions(void)
 		bool		isnull;
 
 		log_marker(DatumGetObjectId(SPI_getbinval(tuptable->vals[i],
-												  tuptable->tupdesc, 1, &isnull)));
+												  tuptable->tupdesc, 1, &isnull)),
+				   false);
 	}
 }
 
@@ -878,7 +908,7 @@ dataproduct_check_capture_alters(void)
 															 tuptable->tupdesc, 1, &isnull));
 
 			dataproduct_restore_user(&saved);
-			log_marker(log);
+			log_marker(log, false);
 			dataproduct_become_catalog_owner(&saved);
 		}
 		dataproduct_restore_user(&saved);

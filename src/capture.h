@@ -12,9 +12,14 @@
  *	 __dp_weight  int2: +1 a new row image, -1 an old one, 0 a marker
  *	              (TRUNCATE or ALTER of the source: consumers rebuild)
  *	 __dp_at      timestamptz, when the writing statement started
+ *	 __dp_truncate  boolean, true on the marker of a TRUNCATE (NULL on
+ *	              images and on other markers); from 0.2.0
  *
  * Rows are in no particular order.  The only index is a partial one on
- * markers (source_<id>_markers).
+ * markers (source_<id>_markers).  A TRUNCATE removes the images its own
+ * transaction logged before it: the table it empties no longer holds
+ * them, so a transaction's images are, after its TRUNCATE marker, the rows
+ * it wrote into the emptied table (history outputs rely on it, history.c).
  *
  * IDENTIFICATION
  *	  src/capture.h
@@ -36,6 +41,7 @@
 #define DP_LOG_XID		"__dp_xid"
 #define DP_LOG_WEIGHT	"__dp_weight"
 #define DP_LOG_AT		"__dp_at"
+#define DP_LOG_TRUNCATE	"__dp_truncate"
 
 extern Oid	dataproduct_capture_relation(Oid relid, Bitmapset *attnos,
 										 int64 *source_id);

@@ -40,6 +40,7 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "catalog/dependency.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -215,6 +216,13 @@ dataproduct_origin(void)
  */
 
 /*
+ * The history column is new in 0.2.0; a catalog still at 0.1.0 (refreshed
+ * by hand until updated), or one the install script is still building,
+ * has no history outputs.
+ */
+#define OUTPUT_HISTORY	"o.history"
+
+/*
  * catalog_select
  *		Run a lookup of the catalog tables as the catalog owner (the tables
  *		are not readable by other roles) and return SPI_processed.  The
@@ -226,6 +234,20 @@ catalog_select(const char *sql, int nargs, Oid *argtypes, Datum *values)
 	DpSavedUser saved;
 	uint64		processed;
 
+	if (strstr(sql, OUTPUT_HISTORY) != NULL)
+	{
+		Oid			nsp = get_namespace_oid("dataproduct", true);
+		Oid			rel = OidIsValid(nsp) ? get_relname_relid("output", nsp) : InvalidOid;
+
+		if (!OidIsValid(rel) || get_attnum(rel, "history") == InvalidAttrNumber)
+		{
+			/* a catalog before 0.2.0 (or being built): no history column */
+			char	   *at = strstr(sql, OUTPUT_HISTORY);
+
+			sql = psprintf("%.*sfalse%s", (int) (at - sql), sql,
+						   at + strlen(OUTPUT_HISTORY));
+		}
+	}
 	dataproduct_become_catalog_owner(&saved);
 	processed = dataproduct_spi_exec(sql, nargs, argtypes, values, NULL,
 									 SPI_OK_SELECT);
@@ -355,7 +377,7 @@ dataproduct_get_product(const char *address, bool missing_ok)
 	"SELECT o.output_id, o.product_id, o.name, d.name || '.' || o.name," \
 	"       d.name || '.' || p.name, p.status, p.owner," \
 	"       o.view, o.store, o.query_view, o.mode, o.pre_view," \
-	"       o.timezone, o.datestyle, o.intervalstyle" \
+	"       o.timezone, o.datestyle, o.intervalstyle, " OUTPUT_HISTORY \
 	"  FROM dataproduct.output o" \
 	"  JOIN dataproduct.product p USING (product_id)" \
 	"  JOIN dataproduct.domain d USING (domain_id) "
@@ -380,6 +402,7 @@ output_from_tuple(HeapTuple tuple, TupleDesc desc)
 	output->timezone = text_col(tuple, desc, 13);
 	output->datestyle = text_col(tuple, desc, 14);
 	output->intervalstyle = text_col(tuple, desc, 15);
+	output->history = strcmp(text_col(tuple, desc, 16), "t") == 0;
 	return output;
 }
 

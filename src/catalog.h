@@ -62,6 +62,7 @@ typedef struct DpOutput
 	Oid			query_view;
 	Oid			pre_view;		/* incremental outputs: pre-aggregation view */
 	char	   *mode;
+	bool		history;		/* a history output (history.c) */
 	/* the settings the output was declared under, and is evaluated under */
 	char	   *timezone;
 	char	   *datestyle;

@@ -55,6 +55,8 @@
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "funcapi.h"
 
 #include "analyze.h"
 #include "capture.h"
@@ -63,11 +65,13 @@
 #include "declare.h"
 #include "delta.h"
 #include "exec.h"
+#include "history.h"
 #include "guc.h"
 #include "refresh.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(dataproduct_add_output);
+PG_FUNCTION_INFO_V1(dataproduct_as_of);
 PG_FUNCTION_INFO_V1(dataproduct_drop_output);
 PG_FUNCTION_INFO_V1(dataproduct_refresh);
 PG_FUNCTION_INFO_V1(dataproduct_alter_output);
@@ -302,6 +306,36 @@ effective_search_path(void)
 }
 
 /*
+ * capture_leaves
+ *		Capture every relation the plan reads, with the union of the
+ *		columns read, adding the source ids to *sources.  The log is the
+ *		extension's alone: the owner is granted nothing.  Runs as the
+ *		catalog owner.
+ */
+static void
+capture_leaves(DpPlan *plan, List **sources)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->leaves)
+		relids = list_append_unique_oid(relids, ((DpLeaf *) lfirst(lc))->relid);
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Bitmapset  *attnos = NULL;
+		ListCell   *lc2;
+		int64		source_id;
+
+		foreach(lc2, plan->leaves)
+			if (((DpLeaf *) lfirst(lc2))->relid == relid)
+				attnos = bms_union(attnos, ((DpLeaf *) lfirst(lc2))->attnos);
+		(void) dataproduct_capture_relation(relid, attnos, &source_id);
+		*sources = lappend(*sources, makeInteger(source_id));
+	}
+}
+
+/*
  * build_incremental
  *		Build the pre view, the keyed store and the guarded output view of an
  *		incrementally maintained output, and capture its sources.  Returns
@@ -319,7 +353,6 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 	StringInfoData cols;
 	StringInfoData keys;
 	ListCell   *lc;
-	List	   *relids = NIL;
 	int			i;
 
 	dataproduct_exec_ddl(psprintf("CREATE VIEW %s AS %s", qpre, plan->pre_sql));
@@ -351,23 +384,7 @@ build_incremental(DpPlan *plan, int64 id, const char *qview, const char *qowner,
 	dataproduct_exec_ddl(psprintf("ALTER VIEW %s OWNER TO %s", qpre, qowner));
 	dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
 
-	/* capture every relation read, with the union of the columns read */
-	foreach(lc, plan->leaves)
-		relids = list_append_unique_oid(relids, ((DpLeaf *) lfirst(lc))->relid);
-	foreach(lc, relids)
-	{
-		Oid			relid = lfirst_oid(lc);
-		Bitmapset  *attnos = NULL;
-		ListCell   *lc2;
-		int64		source_id;
-
-		foreach(lc2, plan->leaves)
-			if (((DpLeaf *) lfirst(lc2))->relid == relid)
-				attnos = bms_union(attnos, ((DpLeaf *) lfirst(lc2))->attnos);
-		/* the log is the extension's alone: the owner is granted nothing */
-		(void) dataproduct_capture_relation(relid, attnos, &source_id);
-		*sources = lappend(*sources, makeInteger(source_id));
-	}
+	capture_leaves(plan, sources);
 	return get_relname_relid(pre_name, internal);
 }
 
@@ -384,7 +401,9 @@ typedef struct NewOutput
 	Datum		schedule;		/* interval, or 0 for none */
 	DpQueryInfo *info;
 	Oid			query_view;
+	bool		history;		/* history => true */
 	DpPlan	   *plan;			/* unless full refresh was asked for */
+	DpHistory  *hist;			/* a history output's columns and key */
 	char	   *mode;			/* the mode chosen */
 	char	   *reason;			/* why in full, if so */
 	Oid			store;
@@ -410,7 +429,13 @@ choose_mode(NewOutput *o)
 	}
 	o->plan = dataproduct_plan_output(o->query_view);
 	dataproduct_check_leaf_privileges(o->plan, o->product->owner, false);
-	if (o->plan->incremental)
+	if (o->history)
+	{
+		/* kept from the change stream, or not at all */
+		o->hist = dataproduct_history_plan(o->plan, psprintf("%s.%s", o->product->domain, o->name));
+		o->mode = "incremental";
+	}
+	else if (o->plan->incremental)
 		o->mode = "incremental";
 	else if (strcmp(o->refresh, "incremental") == 0)
 		ereport(ERROR,
@@ -447,7 +472,13 @@ build_relations(NewOutput *o)
 	DpSavedUser saved;
 
 	dataproduct_become_catalog_owner(&saved);
-	if (strcmp(o->mode, "incremental") == 0)
+	if (o->history)
+	{
+		o->store = dataproduct_history_build(o->hist, o->id, qview);
+		dataproduct_exec_ddl(psprintf("ALTER TABLE %s OWNER TO %s", qstore, qowner));
+		capture_leaves(o->plan, &o->sources);
+	}
+	else if (strcmp(o->mode, "incremental") == 0)
 		o->pre_view = build_incremental(o->plan, o->id, qview, qowner,
 										&o->store, &o->sources);
 	else
@@ -533,6 +564,10 @@ record_output(NewOutput *o)
 						 "  pg_catalog.current_setting('IntervalStyle'),"
 						 "  coalesce($14, '0'), $15)",
 						 15, argtypes, values, nulls, SPI_OK_INSERT);
+	/* only a 0.2.0 catalog has the column, and only its add_output asks */
+	if (o->history)
+		dataproduct_spi_exec("UPDATE dataproduct.output SET history = true WHERE output_id = $1",
+							 1, argtypes, values, NULL, SPI_OK_UPDATE);
 	foreach(lc, o->sources)
 	{
 		Oid			st[2] = {INT8OID, INT8OID};
@@ -573,8 +608,10 @@ first_load(DpOutput *output)
 
 /*
  * add_output(product text, name text, query text, refresh text,
- *			  description text, min_interval interval, schedule interval)
- *			  returns regclass
+ *			  description text, min_interval interval, schedule interval,
+ *			  history boolean) returns regclass
+ *
+ * (0.1.0 declared it without history: called so, it is false.)
  */
 Datum
 dataproduct_add_output(PG_FUNCTION_ARGS)
@@ -592,6 +629,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	o.description = dataproduct_optional_text(fcinfo, 4);
 	o.min_interval = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
 	o.schedule = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	o.history = PG_NARGS() > 7 && !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
 
 	dataproduct_check_name("output", o.name);
 	dataproduct_check_intervals(fcinfo, 5, 6);
@@ -601,6 +639,12 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid refresh mode \"%s\"", o.refresh),
 				 errhint("The refresh modes are auto, incremental and full.")));
+	if (o.history && strcmp(o.refresh, "full") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a history output cannot be refreshed in full"),
+				 errdetail("A history output is built from the captured changes of its table; a full refresh sees only the current rows."),
+				 errhint("Declare it with refresh => 'auto' or 'incremental'.")));
 
 	/* analysed as the caller, under the caller's search_path */
 	search_path = effective_search_path();
@@ -745,3 +789,53 @@ dataproduct_alter_output(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+
+/*
+ * as_of(output anyelement, at timestamptz) returns setof anyelement
+ *
+ * The rows of a history output as they were at `at': its view's versions
+ * valid then (valid_from <= at < valid_to, or current).  The output is
+ * named by its view's row type, NULL::domain.output, so that the result
+ * has the view's columns; the view is read with the caller's rights.
+ */
+Datum
+dataproduct_as_of(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			view = OidIsValid(type) ? get_typ_typrelid(type) : InvalidOid;
+	DpOutput   *output;
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	uint64		i;
+
+	if (!OidIsValid(view))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("dataproduct.as_of() takes a row of a history output's view, not %s",
+						OidIsValid(type) ? format_type_be(type) : "unknown"),
+				 errhint("Name the output by its row type: SELECT * FROM dataproduct.as_of(NULL::domain.output, '2026-11-01').")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", "at")));
+	values[0] = PG_GETARG_DATUM(1);
+
+	InitMaterializedSRF(fcinfo, 0);
+	dataproduct_spi_connect();
+	output = dataproduct_get_output(view, false);
+	if (!output->history)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("output %s is not a history output", output->address),
+				 errhint("Declare an output with history => true to keep its rows' versions.")));
+	dataproduct_spi_exec(psprintf("SELECT * FROM %s v"
+								  " WHERE v.valid_from OPERATOR(pg_catalog.<=) $1"
+								  "   AND (v.valid_to IS NULL OR v.valid_to OPERATOR(pg_catalog.>) $1)",
+								  dataproduct_qualified_name(view)),
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	dataproduct_spi_finish();
+	return (Datum) 0;
+}

@@ -381,8 +381,8 @@ batch_cte_name(Oid log)
  *		as the log's owner, into the ephemeral relation the delta reads
  *		(owners of products have no rights on the logs).
  */
-char *
-dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
+static char *
+batch_sql(Oid relid, Oid log, Bitmapset *attnos, bool with_xid)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -414,6 +414,8 @@ dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
 							 quote_identifier(name));
 		}
 	}
+	if (with_xid)
+		appendStringInfoString(&buf, "l." DP_LOG_XID " AS __dp_xid, ");
 	appendStringInfo(&buf, "l." DP_LOG_WEIGHT "::pg_catalog.int4 AS __dp_w FROM %s l"
 					 " WHERE l." DP_LOG_WEIGHT " OPERATOR(pg_catalog.<>) 0"
 					 "   AND pg_catalog.pg_visible_in_snapshot(l." DP_LOG_XID ", $1)"
@@ -421,6 +423,24 @@ dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
 					 dataproduct_qualified_name(log));
 	relation_close(rel, AccessShareLock);
 	return buf.data;
+}
+
+char *
+dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
+{
+	return batch_sql(relid, log, attnos, false);
+}
+
+/*
+ * dataproduct_history_batch_sql
+ *		The batch of a history output's source (dataproduct_batch_sql) with
+ *		the writing transaction's xid, __dp_xid, before __dp_w: history
+ *		outputs order a batch's changes by their commit (history.c).
+ */
+char *
+dataproduct_history_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
+{
+	return batch_sql(relid, log, attnos, true);
 }
 
 /*
@@ -432,7 +452,7 @@ dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos)
  *		extension.
  */
 static char *
-batch_columns(Oid relid)
+batch_columns(Oid relid, bool with_xid)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -456,7 +476,7 @@ batch_columns(Oid relid)
 		else
 			appendStringInfo(&buf, "%s, ", name);
 	}
-	appendStringInfoString(&buf, "__dp_w");
+	appendStringInfoString(&buf, with_xid ? "__dp_xid, __dp_w" : "__dp_w");
 	relation_close(rel, AccessShareLock);
 	return buf.data;
 }
@@ -469,9 +489,9 @@ batch_columns(Oid relid)
  *		run here.
  */
 static Query *
-batch_query(Oid relid, Oid log, Bitmapset *attnos)
+batch_query(Oid relid, Oid log, Bitmapset *attnos, bool with_xid)
 {
-	char	   *load = dataproduct_batch_sql(relid, log, attnos);
+	char	   *load = batch_sql(relid, log, attnos, with_xid);
 	Oid			paramtypes[2] = {PG_SNAPSHOTOID, PG_SNAPSHOTOID};
 
 	return parse_analyze_fixedparams(linitial_node(RawStmt, raw_parser(load, RAW_PARSE_DEFAULT)),
@@ -485,6 +505,53 @@ int4_product(Expr *a, Expr *b)
 		return b;
 	return (Expr *) makeFuncExpr(F_INT4MUL, INT4OID, list_make2(a, b),
 								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+}
+
+/*
+ * rte_to_batch
+ *		Turn the range table entry of a leaf into a reference to the WITH
+ *		item that the delta statement puts first (see
+ *		dataproduct_delta_sql), which reads the batch the extension loaded;
+ *		batch is its analysed load statement (batch_query), whose target
+ *		list gives the columns.
+ */
+static void
+rte_to_batch(RangeTblEntry *rte, Query *batch, Oid log, Index levelsup)
+{
+	ListCell   *tc;
+
+	rte->rtekind = RTE_CTE;
+	rte->ctename = batch_cte_name(log);
+	rte->ctelevelsup = levelsup;
+	rte->self_reference = false;
+	rte->security_barrier = false;
+	rte->relid = InvalidOid;
+	rte->relkind = 0;
+	rte->rellockmode = 0;
+	rte->inh = false;
+	rte->requiredPerms = 0;
+	rte->checkAsUser = InvalidOid;
+	rte->selectedCols = NULL;
+	rte->insertedCols = NULL;
+	rte->updatedCols = NULL;
+	rte->extraUpdatedCols = NULL;
+	rte->eref->colnames = NIL;
+	rte->coltypes = NIL;
+	rte->coltypmods = NIL;
+	rte->colcollations = NIL;
+	foreach(tc, batch->targetList)
+	{
+		TargetEntry *te = lfirst(tc);
+
+		rte->eref->colnames = lappend(rte->eref->colnames,
+									  makeString(te->resname));
+		rte->coltypes = lappend_oid(rte->coltypes, exprType((Node *) te->expr));
+		rte->coltypmods = lappend_int(rte->coltypmods, exprTypmod((Node *) te->expr));
+		rte->colcollations = lappend_oid(rte->colcollations,
+										 exprCollation((Node *) te->expr));
+	}
+	if (rte->alias != NULL)
+		rte->alias->colnames = NIL;
 }
 
 /*
@@ -512,46 +579,9 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 		if (leaf >= 0 && bms_is_member(leaf, changed))
 		{
 			DpLeaf	   *dleaf = list_nth(plan->leaves, leaf);
-			Query	   *batch = batch_query(rte->relid, logs[leaf], dleaf->attnos);
-			ListCell   *tc;
+			Query	   *batch = batch_query(rte->relid, logs[leaf], dleaf->attnos, false);
 
-			/*
-			 * The leaf becomes a reference to the WITH item that the delta
-			 * statement puts first (see dataproduct_delta_sql), which
-			 * reads the batch the extension loaded.
-			 */
-			rte->rtekind = RTE_CTE;
-			rte->ctename = batch_cte_name(logs[leaf]);
-			rte->ctelevelsup = list_length(path) + 1;
-			rte->self_reference = false;
-			rte->security_barrier = false;
-			rte->relid = InvalidOid;
-			rte->relkind = 0;
-			rte->rellockmode = 0;
-			rte->inh = false;
-			rte->requiredPerms = 0;
-			rte->checkAsUser = InvalidOid;
-			rte->selectedCols = NULL;
-			rte->insertedCols = NULL;
-			rte->updatedCols = NULL;
-			rte->extraUpdatedCols = NULL;
-			rte->eref->colnames = NIL;
-			rte->coltypes = NIL;
-			rte->coltypmods = NIL;
-			rte->colcollations = NIL;
-			foreach(tc, batch->targetList)
-			{
-				TargetEntry *te = lfirst(tc);
-
-				rte->eref->colnames = lappend(rte->eref->colnames,
-											  makeString(te->resname));
-				rte->coltypes = lappend_oid(rte->coltypes, exprType((Node *) te->expr));
-				rte->coltypmods = lappend_int(rte->coltypmods, exprTypmod((Node *) te->expr));
-				rte->colcollations = lappend_oid(rte->colcollations,
-												 exprCollation((Node *) te->expr));
-			}
-			if (rte->alias != NULL)
-				rte->alias->colnames = NIL;
+			rte_to_batch(rte, batch, logs[leaf], list_length(path) + 1);
 			w = (Expr *) makeVar(rti, list_length(batch->targetList), INT4OID, -1,
 								 InvalidOid, 0);
 		}
@@ -605,7 +635,7 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 		appendStringInfo(&with, "%s%s AS (SELECT %s FROM %s)",
 						 with.len > 0 ? ", " : "WITH ",
 						 batch_cte_name(logs[leaf]),
-						 batch_columns(((DpLeaf *) list_nth(plan->leaves, leaf))->relid),
+						 batch_columns(((DpLeaf *) list_nth(plan->leaves, leaf))->relid, false),
 						 quote_identifier(dataproduct_batch_name(logs[leaf])));
 	}
 	initStringInfo(&buf);
@@ -635,6 +665,51 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 						 pg_get_querydef(term, false));
 	}
 	return buf.data;
+}
+
+/*
+ * dataproduct_history_delta_sql
+ *		The delta of a history output (history.c) over its one source,
+ *		whose change log is log: the output's columns computed from each
+ *		image of the batch that passes the query's filter, then __dp_w (the
+ *		image's weight) and __dp_xid (its writer).  The batch is read from
+ *		the ephemeral relation dataproduct_batch_name(log), loaded with
+ *		dataproduct_history_batch_sql.  The query is a plain selection from
+ *		the one relation at range table index rtindex (history.c checks
+ *		it).
+ */
+char *
+dataproduct_history_delta_sql(DpPlan *plan, Index rtindex, Oid log)
+{
+	Query	   *term = copyObject(plan->query);
+	RangeTblEntry *rte = rt_fetch(rtindex, term->rtable);
+	DpLeaf	   *leaf = linitial(plan->leaves);
+	Query	   *batch = batch_query(rte->relid, log, leaf->attnos, true);
+	int			nbatch = list_length(batch->targetList);
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	char	   *columns = batch_columns(rte->relid, true);
+
+	foreach(lc, term->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (tle->resjunk)
+			continue;
+		tle->resno = list_length(tlist) + 1;
+		tlist = lappend(tlist, tle);
+	}
+	rte_to_batch(rte, batch, log, 1);
+	tlist = lappend(tlist, makeTargetEntry((Expr *) makeVar(rtindex, nbatch, INT4OID, -1, InvalidOid, 0),
+										   list_length(tlist) + 1, pstrdup("__dp_w"), false));
+	tlist = lappend(tlist, makeTargetEntry((Expr *) makeVar(rtindex, nbatch - 1, XID8OID, -1, InvalidOid, 0),
+										   list_length(tlist) + 1, pstrdup("__dp_xid"), false));
+	term->targetList = tlist;
+	term->sortClause = NIL;
+	return psprintf("WITH %s AS (SELECT %s FROM %s) (%s)",
+					batch_cte_name(log), columns,
+					quote_identifier(dataproduct_batch_name(log)),
+					pg_get_querydef(term, false));
 }
 
 /* ----------------------------------------------------------------

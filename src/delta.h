@@ -22,6 +22,10 @@
 
 extern char *dataproduct_batch_name(Oid log);
 extern char *dataproduct_batch_sql(Oid relid, Oid log, Bitmapset *attnos);
+extern char *dataproduct_history_batch_sql(Oid relid, Oid log,
+										   Bitmapset *attnos);
+extern char *dataproduct_history_delta_sql(DpPlan *plan, Index rtindex,
+										   Oid log);
 extern char *dataproduct_store_sql(DpPlan *plan, const char *pre,
 								   bool filtered);
 extern char *dataproduct_view_sql(DpPlan *plan, Oid store, bool gated);

@@ -29,6 +29,8 @@
  *	    difference (apply.c);
  *	 5. otherwise: size the batch (batch.c) and apply it (apply.c, with the
  *	    statements of delta.c); a batch that fails to apply is recomputed;
+ *	    a history output (history.c) is loaded, reconciled or applied to
+ *	    instead, never recomputed, and fails rather than switch to full;
  *	 6. record S (the next batch starts there) and the refresh's history,
  *	    run the output's quality checks (quality.c; a failing blocking check
  *	    rolls everything back), and trim the change logs (batch.c).
@@ -68,6 +70,7 @@
 #include "delta.h"
 #include "exec.h"
 #include "guc.h"
+#include "history.h"
 #include "plan.h"
 #include "quality.h"
 #include "refresh.h"
@@ -690,6 +693,43 @@ refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
 }
 
 /*
+ * refresh_history
+ *		Steps 4 and 5 of the file header for a history output (history.c):
+ *		it is loaded or reconciled where another output rebuilds, and never
+ *		recomputed because a batch is large.  Returns the kind of refresh.
+ */
+static const char *
+refresh_history(DpOutput *output, DpPlan *plan, OutputState *state,
+				List *sources, Snapshot snap, Datum snapdatum,
+				TimestampTz started, DpApplyResult *res)
+{
+	char	   *origin = dataproduct_origin();
+	bool		populated = state->populated && state->snapshot != (Datum) 0;
+	bool		foreign = strcmp(state->origin ? state->origin : "", origin) != 0;
+	const char *kind;
+
+	if (!populated || foreign)
+		dataproduct_clear_foreign_logs(snap, sources, origin);
+	kind = dataproduct_history_refresh(output, plan, populated, foreign, sources,
+									   snap, snapdatum, state->snapshot, started, res);
+
+	/* the first load replaces the guard in the view */
+	if (!state->populated)
+	{
+		DpSavedUser saved;
+
+		dataproduct_become_catalog_owner(&saved);
+		dataproduct_run_at(snap, psprintf("CREATE OR REPLACE VIEW %s WITH (security_barrier) AS %s",
+										  dataproduct_qualified_name(output->view),
+										  dataproduct_history_view_sql(dataproduct_history_plan(plan, output->address),
+																	   output->store, false)),
+						   0, NULL, NULL, NULL, SPI_OK_UTILITY, false);
+		dataproduct_restore_user(&saved);
+	}
+	return kind;
+}
+
+/*
  * record_refresh
  *		Step 6 of the file header: record the refresh in the output's
  *		catalog row (with the snapshot the next batch starts from) and in
@@ -816,6 +856,13 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 		sources = dataproduct_output_sources(output->id);
 		dataproduct_refuse_own_changes(snap, sources, output->address);
 		plan = plan_refresh(output, sources);
+		if (!plan->incremental && output->history)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("history output %s can no longer be kept from the change stream",
+							output->address),
+					 errdetail("Its query %s.", plan->reason),
+					 errhint("A history output never switches to full refresh, which would lose its history; remove the cause, or copy its view and declare it again.")));
 		if (!plan->incremental)
 		{
 			switch_to_full(output, plan->reason, snap, by_worker, false);
@@ -832,7 +879,10 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 	error_context_stack = &errcallback;
 
 	started = GetCurrentTimestamp();
-	if (incremental)
+	if (incremental && output->history)
+		kind = refresh_history(output, plan, &state, sources, snap, snapdatum,
+							   started, &res);
+	else if (incremental)
 	{
 		char	   *too_large = NULL;
 
@@ -862,7 +912,7 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 
 	/* certify the new contents; a failing blocking check rolls it all back */
 	dataproduct_checks_after_refresh(output, snap, recorded,
-									 strcmp(kind, "incremental") == 0,
+									 strcmp(kind, "incremental") == 0 && !output->history,
 									 res.written);
 
 	if (incremental)

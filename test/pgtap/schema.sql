@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(90);
+SELECT plan(93);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
@@ -38,6 +38,7 @@ SELECT columns_are('dataproduct', 'outputs', ARRAY[
     'last_error', 'next_retry', 'rows_changed', 'row_count', 'description',
     'definition', 'created_at', 'last_error_code']);
 SELECT has_column('dataproduct', 'output', 'last_error_code', 'the SQLSTATE of a failed refresh is recorded');
+SELECT col_type_is('dataproduct', 'output', 'history', 'boolean', 'history outputs are marked');
 SELECT has_column('dataproduct', 'refresh_history', 'error_code', 'and in the history');
 SELECT columns_are('dataproduct', 'refreshes', ARRAY[
     'output', 'product', 'started_at', 'finished_at', 'kind', 'rows_changed', 'row_count',
@@ -55,11 +56,13 @@ SELECT has_function('dataproduct', 'drop_domain', ARRAY['text', 'boolean']);
 SELECT has_function('dataproduct', 'create_product', ARRAY['text', 'regrole', 'text', 'text', 'text[]', 'text', 'interval']);
 SELECT has_function('dataproduct', 'alter_product', ARRAY['text', 'text', 'text', 'text[]', 'regrole', 'text', 'text', 'interval']);
 SELECT has_function('dataproduct', 'drop_product', ARRAY['text', 'boolean']);
-SELECT has_function('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval']);
+SELECT has_function('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval', 'boolean']);
+SELECT has_function('dataproduct', 'as_of', ARRAY['anyelement', 'timestamp with time zone']);
+SELECT volatility_is('dataproduct', 'as_of', ARRAY['anyelement', 'timestamp with time zone'], 'stable');
 SELECT has_function('dataproduct', 'alter_output', ARRAY['regclass', 'interval', 'interval', 'text']);
 SELECT has_function('dataproduct', 'drop_output', ARRAY['regclass', 'boolean']);
 SELECT has_function('dataproduct', 'refresh', ARRAY['regclass']);
-SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval'], 'regclass');
+SELECT function_returns('dataproduct', 'add_output', ARRAY['text', 'text', 'text', 'text', 'text', 'interval', 'interval', 'boolean'], 'regclass');
 SELECT function_returns('dataproduct', 'refresh', ARRAY['regclass'], 'bigint');
 SELECT has_function('dataproduct', 'comment_column', ARRAY['regclass', 'text', 'text']);
 SELECT has_function('dataproduct', 'add_check', ARRAY['regclass', 'text', 'text', 'text', 'text', 'text', 'text[]',
@@ -109,7 +112,7 @@ SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
                      AND proname NOT IN ('assert_populated', 'pending_changes', 'word_similarity',
                                          'health', 'visible', 'search', 'describe',
-                                         'export', 'output_contract', 'compare_versions')$$,
+                                         'export', 'output_contract', 'compare_versions', 'as_of')$$,
                 'every function that writes is parallel unsafe');
 -- from 0.2.0 anyone may reference capture(), which runs only in the extension's
 -- own triggers (PostgreSQL checks EXECUTE when it clones one to a new partition)

@@ -176,6 +176,36 @@ $node->safe_psql('upg', q{SELECT dataproduct.refresh('shop.statuses')});
 is($node->safe_psql('upg', q{SELECT sum(n) = (SELECT count(*) FROM sor.orders) FROM shop.statuses}),
 	't', 'a new output after the update');
 
+# a history output on the table captured since 0.1.0, whose change log the
+# update gave the column that tells a TRUNCATE's marker from an ALTER's
+is($node->safe_psql('upg', q{SELECT bool_and(EXISTS (SELECT FROM pg_attribute a
+	WHERE a.attrelid = s.log AND a.attname = '__dp_truncate')) FROM dataproduct.source s}),
+	't', 'the update gives change logs of 0.1.0 the TRUNCATE column');
+$node->safe_psql('upg', q{SELECT dataproduct.add_output('shop.sales', 'order_history',
+	'SELECT id, customer, amount FROM sor.orders WHERE status <> ''shipped''', history => true)});
+$node->safe_psql('upg', q{SELECT dataproduct.refresh('shop.order_history')});
+my $loaded = $node->safe_psql('upg', q{SELECT count(*) FROM sor.orders WHERE status <> 'shipped'});
+$node->safe_psql('upg', q{
+	BEGIN;
+	UPDATE sor.orders SET amount = amount + 1 WHERE id % 7 = 0;
+	CREATE TEMP TABLE kept AS SELECT * FROM sor.orders WHERE id % 2 = 0;
+	TRUNCATE sor.orders;
+	INSERT INTO sor.orders SELECT * FROM kept;
+	COMMIT;
+});
+$node->safe_psql('upg', q{SELECT dataproduct.refresh('shop.order_history')});
+is($node->safe_psql('upg', q{SELECT count(*) FROM shop.order_history WHERE valid_to IS NOT NULL}),
+	$loaded, 'the TRUNCATE closes every loaded version, and the updates before it in its transaction make none');
+my $history_exact = q{SELECT count(*) FROM (
+	(SELECT id, customer, amount FROM sor.orders WHERE status <> 'shipped'
+	 EXCEPT ALL SELECT id, customer, amount FROM shop.order_history WHERE valid_to IS NULL)
+	UNION ALL (SELECT id, customer, amount FROM shop.order_history WHERE valid_to IS NULL
+	 EXCEPT ALL SELECT id, customer, amount FROM sor.orders WHERE status <> 'shipped')) d};
+is($node->safe_psql('upg', $history_exact), '0', 'the rows written after it are the current versions');
+$node->safe_psql('upg', q{SELECT dataproduct.refresh('shop.by_customer')});
+$node->safe_psql('upg', q{SELECT dataproduct.refresh('shop.statuses')});
+is($node->safe_psql('upg', $exact), '0', 'the other outputs of the table rebuilt after the TRUNCATE');
+
 # ------------------------------------------------------------------
 # pg_dump of the updated database restores, and the products work
 # ------------------------------------------------------------------
@@ -203,6 +233,11 @@ is($node->safe_psql('restored', $exact), '0', 'and exactly');
 $node->safe_psql('restored', q{SELECT dataproduct.refresh('shop.top_customers')});
 is($node->safe_psql('restored', q{SELECT count(*) FROM shop.top_customers}), '3',
 	'the full output refreshes after the restore');
+my $versions = q{SELECT count(*), count(*) FILTER (WHERE valid_to IS NULL) FROM shop.order_history};
+is($node->safe_psql('restored', $versions), $node->safe_psql('upg', $versions),
+	'the history output is restored with its versions');
+$node->safe_psql('restored', q{SELECT dataproduct.refresh('shop.order_history')});
+is($node->safe_psql('restored', $history_exact), '0', 'and refreshes after the restore');
 
 # a dump taken at 0.1.0 restores as the new version
 my $old_dump = $node->basedir . '/old.dump';
