@@ -225,9 +225,9 @@ SELECT last_refresh_kind FROM dataproduct.outputs WHERE name = 'by_kind';
 SELECT apply_fixed_ms >= 0 AS fixed_fitted, apply_ms_per_row >= 0 AS per_row_fitted,
        rebuild_ms > 0 AS rebuild_timed
   FROM dataproduct.statistics WHERE output = 'rf.by_kind'::regclass;
--- a model that predicts batches to cost far more than a rebuild recomputes
--- them; after four such rebuilds in a row one batch is applied, to measure
--- it again
+-- a model that predicts batches (of 1,000 rows or more: smaller ones are
+-- always applied) to cost far more than a rebuild recomputes them; after
+-- four such rebuilds in a row one batch is applied, to measure it again
 UPDATE dataproduct.output
    SET apply_samples = 3, apply_sum_rows = 6, apply_sum_ms = 6e6,
        apply_sum_rows2 = 14, apply_sum_rows_ms = 14e6
@@ -238,7 +238,7 @@ CREATE TABLE rf_sor.kinds_seen (step int, kind text, streak int);
 DO $$
 BEGIN
   FOR i IN 1 .. 6 LOOP
-    INSERT INTO rf_sor.events VALUES (100 + i, 'k9');
+    INSERT INTO rf_sor.events SELECT 1000 * i + g, 'k9' FROM generate_series(1, 1000) g;
     COMMIT;
     PERFORM dataproduct.refresh('rf.by_kind');
     INSERT INTO rf_sor.kinds_seen
@@ -250,9 +250,13 @@ BEGIN
 END $$;
 SELECT * FROM rf_sor.kinds_seen ORDER BY step;
 SELECT n FROM rf.by_kind WHERE kind = 'k9';
+-- a small batch is applied whatever the model says
+INSERT INTO rf_sor.events VALUES (100, 'k9');
+SELECT dataproduct.refresh('rf.by_kind');
+SELECT last_refresh_kind FROM dataproduct.outputs WHERE name = 'by_kind';
 -- with dataproduct.full_refresh_fraction = -1 batches are always applied
 SET dataproduct.full_refresh_fraction = -1;
-INSERT INTO rf_sor.events VALUES (200, 'k9');
+INSERT INTO rf_sor.events SELECT 10000 + g, 'k9' FROM generate_series(1, 1000) g;
 SELECT dataproduct.refresh('rf.by_kind');
 SELECT last_refresh_kind FROM dataproduct.outputs WHERE name = 'by_kind';
 RESET dataproduct.full_refresh_fraction;

@@ -145,8 +145,10 @@ catalog_has_model(void)
  *	            against nothing).
  *
  * With at least MODEL_MIN_SAMPLES (decayed) of batches of different sizes
- * and a rebuild measured, a batch whose predicted apply time exceeds the
- * rebuild time is recomputed instead.  A model can only learn from what it
+ * and a rebuild measured, a batch of MODEL_MIN_BATCH rows or more whose
+ * predicted apply time exceeds the rebuild time is recomputed instead
+ * (smaller batches cost about the fixed time of a refresh: applying them
+ * is never worth a recompute, and timing noise does not flip the choice).  A model can only learn from what it
  * chooses, so after MODEL_EXPLORE rebuilds in a row that it chose, the next
  * batch is applied anyway and measured.  Independently of the model,
  * dataproduct.full_refresh_fraction caps the batch (a batch larger than that
@@ -157,6 +159,7 @@ catalog_has_model(void)
  * ----------------------------------------------------------------
  */
 #define MODEL_DECAY 0.9
+#define MODEL_MIN_BATCH 1000
 #define MODEL_MIN_SAMPLES 2.5
 #define MODEL_EXPLORE 4
 
@@ -189,7 +192,8 @@ model_prefers_rebuild(const CostModel *m, int64 rows)
 {
 	double		predicted = model_predict(m, (double) rows);
 
-	if (predicted < 0 || m->rebuild_ms < 0 || m->streak >= MODEL_EXPLORE)
+	if (rows < MODEL_MIN_BATCH || predicted < 0 || m->rebuild_ms < 0 ||
+		m->streak >= MODEL_EXPLORE)
 		return false;
 	return predicted > m->rebuild_ms;
 }
