@@ -198,6 +198,23 @@ dataproduct_extension_version(void)
 }
 
 /*
+ * dataproduct_helper_function
+ *		The schema-qualified name of one of the extension's helper functions
+ *		(capture, assert_populated, ...), for generated SQL: in
+ *		dataproduct_internal from 0.2.0 on, in dataproduct in a catalog still
+ *		at 0.1.0 (ALTER EXTENSION UPDATE moves them).  A transaction must be
+ *		open; palloc'd in the current memory context.
+ */
+char *
+dataproduct_helper_function(const char *name)
+{
+	char	   *version = dataproduct_extension_version();
+	bool		old = version != NULL && strcmp(version, "0.1.0") == 0;
+
+	return quote_qualified_identifier(old ? "dataproduct" : "dataproduct_internal", name);
+}
+
+/*
  * dataproduct_origin
  *		The cluster and database transaction ids belong to.  A snapshot or a
  *		change log recorded under another origin (a restored dump) is
