@@ -253,8 +253,9 @@ old_helper_walker(Node *node, void *context)
 /*
  * old_helper_names
  *		Whether parsetree, a CREATE TRIGGER or CREATE VIEW, names a helper
- *		function by its 0.1.0 name in a database whose extension has it in
- *		dataproduct_internal (a dump taken at 0.1.0, restored); if rename,
+ *		function by its 0.1.0 name in a database whose extension has it only
+ *		in dataproduct_internal (a dump taken at 0.1.0, restored; not the
+ *		update script, which runs before it moves them); if rename,
  *		give it the new name in place.  Cheap for every other statement: no
  *		catalog lookup unless an old name is found.
  */
@@ -262,7 +263,6 @@ static bool
 old_helper_names(Node *parsetree, bool rename)
 {
 	OldHelpers	ctx = {rename, false};
-	char	   *version;
 
 	if (IsA(parsetree, CreateTrigStmt) &&
 		is_old_helper(((CreateTrigStmt *) parsetree)->funcname, "capture"))
@@ -276,8 +276,8 @@ old_helper_names(Node *parsetree, bool rename)
 		(void) old_helper_walker(((ViewStmt *) parsetree)->query, &ctx);
 	if (!ctx.found || rename)
 		return ctx.found;
-	version = dataproduct_extension_version();
-	return version != NULL && strcmp(version, "0.1.0") != 0;
+	return dataproduct_helper_moved(IsA(parsetree, CreateTrigStmt) ?
+									"capture" : "assert_populated");
 }
 
 static void ddl_run_utility(PlannedStmt *pstmt, const char *queryString,
