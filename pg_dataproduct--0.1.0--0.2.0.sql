@@ -2476,3 +2476,233 @@ END
 $fn$;
 COMMENT ON FUNCTION dataproduct.describe(text) IS
   'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, consumers (roles other than the owner that may read an output), outputs (whether each is a history output) with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';
+
+ * Catalog hygiene for tools (issue 13, part 3)
+ *
+ * Catalog tools and consumers see the API, not the plumbing:
+ *   - PUBLIC loses USAGE on schema dataproduct_internal.  Only product
+ *     owners keep it (their refreshes name their stores there, and run as
+ *     them); product.c grants it to a product's owner and takes it back
+ *     when the role owns no product any more.  Readers of output views need
+ *     none: a view's relations and functions are bound when it is created.
+ *   - the helper functions that are not API move to dataproduct_internal:
+ *     capture() (capture triggers), assert_populated() (the guard of output
+ *     views), on_sql_drop() and on_ddl_end() (event triggers), visible()
+ *     and word_similarity() (search).  Triggers, event triggers and views
+ *     reference functions by OID, so what 0.1.0 created keeps working; the
+ *     library names them where the catalog has them (catalog.c,
+ *     dataproduct_helper_function); search() binds its calls when it is
+ *     created (BEGIN ATOMIC), so it needs no USAGE on the schema either.
+ *   - schema dataproduct gets a COMMENT; every output view's COMMENT ends
+ *     with a block tools can read: product, owner, version, status and
+ *     freshness promise (dataproduct_internal.output_comment), rewritten by
+ *     the library when any of them changes.
+ * ------------------------------------------------------------------------
+ */
+COMMENT ON SCHEMA dataproduct IS
+  'pg_dataproduct: the API (functions) and catalog views of data products; the products'' outputs are views in their domains'' schemas';
+COMMENT ON SCHEMA dataproduct_internal IS
+  'pg_dataproduct internals: stores, query views, change logs and helper functions; only product owners have USAGE; query the output views instead';
+
+REVOKE USAGE ON SCHEMA dataproduct_internal FROM PUBLIC;
+DO $usage$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT DISTINCT p.owner FROM dataproduct.product p
+  LOOP
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA dataproduct_internal TO %I',
+                              pg_catalog.pg_get_userbyid(r.owner));
+  END LOOP;
+END
+$usage$;
+
+ALTER FUNCTION dataproduct.capture() SET SCHEMA dataproduct_internal;
+ALTER FUNCTION dataproduct.assert_populated(regclass) SET SCHEMA dataproduct_internal;
+ALTER FUNCTION dataproduct.on_sql_drop() SET SCHEMA dataproduct_internal;
+ALTER FUNCTION dataproduct.on_ddl_end() SET SCHEMA dataproduct_internal;
+ALTER FUNCTION dataproduct.visible(bigint) SET SCHEMA dataproduct_internal;
+ALTER FUNCTION dataproduct.word_similarity(text, text) SET SCHEMA dataproduct_internal;
+
+CREATE OR REPLACE FUNCTION dataproduct.search(query text)
+RETURNS TABLE (kind text, address text, rank real, owner regrole, status text,
+               health text, description text, access text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  WITH q AS (
+    SELECT substr(search.query, 1, 1024) AS words),
+  docs AS (
+    SELECT 'product'::text AS kind, p.address, p.product_id, NULL::regclass AS view,
+           p.owner, p.status, p.description,
+           setweight(to_tsvector('simple', replace(p.domain || ' ' || p.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('simple', substr(array_to_string(p.tags, ' '), 1, 65536)), 'A') ||
+           setweight(to_tsvector('english', coalesce(substr(p.description, 1, 65536), '')), 'B') AS doc,
+           p.domain || ' ' || p.name || ' ' || substr(array_to_string(p.tags, ' '), 1, 65536) AS names,
+           coalesce(substr(p.description, 1, 65536), '') AS prose
+      FROM dataproduct.visible_product p
+    UNION ALL
+    SELECT 'output', o.view::text, o.product_id, o.view, p.owner, p.status, o.description,
+           setweight(to_tsvector('simple', replace(o.name, '_', ' ')), 'A') ||
+           setweight(to_tsvector('english', coalesce(substr(o.description, 1, 65536), '')), 'B') ||
+           setweight(to_tsvector('simple', replace(coalesce(c.names, ''), '_', ' ')), 'C') ||
+           setweight(to_tsvector('english', coalesce(c.comments, '')), 'D'),
+           o.name || ' ' || coalesce(c.names, ''),
+           coalesce(substr(o.description, 1, 65536), '') || ' ' || coalesce(c.comments, '')
+      FROM dataproduct.visible_output o
+      JOIN dataproduct.visible_product p USING (product_id)
+      LEFT JOIN LATERAL (
+        SELECT substr(string_agg(a.attname, ' '), 1, 65536) AS names,
+               substr(string_agg(substr(col_description(a.attrelid, a.attnum), 1, 65536), ' '),
+                      1, 65536) AS comments
+          FROM pg_attribute a
+         WHERE a.attrelid = o.view AND a.attnum > 0 AND NOT a.attisdropped) c ON true),
+  scored AS (
+    SELECT docs.*,
+           ts_rank(doc, websearch_to_tsquery('english', q.words))
+             + CASE WHEN lower(docs.address) = lower(q.words)
+                      OR split_part(docs.address, '.', 2) = lower(q.words) THEN 1 ELSE 0 END
+             + 0.5 * dataproduct_internal.word_similarity(q.words, docs.names)
+             + 0.1 * dataproduct_internal.word_similarity(q.words, docs.prose) AS score,
+           doc @@ websearch_to_tsquery('english', q.words) AS matches,
+           greatest(dataproduct_internal.word_similarity(q.words, docs.names),
+                    dataproduct_internal.word_similarity(q.words, docs.prose)) AS fuzzy
+      FROM docs, q)
+  SELECT s.kind, s.address, round(s.score::numeric, 4)::real, s.owner, s.status,
+         (dataproduct.health(p.address)).status, s.description,
+         CASE WHEN pg_has_role(s.owner, 'USAGE') THEN 'owner'
+              WHEN r.outputs > 0 AND r.readable = r.outputs THEN 'granted'
+              WHEN EXISTS (SELECT 1 FROM dataproduct.access_requests ar
+                            WHERE ar.status = 'pending' AND pg_has_role(ar.role, 'USAGE')
+                              AND ar.product = p.address
+                              AND (s.kind = 'product' OR ar.output IS NULL OR ar.output = s.view))
+                THEN 'pending'
+              WHEN s.status = 'retired' OR r.outputs = 0 THEN 'unavailable'
+              WHEN r.readable > 0 THEN 'partly granted'
+              ELSE 'may request' END
+    FROM scored s
+    JOIN dataproduct.visible_product p USING (product_id)
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS outputs,
+             count(*) FILTER (WHERE has_table_privilege(o.view, 'SELECT')) AS readable
+        FROM dataproduct.visible_output o
+       WHERE o.product_id = s.product_id AND (s.view IS NULL OR o.view = s.view)) r
+   WHERE s.matches OR s.fuzzy >= 0.4
+   ORDER BY s.score DESC, s.address;
+END;
+
+/*
+ * The block at the end of an output view's COMMENT: what tools (JDBC
+ * metadata, DataHub, OpenMetadata) show of the product next to the
+ * output's own description.  Stable: a line "[pg_dataproduct]", then one
+ * "key: value" line each for product, owner, version, status and, when
+ * promised, max_staleness (ISO 8601).
+ */
+CREATE FUNCTION dataproduct_internal.output_comment(output_id bigint)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = iso_8601
+AS $fn$
+  SELECT coalesce(o.description || E'\n\n', '')
+         || E'[pg_dataproduct]\n'
+         || 'product: ' || d.name || '.' || p.name || E'\n'
+         || 'owner: ' || p.owner::regrole::text || E'\n'
+         || 'version: ' || p.version || E'\n'
+         || 'status: ' || p.status
+         || coalesce(E'\nmax_staleness: ' || p.max_staleness::text, '')
+    FROM dataproduct.output o
+    JOIN dataproduct.product p USING (product_id)
+    JOIN dataproduct.domain d ON d.domain_id = p.domain_id
+   WHERE o.output_id = output_comment.output_id
+$fn$;
+COMMENT ON FUNCTION dataproduct_internal.output_comment(bigint) IS
+  'The COMMENT of an output''s view: its description, then a "[pg_dataproduct]" block of "key: value" lines (product, owner, version, status, max_staleness)';
+
+DO $comments$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT o.view, dataproduct_internal.output_comment(o.output_id) AS c
+             FROM dataproduct.output o
+            WHERE EXISTS (SELECT FROM pg_catalog.pg_class c
+                           WHERE c.oid OPERATOR(pg_catalog.=) o.view)
+  LOOP
+    EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', r.view, r.c);
+  END LOOP;
+END
+$comments$;
+
+/* ------------------------------------------------------------------------
+ * Lineage edges for tools (issue 13, part 3)
+ *
+ * dataproduct.lineage has one row per output and relation it reads, with
+ * the view it reads it through.  Tools that draw or ingest lineage
+ * (DataHub, OpenMetadata, dbt-style docs) want the graph: one row per edge,
+ * both ends by schema and name with their kinds.  The edges: a relation
+ * read by an output's query -> the output; a relation read by a plain view
+ * an output reads -> that view; another output -> the output.  Rows as
+ * dataproduct.lineage shows them, for the products the role may see.
+ * ------------------------------------------------------------------------
+ */
+CREATE VIEW dataproduct.lineage_edges WITH (security_barrier) AS
+SELECT DISTINCT
+       fn.nspname::pg_catalog.text AS from_schema,
+       fc.relname::pg_catalog.text AS from_name,
+       l.source_kind AS from_kind,
+       l.source_product AS from_product,
+       tn.nspname::pg_catalog.text AS to_schema,
+       tc.relname::pg_catalog.text AS to_name,
+       CASE WHEN l.via IS NULL THEN 'output' ELSE 'view' END AS to_kind,
+       CASE WHEN l.via IS NULL THEN l.product END AS to_product,
+       l.source AS from_relation,
+       COALESCE(l.via, l.output) AS to_relation
+  FROM dataproduct.lineage l
+  JOIN pg_catalog.pg_class fc ON fc.oid OPERATOR(pg_catalog.=) l.source
+  JOIN pg_catalog.pg_namespace fn ON fn.oid OPERATOR(pg_catalog.=) fc.relnamespace
+  JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) COALESCE(l.via, l.output)
+  JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) tc.relnamespace;
+COMMENT ON VIEW dataproduct.lineage_edges IS
+  'Lineage as a graph for tools: one row per edge, from a relation read to the output (or the plain view in between) that reads it, both ends by schema and name with their kinds; products the current role may see';
+COMMENT ON COLUMN dataproduct.lineage_edges.from_schema IS 'Schema of the relation read';
+COMMENT ON COLUMN dataproduct.lineage_edges.from_name IS 'Name of the relation read';
+COMMENT ON COLUMN dataproduct.lineage_edges.from_kind IS 'table, partitioned table, view, materialized view, foreign table, sequence, or output';
+COMMENT ON COLUMN dataproduct.lineage_edges.from_product IS 'Product of the relation read, when it is an output of a product the current role may see';
+COMMENT ON COLUMN dataproduct.lineage_edges.to_schema IS 'Schema of the reader';
+COMMENT ON COLUMN dataproduct.lineage_edges.to_name IS 'Name of the reader';
+COMMENT ON COLUMN dataproduct.lineage_edges.to_kind IS 'output, or view (a plain view an output reads)';
+COMMENT ON COLUMN dataproduct.lineage_edges.to_product IS 'Product of the reader, when it is an output';
+COMMENT ON COLUMN dataproduct.lineage_edges.from_relation IS 'The relation read, as regclass (for joins with the other catalog views)';
+COMMENT ON COLUMN dataproduct.lineage_edges.to_relation IS 'The reader, as regclass';
+GRANT SELECT ON dataproduct.lineage_edges TO PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * How an output is maintained (issue 13, part 6)
+ *
+ * explain() shows an output's mode and why, its store, the change logs it
+ * reads and the statements a refresh runs, generated as a refresh
+ * generates them; nothing is run.  Shown to roles that may see the
+ * output's product (as describe() shows its definition).
+ * ------------------------------------------------------------------------
+ */
+CREATE FUNCTION dataproduct.explain(output regclass)
+RETURNS TABLE (item text, detail text)
+AS 'MODULE_PATHNAME', 'dataproduct_explain'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dataproduct.explain(regclass) IS
+  'How an output is maintained: its mode and why, its store, the change logs it reads and the statements a refresh runs, in order (generated, not run); for roles that may see its product';
+
+/* ------------------------------------------------------------------------
+ * Publishing a product for logical replication (issue 13, part 4)
+ *
+ * publish() puts the stores of a product's loaded outputs in a publication
+ * (created if missing), as the product owner; see the README's Replicas
+ * and publication for what a subscriber does.
+ * ------------------------------------------------------------------------
+ */
+CREATE FUNCTION dataproduct.publish(product text, publication text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'dataproduct_publish'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dataproduct.publish(text, text) IS
+  'Put the stores of a product''s loaded outputs in a publication for logical replication (created if missing, named dataproduct_<domain>_<product> unless given), as the product owner; returns its name';

@@ -104,6 +104,7 @@ SELECT product, description FROM dataproduct.products ORDER BY 1;
 SELECT domain, products FROM dataproduct.domains;
 SELECT output FROM dataproduct.outputs ORDER BY 1;
 SELECT output, source FROM dataproduct.lineage ORDER BY 1, 2;
+SELECT from_schema, from_name, to_schema, to_name FROM dataproduct.lineage_edges ORDER BY 1, 2, 3, 4;
 SELECT output FROM dataproduct.freshness ORDER BY 1;
 -- nor the change activity of its outputs
 SELECT pending FROM dataproduct.pending_changes('cs.per_ward');
@@ -117,7 +118,7 @@ SELECT count(*) FROM dataproduct.visible_product WHERE name = 'merger';
 RESET ROLE;
 SELECT product_id AS merger_id FROM dataproduct.product WHERE name = 'merger' \gset
 SET ROLE cs_mallory;
-SELECT dataproduct.visible(:merger_id) AS mallory_sees_merger;
+SELECT EXISTS (SELECT FROM dataproduct.visible_product WHERE product_id = :merger_id) AS mallory_sees_merger;
 -- describe and health say the same of a draft as of what does not exist
 SELECT dataproduct.describe('cs.merger');
 SELECT dataproduct.describe('cs.nothing');
@@ -166,6 +167,8 @@ SELECT output, source, source_kind, source_product FROM dataproduct.lineage WHER
 RESET ROLE;
 SET ROLE cs_mallory;
 SELECT output, source, source_kind, source_product FROM dataproduct.lineage WHERE output = 'cs.closing'::regclass;
+SELECT from_schema, from_name, from_kind, from_product, to_name, to_product
+  FROM dataproduct.lineage_edges WHERE to_relation = 'cs.closing'::regclass;
 SELECT dataproduct.describe('cs.report') -> 'outputs' -> 0 -> 'reads';
 RESET ROLE;
 -- the superuser sees everything
@@ -213,6 +216,51 @@ SELECT count(*) FROM dataproduct.search('nothing matches this');
 SELECT count(*) FROM dataproduct.search(repeat('ab ', 3400000));
 RESET ROLE;
 DROP FUNCTION pg_temp.peek(text);
+
+-- item: catalog tools see the API, not the plumbing.  Only product owners
+-- have USAGE on dataproduct_internal; consumers read output views (whose
+-- store and guard are bound) and call the API, whose helpers moved there.
+SELECT r.rolname, has_schema_privilege(r.oid, 'dataproduct_internal', 'USAGE') AS internal
+  FROM pg_roles r WHERE r.rolname IN ('cs_team', 'cs_alice', 'cs_reader', 'cs_mallory') ORDER BY 1;
+SELECT count(*) AS public_usage
+  FROM pg_namespace n, aclexplode(n.nspacl) a
+ WHERE n.nspname = 'dataproduct_internal' AND a.grantee = 0;
+SELECT p.proname
+  FROM pg_proc p WHERE p.pronamespace = 'dataproduct'::regnamespace ORDER BY 1;
+SELECT p.proname
+  FROM pg_proc p WHERE p.pronamespace = 'dataproduct_internal'::regnamespace ORDER BY 1;
+SELECT obj_description('dataproduct'::regnamespace, 'pg_namespace') IS NOT NULL AS api_schema_commented;
+GRANT SELECT ON cs.per_ward TO cs_reader;
+SET ROLE cs_reader;
+SELECT * FROM cs.per_ward ORDER BY 1;
+SELECT kind, address, access FROM dataproduct.search('ward') ORDER BY 2;
+SELECT pg_get_viewdef('cs.per_ward'::regclass) ~ 'dataproduct_internal\.output_\d+_store' AS viewdef_readable;
+SELECT * FROM dataproduct_internal.output_1_store;
+RESET ROLE;
+REVOKE SELECT ON cs.per_ward FROM cs_reader;
+-- the output view's COMMENT: description, then the product's metadata,
+-- kept true when it changes; column comments stay
+SELECT obj_description('cs.per_ward'::regclass, 'pg_class');
+SET ROLE cs_alice;
+SELECT dataproduct.alter_product('cs.wards', version => '1.1.0', max_staleness => '5 minutes');
+SELECT dataproduct.alter_output('cs.per_ward', description => 'Patients in each ward');
+RESET ROLE;
+SELECT obj_description('cs.per_ward'::regclass, 'pg_class');
+SELECT obj_description('cs.targets'::regclass, 'pg_class');
+SELECT col_description('cs.targets'::regclass, 2);
+-- a new owner gets USAGE, the old one loses it with its last product
+CREATE ROLE cs_newteam NOLOGIN;
+GRANT USAGE ON SCHEMA cs_sor TO cs_newteam;
+GRANT SELECT ON cs_sor.patients TO cs_newteam;
+SELECT dataproduct.create_product('cs.solo', owner => 'cs_reader');
+SELECT has_schema_privilege('cs_reader', 'dataproduct_internal', 'USAGE') AS reader_owns_solo;
+SELECT dataproduct.alter_product('cs.solo', owner => 'cs_newteam');
+SELECT r.rolname, has_schema_privilege(r.oid, 'dataproduct_internal', 'USAGE') AS internal
+  FROM pg_roles r WHERE r.rolname IN ('cs_reader', 'cs_newteam') ORDER BY 1;
+SELECT dataproduct.drop_product('cs.solo');
+SELECT has_schema_privilege('cs_newteam', 'dataproduct_internal', 'USAGE') AS newteam_after_drop;
+DROP OWNED BY cs_newteam;
+DROP ROLE cs_newteam;
 
 -- drops by the owner's members still work
 SET ROLE cs_alice;

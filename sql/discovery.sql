@@ -98,9 +98,9 @@ SELECT jsonb_pretty(dataproduct.describe('money.secret_forecast') -> 'outputs' -
 SELECT dataproduct.describe('nowhere.nothing');
 
 -- the similarity behind typo tolerance
-SELECT dataproduct.word_similarity('revenue', 'recurring revenue by plan'),
-       dataproduct.word_similarity('revenew', 'revenue'),
-       dataproduct.word_similarity('xylophone', 'revenue');
+SELECT dataproduct_internal.word_similarity('revenue', 'recurring revenue by plan'),
+       dataproduct_internal.word_similarity('revenew', 'revenue'),
+       dataproduct_internal.word_similarity('xylophone', 'revenue');
 
 SELECT dataproduct.drop_domain('money', cascade => true);
 SELECT dataproduct.drop_domain('listening', cascade => true);

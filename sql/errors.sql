@@ -90,7 +90,7 @@ SELECT dataproduct.drop_domain('nowhere');
 SELECT dataproduct.alter_product('shop.nothing', description => 'x');
 
 -- event trigger function cannot be called directly
-SELECT dataproduct.on_sql_drop();
+SELECT dataproduct_internal.on_sql_drop();
 
 SELECT dataproduct.drop_domain('shop', cascade => true);
 DROP SCHEMA sor CASCADE;

@@ -242,8 +242,8 @@ SELECT dataproduct.alter_output('ex.rows_ci', min_interval => '1 day -1 hour');
 SELECT min_interval FROM dataproduct.outputs WHERE name = 'rows_ci';
 SELECT dataproduct.add_output('ex.p', 'x', 'SELECT xmin, id FROM ex_sor.events');
 SELECT dataproduct.add_output('ex.p', 'x', 'SELECT id AS ctid FROM ex_sor.events');
-SELECT dataproduct.assert_populated(0);
-SELECT dataproduct.assert_populated('pg_class');
+SELECT dataproduct_internal.assert_populated(0);
+SELECT dataproduct_internal.assert_populated('pg_class');
 -- reasons read as the end of "its query ..."
 CREATE TABLE ex_sor.shapes (id int, b box, doc json);
 SELECT dataproduct.add_output('ex.p', 'r1', 'SELECT id, b FROM ex_sor.shapes');

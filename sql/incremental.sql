@@ -154,11 +154,12 @@ GRANT USAGE ON SCHEMA inc_sor TO inc_user;
 SET ROLE inc_user;
 DO $$BEGIN
   CREATE TRIGGER fake AFTER INSERT ON inc_sor.other FOR EACH ROW
-    EXECUTE FUNCTION dataproduct.capture('dataproduct_internal.source_1_log');
+    EXECUTE FUNCTION dataproduct_internal.capture('dataproduct_internal.source_1_log');
   INSERT INTO inc_sor.other VALUES (1);
   RAISE EXCEPTION 'a trigger of inc_user wrote a change log';
 EXCEPTION WHEN insufficient_privilege THEN
-  RAISE NOTICE 'refused: %', sqlerrm ~ 'dataproduct.capture';
+  -- it owns no product: it may not even look the function up
+  RAISE NOTICE 'refused: %', sqlerrm;
 END$$;
 RESET ROLE;
 

@@ -43,6 +43,14 @@ SELECT dataproduct.add_output('ln.reports', 'top_artist',
 SELECT output, product, source, source_kind, source_product, via, depth
   FROM dataproduct.lineage ORDER BY output::text, depth, source::text;
 
+-- the same as a graph for tools: edges between schema-qualified names
+SELECT from_schema, from_name, from_kind, from_product, to_schema, to_name, to_kind, to_product
+  FROM dataproduct.lineage_edges ORDER BY to_schema, to_name, from_schema, from_name;
+-- every edge's ends are the lineage rows' relations
+SELECT count(*) AS unmatched FROM dataproduct.lineage_edges e
+ WHERE NOT EXISTS (SELECT 1 FROM dataproduct.lineage l
+                    WHERE l.source = e.from_relation AND coalesce(l.via, l.output) = e.to_relation);
+
 SELECT * FROM ln.top_artist;
 
 -- lineage is read live: redefining a view in the chain shows at once

@@ -2,7 +2,7 @@
 -- Partitions of a captured partitioned table: its (non-superuser) owner
 -- keeps creating, attaching and detaching them, and every change to a new
 -- partition reaches the outputs, TRUNCATE of that partition alone included.
--- dataproduct.capture() runs only in the triggers the extension installs.
+-- dataproduct_internal.capture() runs only in the triggers the extension installs.
 --
 CREATE EXTENSION pg_dataproduct;
 -- (the 0.2.0 upgrade script grants EXECUTE on capture() and adds the event
@@ -116,17 +116,23 @@ SELECT dataproduct.refresh('pt.kinds');
 -- captured one, pointing at a change log
 SELECT log AS log FROM dataproduct.source WHERE relation = 'pt_sor.events'::regclass \gset
 RESET ROLE;
+-- a role that owns no product may not even name the function (no USAGE on
+-- dataproduct_internal); a product owner may, and the function refuses
 SET ROLE pt_other;
-CREATE SCHEMA pt_mine;
-CREATE TABLE pt_mine.t (at date, kind text, qty int);
-SELECT format('CREATE TRIGGER sneak AFTER INSERT ON pt_mine.t FOR EACH ROW EXECUTE FUNCTION dataproduct.capture(%L)', :'log') \gexec
-INSERT INTO pt_mine.t VALUES ('2026-01-01', 'x', 1);
-SELECT format('CREATE TRIGGER __dp_capture AFTER INSERT ON pt_mine.t FOR EACH ROW EXECUTE FUNCTION dataproduct.capture(%L)', :'log') \gexec
-INSERT INTO pt_mine.t VALUES ('2026-01-01', 'x', 1);
-DROP SCHEMA pt_mine CASCADE;
+CREATE SCHEMA pt_theirs;
+CREATE TABLE pt_theirs.t (at date, kind text, qty int);
+SELECT format('CREATE TRIGGER sneak AFTER INSERT ON pt_theirs.t FOR EACH ROW EXECUTE FUNCTION dataproduct_internal.capture(%L)', :'log') \gexec
+DROP SCHEMA pt_theirs CASCADE;
 RESET ROLE;
 SET ROLE pt_owner;
-SELECT format('CREATE TRIGGER again AFTER INSERT ON pt_sor.events_01 FOR EACH ROW EXECUTE FUNCTION dataproduct.capture(%L)', :'log') \gexec
+CREATE SCHEMA pt_mine;
+CREATE TABLE pt_mine.t (at date, kind text, qty int);
+SELECT format('CREATE TRIGGER sneak AFTER INSERT ON pt_mine.t FOR EACH ROW EXECUTE FUNCTION dataproduct_internal.capture(%L)', :'log') \gexec
+INSERT INTO pt_mine.t VALUES ('2026-01-01', 'x', 1);
+SELECT format('CREATE TRIGGER __dp_capture AFTER INSERT ON pt_mine.t FOR EACH ROW EXECUTE FUNCTION dataproduct_internal.capture(%L)', :'log') \gexec
+INSERT INTO pt_mine.t VALUES ('2026-01-01', 'x', 1);
+DROP SCHEMA pt_mine CASCADE;
+SELECT format('CREATE TRIGGER again AFTER INSERT ON pt_sor.events_01 FOR EACH ROW EXECUTE FUNCTION dataproduct_internal.capture(%L)', :'log') \gexec
 INSERT INTO pt_sor.events VALUES ('2026-01-09', 'x', 1);
 DROP TRIGGER again ON pt_sor.events_01;
 INSERT INTO pt_sor.events VALUES ('2026-01-09', 'x', 1);

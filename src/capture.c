@@ -137,7 +137,7 @@ capture_cache_invalidate(Datum arg, Oid relid)
  *		__dp_capture (row) or __dp_capture_truncate (TRUNCATE), on a captured
  *		relation or one of its partitions, writing that relation's log.
  *
- * EXECUTE on dataproduct.capture() is granted to PUBLIC, because
+ * EXECUTE on dataproduct_internal.capture() is granted to PUBLIC, because
  * PostgreSQL checks it when it clones the row trigger to a new partition
  * as the partition's creator; so anyone may create a trigger calling it,
  * and this check is what keeps such a trigger from writing into a change
@@ -180,9 +180,9 @@ check_capture_trigger(Trigger *trigger, Relation rel, Oid logid, bool truncate)
 	if (!OidIsValid(source))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("trigger \"%s\" on relation \"%s\" may not run dataproduct.capture()",
+				 errmsg("trigger \"%s\" on relation \"%s\" may not run dataproduct_internal.capture()",
 						trigger->tgname, RelationGetRelationName(rel)),
-				 errdetail("dataproduct.capture() runs only in the capture triggers pg_dataproduct installs, "
+				 errdetail("dataproduct_internal.capture() runs only in the capture triggers pg_dataproduct installs, "
 						   "each writing the change log of the relation it is on.")));
 }
 
@@ -420,10 +420,10 @@ dataproduct_capture(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired by a trigger",
-						"dataproduct.capture")));
+						"dataproduct_internal.capture")));
 	event = trigdata->tg_event;
 	if (!TRIGGER_FIRED_AFTER(event))
-		elog(ERROR, "dataproduct.capture must be an AFTER trigger");
+		elog(ERROR, "dataproduct_internal.capture must be an AFTER trigger");
 
 	entry = capture_entry(trigdata->tg_trigger, trigdata->tg_relation,
 						  TRIGGER_FIRED_BY_TRUNCATE(event));
@@ -446,7 +446,7 @@ dataproduct_capture(PG_FUNCTION_ARGS)
 
 	log = table_open(entry->logid, RowExclusiveLock);
 	if (!TRIGGER_FIRED_FOR_ROW(event))
-		elog(ERROR, "dataproduct.capture must be a row trigger, or a TRUNCATE trigger");
+		elog(ERROR, "dataproduct_internal.capture must be a row trigger, or a TRUNCATE trigger");
 	else if (TRIGGER_FIRED_BY_INSERT(event))
 		log_image(entry, log, trigdata->tg_trigslot, 1);
 	else if (TRIGGER_FIRED_BY_DELETE(event))
@@ -503,8 +503,9 @@ static void
 capture_truncate_on(Oid partition, const char *qlog)
 {
 	dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
-								  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
-								  dataproduct_qualified_name(partition), quote_literal_cstr(qlog)));
+								  " FOR EACH STATEMENT EXECUTE FUNCTION %s(%s)",
+								  dataproduct_qualified_name(partition),
+								  dataproduct_helper_function("capture"), quote_literal_cstr(qlog)));
 	dataproduct_exec_ddl(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture_truncate",
 								  dataproduct_qualified_name(partition)));
 }
@@ -598,11 +599,13 @@ dataproduct_capture_relation(Oid relid, Bitmapset *attnos, int64 *source_id)
 							  quote_literal_cstr(psprintf("pg_dataproduct: change log of %s",
 														  dataproduct_qualified_name(relid)))));
 		dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture AFTER INSERT OR UPDATE OR DELETE ON %s"
-							  " FOR EACH ROW EXECUTE FUNCTION dataproduct.capture(%s)",
-							  dataproduct_qualified_name(relid), quote_literal_cstr(qlog)));
+							  " FOR EACH ROW EXECUTE FUNCTION %s(%s)",
+							  dataproduct_qualified_name(relid),
+							  dataproduct_helper_function("capture"), quote_literal_cstr(qlog)));
 		dataproduct_exec_ddl(psprintf("CREATE TRIGGER __dp_capture_truncate AFTER TRUNCATE ON %s"
-							  " FOR EACH STATEMENT EXECUTE FUNCTION dataproduct.capture(%s)",
-							  dataproduct_qualified_name(relid), quote_literal_cstr(qlog)));
+							  " FOR EACH STATEMENT EXECUTE FUNCTION %s(%s)",
+							  dataproduct_qualified_name(relid),
+							  dataproduct_helper_function("capture"), quote_literal_cstr(qlog)));
 		dataproduct_exec_ddl(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER __dp_capture,"
 							  " ENABLE ALWAYS TRIGGER __dp_capture_truncate",
 							  dataproduct_qualified_name(relid)));
@@ -836,7 +839,10 @@ dataproduct_sync_partition_capture(void)
 
 	dataproduct_spi_exec("SELECT t.oid FROM pg_catalog.pg_trigger t"
 						 " WHERE t.tgname = '__dp_capture_truncate' AND t.tgparentid = 0"
-						 "   AND t.tgfoid = 'dataproduct.capture()'::pg_catalog.regprocedure"
+						 "   AND t.tgfoid IN (SELECT f.oid FROM pg_catalog.pg_proc f"
+						 "                     JOIN pg_catalog.pg_namespace n ON n.oid = f.pronamespace"
+						 "                    WHERE f.proname = 'capture' AND f.pronargs = 0"
+						 "                      AND n.nspname IN ('dataproduct', 'dataproduct_internal'))"
 						 "   AND NOT EXISTS (SELECT 1 FROM dataproduct.source s"
 						 "                    WHERE (s.relation = t.tgrelid OR s.relation IN (SELECT pg_catalog.pg_partition_ancestors(t.tgrelid))))",
 						 0, NULL, NULL, NULL, SPI_OK_SELECT);

@@ -38,6 +38,8 @@
 #include "access/table.h"
 #include "access/xlog.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_extension.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -47,6 +49,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -196,6 +199,57 @@ dataproduct_extension_version(void)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return version;
+}
+
+/*
+ * helper_exists
+ *		Whether a function named name exists in schema nspname (syscache
+ *		only: no privilege is needed to ask).
+ */
+static bool
+helper_exists(const char *nspname, const char *name)
+{
+	Oid			nsp = get_namespace_oid(nspname, true);
+	CatCList   *list;
+	bool		found = false;
+	int			i;
+
+	if (!OidIsValid(nsp))
+		return false;
+	list = SearchSysCacheList1(PROCNAMEARGSNSP, CStringGetDatum(name));
+	for (i = 0; i < list->n_members; i++)
+		if (((Form_pg_proc) GETSTRUCT(&list->members[i]->tuple))->pronamespace == nsp)
+			found = true;
+	ReleaseSysCacheList(list);
+	return found;
+}
+
+/*
+ * dataproduct_helper_moved
+ *		Whether the extension's helper function name (capture,
+ *		assert_populated, ...) is in dataproduct_internal, where 0.2.0 put
+ *		it, and not in dataproduct, where 0.1.0 had it (and where it stays
+ *		until the update script moves it, while the script runs).
+ */
+bool
+dataproduct_helper_moved(const char *name)
+{
+	return !helper_exists("dataproduct", name) &&
+		helper_exists("dataproduct_internal", name);
+}
+
+/*
+ * dataproduct_helper_function
+ *		The schema-qualified name of one of the extension's helper functions,
+ *		for generated SQL: where the catalog has it (dataproduct_internal
+ *		from 0.2.0 on, dataproduct in a catalog still at 0.1.0).  palloc'd
+ *		in the current memory context.
+ */
+char *
+dataproduct_helper_function(const char *name)
+{
+	return quote_qualified_identifier(helper_exists("dataproduct", name) ?
+									  "dataproduct" : "dataproduct_internal", name);
 }
 
 /*

@@ -80,6 +80,8 @@ extern void dataproduct_split_address(const char *address, char **domain,
 									  char **name);
 extern char *dataproduct_origin(void);
 extern char *dataproduct_extension_version(void);
+extern char *dataproduct_helper_function(const char *name);
+extern bool dataproduct_helper_moved(const char *name);
 
 /* lookups (SPI must be connected) */
 extern DpDomain *dataproduct_get_domain(const char *name, bool missing_ok);

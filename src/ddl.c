@@ -6,14 +6,14 @@
  * The catalog references relations by regclass and captured sources carry
  * triggers; users run DDL that the API never sees:
  *
- * - sql_drop event trigger (dataproduct.on_sql_drop): refuses to drop a
+ * - sql_drop event trigger (dataproduct_internal.on_sql_drop): refuses to drop a
  *   capture trigger on its own (capture.c), then, after a DROP ... CASCADE
  *   of a source, a view, a store or a domain's schema, drops what is left
  *   of the affected outputs and forgets them (dataproduct_forget_dropped),
  *   so the catalog never points at missing objects; a dropped partition of
  *   a captured table makes that table's consumers rebuild (capture.c).
  *   The drop functions of the API (declare.c) end the same way.
- * - ddl_command_end event triggers (dataproduct.on_ddl_end, after ALTER
+ * - ddl_command_end event triggers (dataproduct_internal.on_ddl_end, after ALTER
  *   TABLE and CREATE TABLE): capture triggers must stay enabled, an ALTER
  *   TABLE of a captured source or of one of its partitions makes its
  *   consumers rebuild, and new partitions of a captured table get its
@@ -21,7 +21,11 @@
  * - ProcessUtility hook (with the library preloaded): DROP DATABASE, the
  *   ALTER DATABASE forms that need the database to themselves, and DROP
  *   EXTENSION pg_dataproduct first stop the database's scheduler (shmem.c),
- *   and let it start again after.
+ *   and let it start again after.  It also lets dumps taken at 0.1.0
+ *   restore: their capture triggers and the views of outputs not loaded yet
+ *   name dataproduct.capture() and dataproduct.assert_populated(), which
+ *   0.2.0 moved to dataproduct_internal; CREATE TRIGGER and CREATE VIEW
+ *   naming them are given the new names (old_helper_names).
  *
  * IDENTIFICATION
  *	  src/ddl.c
@@ -38,6 +42,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 
@@ -155,7 +161,7 @@ catalog_present(FunctionCallInfo fcinfo, const char *funcname)
 Datum
 dataproduct_on_sql_drop(PG_FUNCTION_ARGS)
 {
-	if (!catalog_present(fcinfo, "dataproduct.on_sql_drop"))
+	if (!catalog_present(fcinfo, "dataproduct_internal.on_sql_drop"))
 		PG_RETURN_VOID();
 
 	dataproduct_spi_connect();
@@ -180,7 +186,7 @@ static bool in_ddl_end = false;
 Datum
 dataproduct_on_ddl_end(PG_FUNCTION_ARGS)
 {
-	if (!catalog_present(fcinfo, "dataproduct.on_ddl_end") || in_ddl_end)
+	if (!catalog_present(fcinfo, "dataproduct_internal.on_ddl_end") || in_ddl_end)
 		PG_RETURN_VOID();
 
 	dataproduct_spi_connect();
@@ -208,16 +214,115 @@ dataproduct_on_ddl_end(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* What old_helper_walker looks for, and whether it renames. */
+typedef struct OldHelpers
+{
+	bool		rename;
+	bool		found;
+} OldHelpers;
+
+/* Is funcname dataproduct.<name> (as 0.1.0 named the helpers)? */
+static bool
+is_old_helper(List *funcname, const char *name)
+{
+	return list_length(funcname) == 2 &&
+		strcmp(strVal(linitial(funcname)), "dataproduct") == 0 &&
+		strcmp(strVal(lsecond(funcname)), name) == 0;
+}
+
+/* Find (and rename) calls of dataproduct.assert_populated in a raw query. */
+static bool
+old_helper_walker(Node *node, void *context)
+{
+	OldHelpers *ctx = context;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncCall) &&
+		is_old_helper(((FuncCall *) node)->funcname, "assert_populated"))
+	{
+		ctx->found = true;
+		if (ctx->rename)
+			((FuncCall *) node)->funcname =
+				list_make2(makeString("dataproduct_internal"),
+						   makeString("assert_populated"));
+	}
+	return raw_expression_tree_walker(node, old_helper_walker, context);
+}
+
+/*
+ * old_helper_names
+ *		Whether parsetree, a CREATE TRIGGER or CREATE VIEW, names a helper
+ *		function by its 0.1.0 name in a database whose extension has it only
+ *		in dataproduct_internal (a dump taken at 0.1.0, restored; not the
+ *		update script, which runs before it moves them); if rename,
+ *		give it the new name in place.  Cheap for every other statement: no
+ *		catalog lookup unless an old name is found.
+ */
+static bool
+old_helper_names(Node *parsetree, bool rename)
+{
+	OldHelpers	ctx = {rename, false};
+
+	if (IsA(parsetree, CreateTrigStmt) &&
+		is_old_helper(((CreateTrigStmt *) parsetree)->funcname, "capture"))
+	{
+		ctx.found = true;
+		if (rename)
+			((CreateTrigStmt *) parsetree)->funcname =
+				list_make2(makeString("dataproduct_internal"), makeString("capture"));
+	}
+	else if (IsA(parsetree, ViewStmt))
+		(void) old_helper_walker(((ViewStmt *) parsetree)->query, &ctx);
+	if (!ctx.found || rename)
+		return ctx.found;
+	return dataproduct_helper_moved(IsA(parsetree, CreateTrigStmt) ?
+									"capture" : "assert_populated");
+}
+
+static void ddl_run_utility(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc);
+
 /*
  * ddl_ProcessUtility
- *		Stop a database's scheduler around the commands that need the
- *		database to themselves (see the file header).
+ *		Give 0.1.0 helper names in restored DDL their new names, and stop a
+ *		database's scheduler around the commands that need the database to
+ *		themselves (see the file header).
  */
 static void
 ddl_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
 				   ParamListInfo params, QueryEnvironment *queryEnv,
 				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if ((IsA(parsetree, CreateTrigStmt) || IsA(parsetree, ViewStmt)) &&
+		IsTransactionState() && old_helper_names(parsetree, false))
+	{
+		if (readOnlyTree)
+		{
+			pstmt = copyObject(pstmt);
+			readOnlyTree = false;
+		}
+		(void) old_helper_names(pstmt->utilityStmt, true);
+	}
+	ddl_run_utility(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+}
+
+/*
+ * ddl_run_utility
+ *		The rest of ddl_ProcessUtility: the scheduler stopped around the
+ *		commands that need the database to themselves.
+ */
+static void
+ddl_run_utility(PlannedStmt *pstmt, const char *queryString,
+				bool readOnlyTree, ProcessUtilityContext context,
+				ParamListInfo params, QueryEnvironment *queryEnv,
+				DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	volatile Oid dbid = InvalidOid;

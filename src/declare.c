@@ -515,6 +515,51 @@ build_relations(NewOutput *o)
 }
 
 /*
+ * dataproduct_comment_views
+ *		Write the COMMENT of the views of a product's outputs (product_id),
+ *		or of one output (output_id): the output's description, then the
+ *		block of product metadata tools read (owner, version, status, ...;
+ *		dataproduct_internal.output_comment states the form).  Called when
+ *		an output is declared, its description changes, or its product's
+ *		metadata does.  A catalog still at 0.1.0 has no block: its views
+ *		keep the description alone.  SPI must be connected; errors only on
+ *		internal failures.
+ */
+void
+dataproduct_comment_views(int64 product_id, int64 output_id)
+{
+	char	   *version = dataproduct_extension_version();
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(product_id), Int64GetDatum(output_id)};
+	DpSavedUser saved;
+	SPITupleTable *tuptable;
+	uint64		n;
+	uint64		i;
+
+	if (version != NULL && strcmp(version, "0.1.0") == 0)
+		return;
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT o.view, dataproduct_internal.output_comment(o.output_id)"
+						 "  FROM dataproduct.output o"
+						 " WHERE (o.product_id = $1 OR o.output_id = $2)"
+						 "   AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.view)",
+						 2, argtypes, values, NULL, SPI_OK_SELECT);
+	tuptable = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			view = DatumGetObjectId(SPI_getbinval(tuptable->vals[i],
+														  tuptable->tupdesc, 1, &isnull));
+
+		CreateComments(view, RelationRelationId, 0,
+					   SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 2));
+	}
+	dataproduct_restore_user(&saved);
+	CommandCounterIncrement();
+}
+
+/*
  * record_output
  *		Write the output's catalog row and its sources, as the catalog
  *		owner.  An output not yet loaded holds the snapshot of its
@@ -677,6 +722,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	choose_mode(&o);
 	build_relations(&o);
 	record_output(&o);
+	dataproduct_comment_views(0, o.id);
 	first_load(dataproduct_get_output(o.view, false));
 
 	dataproduct_spi_finish();
@@ -785,6 +831,8 @@ dataproduct_alter_output(PG_FUNCTION_ARGS)
 		CreateComments(output->view, RelationRelationId, 0,
 					   text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	dataproduct_restore_user(&saved);
+	if (!PG_ARGISNULL(3))
+		dataproduct_comment_views(0, output->id);
 	dataproduct_spi_finish();
 	PG_RETURN_VOID();
 }

@@ -32,5 +32,6 @@ extern char *dataproduct_join_names(List *names);
 extern char *dataproduct_output_addresses(List *outputs);
 extern void dataproduct_drop_output_objects(DpOutput *output,
 											DropBehavior behavior);
+extern void dataproduct_comment_views(int64 product_id, int64 output_id);
 
 #endif							/* DATAPRODUCT_DECLARE_H */

@@ -63,6 +63,7 @@
 #include "executor/executor.h"
 
 #include "capture.h"
+#include "catalog.h"
 #include "delta.h"
 #include "exec.h"
 #include "plan.h"
@@ -304,7 +305,8 @@ view_sql(DpPlan *plan, Oid store, bool gated, bool changed_only)
 		appendStringInfo(&buf, " CROSS JOIN LATERAL pg_catalog.generate_series(1::pg_catalog.int8, %s.__dp_count) __dp_copy(n)",
 						 qstore);
 	if (gated)
-		conds = lappend(conds, psprintf("dataproduct.assert_populated(%s::pg_catalog.regclass)",
+		conds = lappend(conds, psprintf("%s(%s::pg_catalog.regclass)",
+										dataproduct_helper_function("assert_populated"),
 										quote_literal_cstr(qstore)));
 	if (changed_only)
 		conds = lappend(conds, psprintf("%s.ctid OPERATOR(pg_catalog.=) ANY ($1)", qstore));

@@ -16,7 +16,7 @@
  * Three facts a document needs are not in the catalog views, because they
  * live in the output's analysed query (the query view) or in catalog
  * columns no view shows; this file provides them, to roles that may see the
- * output's product (dataproduct.visible, the catalog's one rule):
+ * output's product (dataproduct.visible_product, the catalog's one rule):
  *
  *	 query   the query deparsed from its analysed tree under the pinned
  *	         search_path, so every relation, function and operator is
@@ -175,7 +175,8 @@ dataproduct_output_contract(PG_FUNCTION_ARGS)
 	/* the catalog's rule, evaluated as the caller */
 	argtypes[0] = INT8OID;
 	values[0] = Int64GetDatum(output->product_id);
-	dataproduct_spi_exec("SELECT dataproduct.visible($1)", 1, argtypes, values,
+	dataproduct_spi_exec("SELECT EXISTS (SELECT 1 FROM dataproduct.visible_product v"
+						 "                WHERE v.product_id = $1)", 1, argtypes, values,
 						 NULL, SPI_OK_SELECT);
 	visible = SPI_processed == 1 &&
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,

@@ -469,7 +469,8 @@ check_call(Determinism *ctx, Oid funcid, List *args, Oid opno)
 		return false;
 	/* the guard in the view of an output read before its first refresh */
 	if (strcmp(get_func_name(funcid), "assert_populated") == 0 &&
-		get_func_namespace(funcid) == get_namespace_oid("dataproduct", false))
+		(get_func_namespace(funcid) == get_namespace_oid("dataproduct_internal", false) ||
+		 get_func_namespace(funcid) == get_namespace_oid("dataproduct", false)))
 		return false;
 	call = OidIsValid(opno) ?
 		psprintf("uses operator %s", format_operator(opno)) :

@@ -51,6 +51,8 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -427,6 +429,55 @@ dataproduct_become_catalog_owner(DpSavedUser *saved)
 }
 
 /*
+ * ensure_internal_usage
+ *		Give a product owner USAGE on schema dataproduct_internal if it lacks
+ *		it: its refreshes and checks name its stores there.  product.c grants
+ *		it with the product; this covers a database restored from a dump of
+ *		one updated from 0.1.0, whose update script granted it (privileges
+ *		an extension script grants are the schema's initial ones, which
+ *		pg_dump does not dump).  Nothing is done where nothing may be
+ *		written (a standby, a read-only transaction); the owner's statements
+ *		then fail as they would have.
+ */
+static void
+ensure_internal_usage(Oid owner)
+{
+	Oid			nsp = get_namespace_oid("dataproduct_internal", true);
+	Oid			userid;
+	int			sec_context;
+	GrantStmt  *stmt;
+	AccessPriv *priv;
+	RoleSpec   *grantee;
+
+	if (!OidIsValid(nsp) ||
+		pg_namespace_aclcheck(nsp, owner, ACL_USAGE) == ACLCHECK_OK ||
+		RecoveryInProgress() || XactReadOnly)
+		return;
+
+	priv = makeNode(AccessPriv);
+	priv->priv_name = pstrdup("usage");
+	grantee = makeNode(RoleSpec);
+	grantee->roletype = ROLESPEC_CSTRING;
+	grantee->rolename = GetUserNameFromId(owner, false);
+	grantee->location = -1;
+	stmt = makeNode(GrantStmt);
+	stmt->is_grant = true;
+	stmt->targtype = ACL_TARGET_OBJECT;
+	stmt->objtype = OBJECT_SCHEMA;
+	stmt->objects = list_make1(makeString(pstrdup("dataproduct_internal")));
+	stmt->privileges = list_make1(priv);
+	stmt->grantees = list_make1(grantee);
+	stmt->grant_option = false;
+	stmt->behavior = DROP_RESTRICT;
+
+	GetUserIdAndSecContext(&userid, &sec_context);
+	SetUserIdAndSecContext(catalog_owner(), sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	ExecuteGrantStmt(stmt);
+	SetUserIdAndSecContext(userid, sec_context);
+	CommandCounterIncrement();
+}
+
+/*
  * dataproduct_become_owner
  *		Run as a product owner, in a security-restricted operation, until
  *		dataproduct_restore_user.  This is the only identity output queries
@@ -445,6 +496,7 @@ dataproduct_become_catalog_owner(DpSavedUser *saved)
 void
 dataproduct_become_owner(Oid owner, DpSavedUser *saved)
 {
+	ensure_internal_usage(owner);
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	saved->nestlevel = NewGUCNestLevel();
 	SetUserIdAndSecContext(owner,

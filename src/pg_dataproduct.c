@@ -30,7 +30,8 @@
  *	              quality.c    checks certify what was written, or roll it
  *	                           back; the checks API
  *	              refresh.c    the conductor of one refresh, steps in order
- *	              discovery.c  search and self-description helpers
+ *	              discovery.c  search and self-description helpers;
+ *	                           explain() of how an output is maintained
  *	              ddl.c        event triggers and the ProcessUtility hook
  *	 drivers      access.c     self-service access: requests, decisions,
  *	                           grants on output views, expiry

@@ -64,6 +64,7 @@ PG_FUNCTION_INFO_V1(dataproduct_create_product);
 PG_FUNCTION_INFO_V1(dataproduct_alter_product);
 PG_FUNCTION_INFO_V1(dataproduct_drop_product);
 PG_FUNCTION_INFO_V1(dataproduct_compare_versions);
+PG_FUNCTION_INFO_V1(dataproduct_publish);
 
 /*
  * check_promise
@@ -396,6 +397,53 @@ dataproduct_create_domain(PG_FUNCTION_ARGS)
  */
 
 /*
+ * internal_usage
+ *		Grant USAGE on schema dataproduct_internal to role while it owns a
+ *		product, and take it back when it owns none: a product owner's
+ *		refreshes, which run as it, name its stores there; nobody else needs
+ *		to look names up in it (consumers read output views, whose objects
+ *		are bound).  will_own: the role is about to own one (a new owner
+ *		whose rights are proven before the catalog says so).  Runs GRANT or REVOKE as the catalog owner (the schema's
+ *		owner), and nothing for the schema's owner or a superuser.  SPI
+ *		must be connected.
+ */
+static void
+internal_usage(Oid role, bool will_own)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(role)};
+	DpSavedUser saved;
+	bool		isnull;
+	bool		owns;
+	bool		granted;
+
+	if (superuser_arg(role))
+		return;
+	dataproduct_become_catalog_owner(&saved);
+	dataproduct_spi_exec("SELECT EXISTS (SELECT 1 FROM dataproduct.product WHERE owner = $1),"
+						 "       EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n,"
+						 "                    pg_catalog.aclexplode(n.nspacl) a"
+						 "                WHERE n.nspname = 'dataproduct_internal'"
+						 "                  AND a.grantee = $1 AND a.privilege_type = 'USAGE'),"
+						 "       $1 = (SELECT nspowner FROM pg_catalog.pg_namespace"
+						 "              WHERE nspname = 'dataproduct_internal')",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	owns = will_own ||
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	granted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
+	{
+		if (owns && !granted)
+			dataproduct_exec_ddl(psprintf("GRANT USAGE ON SCHEMA dataproduct_internal TO %s",
+										  quote_identifier(GetUserNameFromId(role, false))));
+		else if (!owns && granted)
+			dataproduct_exec_ddl(psprintf("REVOKE USAGE ON SCHEMA dataproduct_internal FROM %s",
+										  quote_identifier(GetUserNameFromId(role, false))));
+	}
+	dataproduct_restore_user(&saved);
+}
+
+/*
  * create_product(product text, owner regrole, description text,
  *				  version text, tags text[], contact text) returns text
  */
@@ -449,6 +497,7 @@ dataproduct_create_product(PG_FUNCTION_ARGS)
 						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 						 8, argtypes, values, nulls, SPI_OK_INSERT);
 	dataproduct_restore_user(&saved);
+	internal_usage(owner, false);
 	dataproduct_spi_finish();
 
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%s.%s", domain_name, name)));
@@ -540,6 +589,7 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(4) && PG_GETARG_OID(4) != product->owner)
 	{
 		dataproduct_check_may_assign(PG_GETARG_OID(4));
+		internal_usage(PG_GETARG_OID(4), true);
 		change_owner(product, PG_GETARG_OID(4));
 	}
 
@@ -565,6 +615,13 @@ dataproduct_alter_product(PG_FUNCTION_ARGS)
 						 " WHERE product_id = $1",
 						 8, argtypes, values, nulls, SPI_OK_UPDATE);
 	dataproduct_restore_user(&saved);
+	if (!PG_ARGISNULL(4) && PG_GETARG_OID(4) != product->owner)
+	{
+		internal_usage(product->owner, false);
+	}
+	/* the output views' comments show owner, version, status, promise */
+	if (version != NULL || status != NULL || !PG_ARGISNULL(4) || !PG_ARGISNULL(7))
+		dataproduct_comment_views(product->id, 0);
 	/* a retired product takes back the grants made through requests */
 	if (status != NULL && strcmp(status, DP_STATUS_RETIRED) == 0 &&
 		strcmp(product->status, DP_STATUS_RETIRED) != 0)
@@ -607,6 +664,7 @@ drop_product_internal(DpProduct *product, bool cascade)
 						 1, argtypes, values, NULL, SPI_OK_DELETE);
 	dataproduct_restore_user(&saved);
 	CommandCounterIncrement();
+	internal_usage(product->owner, false);
 }
 
 /*
@@ -702,3 +760,97 @@ dataproduct_drop_domain(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+
+/*
+ * publish(product text, publication text) returns text
+ *
+ * Put the stores of a product's outputs in a publication for logical
+ * replication, creating it if it does not exist (named
+ * dataproduct_<domain>_<product> unless given), as the product owner, who
+ * owns the stores: it needs CREATE on the database to create one, and must
+ * own one that exists.  Outputs not loaded yet are left out, with a NOTICE
+ * (their views call the guard a subscriber lacks); stores already in it
+ * stay.  A store replaced later (a switch to full refresh) joins the
+ * publications of the old one (refresh.c); outputs added later are added by
+ * calling publish() again.  Returns the publication's name.
+ */
+Datum
+dataproduct_publish(PG_FUNCTION_ARGS)
+{
+	char	   *address = dataproduct_required_text(fcinfo, 0, "product");
+	DpProduct  *product;
+	char	   *pubname;
+	List	   *outputs;
+	ListCell   *lc;
+	DpSavedUser saved;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	bool		exists;
+
+	dataproduct_refuse_on_standby("publish a data product");
+	dataproduct_spi_connect();
+	product = dataproduct_get_product(address, false);
+	dataproduct_check_acts_as(product->owner, "data product", product->address);
+	pubname = PG_ARGISNULL(1) ?
+		psprintf("dataproduct_%s_%s", product->domain, product->name) :
+		text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (pubname[0] == '\0' || strlen(pubname) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid publication name \"%s\"", pubname),
+				 errhint("Give a name of 1 to %d bytes.", NAMEDATALEN - 1)));
+	outputs = dataproduct_product_outputs(product->id);
+	if (outputs == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("data product %s has no outputs to publish", product->address),
+				 errhint("Declare outputs with dataproduct.add_output() first.")));
+
+	values[0] = CStringGetTextDatum(pubname);
+	dataproduct_spi_exec("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+						 1, argtypes, values, NULL, SPI_OK_SELECT);
+	exists = SPI_processed > 0;
+
+	dataproduct_become_owner(product->owner, &saved);
+	if (!exists)
+		dataproduct_exec_ddl(psprintf("CREATE PUBLICATION %s", quote_identifier(pubname)));
+	dataproduct_restore_user(&saved);
+
+	foreach(lc, outputs)
+	{
+		DpOutput   *output = lfirst(lc);
+		bool		isnull;
+		bool		populated;
+		bool		member;
+
+		values[1] = ObjectIdGetDatum(output->store);
+		dataproduct_become_catalog_owner(&saved);
+		dataproduct_spi_exec("SELECT o.status = 'ok',"
+							 "       EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr"
+							 "                 JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid"
+							 "                WHERE p.pubname = $1 AND pr.prrelid = $2)"
+							 "  FROM dataproduct.output o WHERE o.store = $2",
+							 2, argtypes, values, NULL, SPI_OK_SELECT);
+		dataproduct_restore_user(&saved);
+		if (SPI_processed == 0)
+			continue;
+		populated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		member = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		if (!populated)
+		{
+			ereport(NOTICE,
+					(errmsg("output %s is not published: it is not loaded yet", output->address),
+					 errhint("Refresh it, then call dataproduct.publish() again.")));
+			continue;
+		}
+		if (member)
+			continue;
+		dataproduct_become_owner(product->owner, &saved);
+		dataproduct_exec_ddl(psprintf("ALTER PUBLICATION %s ADD TABLE %s",
+									  quote_identifier(pubname),
+									  dataproduct_qualified_name(output->store)));
+		dataproduct_restore_user(&saved);
+	}
+	dataproduct_spi_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(pubname));
+}

@@ -55,6 +55,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -485,7 +486,8 @@ switch_to_full(DpOutput *output, const char *reason, Snapshot snap,
 	dataproduct_exec_ddl(psprintf("CREATE OR REPLACE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s%s",
 								  qview, cols.data, qnew,
 								  keep_rows && !populated ?
-								  psprintf(" WHERE dataproduct.assert_populated(%s::pg_catalog.regclass)",
+								  psprintf(" WHERE %s(%s::pg_catalog.regclass)",
+										   dataproduct_helper_function("assert_populated"),
 										   quote_literal_cstr(qnew)) : ""));
 
 	values[2] = ObjectIdGetDatum(new_store);
@@ -536,6 +538,35 @@ rebuild(void *arg)
 }
 
 /*
+ * report_loading
+ *		Show in pg_stat_activity (query) that a recomputation of an output
+ *		runs -- a first load, a rebuild or a full refresh, which may take
+ *		long -- as "pg_dataproduct: loading output <address> (<kind>)";
+ *		state_change says since when.  Returns the activity shown before
+ *		(the caller's statement, or the worker's "refreshing output ..."),
+ *		for report_loaded.  Cheap: one write to this backend's own entry.
+ */
+static char *
+report_loading(DpOutput *output, const char *kind)
+{
+	char	   *before = NULL;
+
+	if (MyBEEntry != NULL && MyBEEntry->st_activity_raw != NULL)
+		before = pstrdup(MyBEEntry->st_activity_raw);
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("pg_dataproduct: loading output %s (%s)",
+									output->address, kind));
+	return before;
+}
+
+/* Show again what report_loading replaced. */
+static void
+report_loaded(char *before)
+{
+	pgstat_report_activity(STATE_RUNNING, before != NULL ? before : "");
+}
+
+/*
  * try_rebuild
  *		Recompute an incrementally maintained output into its keyed store,
  *		as the owner.  A group key value too large for the store's unique
@@ -547,15 +578,17 @@ rebuild(void *arg)
  */
 static bool
 try_rebuild(DpOutput *output, DpPlan *plan, Snapshot snap,
-			DpApplyResult *res, char **too_large)
+			DpApplyResult *res, char **too_large, const char *kind)
 {
 	RebuildArgs a = {output, plan, snap, res};
 	DpSavedUser saved;
 	ErrorData  *edata;
+	char	   *activity = report_loading(output, kind);
 
 	dataproduct_become_owner(output->owner, &saved);
 	edata = dataproduct_in_subtransaction(rebuild, &a);
 	dataproduct_restore_user(&saved);
+	report_loaded(activity);
 	if (edata == NULL)
 		return true;
 	if (edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
@@ -679,7 +712,8 @@ refresh_incremental(DpOutput *output, DpPlan *plan, OutputState *state,
 	if (rebuild)
 	{
 		kind = "rebuild";
-		if (!try_rebuild(output, plan, snap, res, too_large))
+		if (!try_rebuild(output, plan, snap, res, too_large,
+						 state->populated ? "rebuild" : "first load"))
 			return NULL;
 	}
 
@@ -903,11 +937,14 @@ dataproduct_refresh_output(DpOutput *output, bool by_worker)
 	}
 	if (!incremental)
 	{
+		char	   *activity = report_loading(output, "full refresh");
+
 		dataproduct_become_owner(output->owner, &saved);
 		dataproduct_full_refresh(snap, output->store,
 								 psprintf("SELECT * FROM %s", dataproduct_qualified_name(output->query_view)),
 								 NULL, &res);
 		dataproduct_restore_user(&saved);
+		report_loaded(activity);
 	}
 	error_context_stack = errcallback.previous;
 
@@ -998,7 +1035,7 @@ dataproduct_assert_populated(PG_FUNCTION_ARGS)
 				 errmsg("relation %s is not the store of an output",
 						dataproduct_qualified_name(store)) :
 				 errmsg("relation with OID %u is not the store of an output", store),
-				 errhint("dataproduct.assert_populated() guards the views of outputs before their first refresh; it is not meant to be called directly.")));
+				 errhint("dataproduct_internal.assert_populated() guards the views of outputs before their first refresh; it is not meant to be called directly.")));
 	if (!populated)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

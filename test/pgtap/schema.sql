@@ -2,14 +2,14 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(93);
+SELECT plan(101);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
 SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 'output_source', 'refresh_history',
                                       'quality_check', 'check_result', 'access_request']);
 SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results',
-                                     'refreshes', 'visible_product', 'visible_output', 'statistics', 'access',
+                                     'refreshes', 'visible_product', 'visible_output', 'statistics', 'access', 'lineage_edges',
                                      'access_requests']);
 SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq',
                                          'quality_check_check_id_seq', 'check_result_result_id_seq',
@@ -83,8 +83,28 @@ SELECT has_function('dataproduct', 'output_contract', ARRAY['regclass']);
 SELECT has_function('dataproduct', 'compare_versions', ARRAY['text', 'text']);
 SELECT function_returns('dataproduct', 'search', ARRAY['text'], 'setof record');
 SELECT function_returns('dataproduct', 'describe', ARRAY['text'], 'jsonb');
-SELECT function_returns('dataproduct', 'word_similarity', ARRAY['text', 'text'], 'real');
-SELECT volatility_is('dataproduct', 'word_similarity', ARRAY['text', 'text'], 'immutable');
+SELECT function_returns('dataproduct_internal', 'word_similarity', ARRAY['text', 'text'], 'real');
+SELECT volatility_is('dataproduct_internal', 'word_similarity', ARRAY['text', 'text'], 'immutable');
+-- tools list the API in \df dataproduct.*; the helpers are internal
+SELECT functions_are('dataproduct', ARRAY[
+    'add_check', 'add_output', 'alter_check', 'alter_output', 'alter_product', 'apply',
+    'approve_access', 'as_of', 'comment_column', 'compare_versions', 'create_domain', 'create_product',
+    'deny_access', 'describe', 'drop_check', 'drop_domain', 'drop_output', 'drop_product',
+    'expire_access', 'explain', 'export', 'health', 'output_contract', 'pending_changes',
+    'publish', 'refresh', 'request_access', 'revoke_access', 'run_checks', 'search', 'wake_workers']);
+SELECT function_returns('dataproduct', 'explain', ARRAY['regclass'], 'setof record');
+SELECT volatility_is('dataproduct', 'explain', ARRAY['regclass'], 'stable');
+SELECT function_returns('dataproduct', 'publish', ARRAY['text', 'text'], 'text');
+SELECT functions_are('dataproduct_internal', ARRAY[
+    'assert_populated', 'capture', 'on_ddl_end', 'on_sql_drop', 'output_comment', 'visible',
+    'word_similarity']);
+SELECT isnt(obj_description('dataproduct'::regnamespace, 'pg_namespace'), NULL, 'schema dataproduct has a comment');
+SELECT is_empty($$SELECT p.proname FROM pg_proc p
+                   WHERE p.pronamespace = 'dataproduct_internal'::regnamespace
+                     AND (obj_description(p.oid, 'pg_proc') IS NULL OR p.prosecdef
+                          OR (p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+                              AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)))$$,
+                'every internal function has a comment, none runs with its owner''s rights, SQL ones pin search_path');
 SELECT volatility_is('dataproduct', 'search', ARRAY['text'], 'stable');
 SELECT volatility_is('dataproduct', 'describe', ARRAY['text'], 'stable');
 SELECT columns_are('dataproduct', 'products', ARRAY[
@@ -101,7 +121,7 @@ SELECT is_empty($$SELECT proname FROM pg_proc
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace
                      AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
-                     AND proname NOT IN ('health', 'visible', 'search', 'describe', 'export', 'apply')$$,
+                     AND proname NOT IN ('health', 'search', 'describe', 'export', 'apply')$$,
                 'every function but the discovery and descriptor ones is a C function');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace
@@ -110,16 +130,14 @@ SELECT is_empty($$SELECT proname FROM pg_proc
                 'every SQL and PL/pgSQL function pins its search_path');
 SELECT is_empty($$SELECT proname FROM pg_proc
                    WHERE pronamespace = 'dataproduct'::regnamespace AND proparallel <> 'u'
-                     AND proname NOT IN ('assert_populated', 'pending_changes', 'word_similarity',
-                                         'health', 'visible', 'search', 'describe',
+                     AND proname NOT IN ('pending_changes', 'explain',
+                                         'health', 'search', 'describe',
                                          'export', 'output_contract', 'compare_versions', 'as_of')$$,
                 'every function that writes is parallel unsafe');
 -- from 0.2.0 anyone may reference capture(), which runs only in the extension's
 -- own triggers (PostgreSQL checks EXECUTE when it clones one to a new partition)
-SELECT function_privs_are('dataproduct', 'capture', ARRAY[]::text[], 'public',
-                          CASE WHEN (SELECT extversion FROM pg_extension WHERE extname = 'pg_dataproduct') = '0.1.0'
-                               THEN ARRAY[]::text[] ELSE ARRAY['EXECUTE'] END,
-                          'capture() is executable by PUBLIC from 0.2.0 on, by nobody before');
+SELECT function_privs_are('dataproduct_internal', 'capture', ARRAY[]::text[], 'public', ARRAY['EXECUTE'],
+                          'capture() is executable by PUBLIC from 0.2.0 on');
 SELECT is((SELECT count(*)::int FROM pg_event_trigger
             WHERE evtname = 'dataproduct_ddl_create' AND evtevent = 'ddl_command_end'),
           CASE WHEN (SELECT extversion FROM pg_extension WHERE extname = 'pg_dataproduct') = '0.1.0'
@@ -148,6 +166,7 @@ SELECT table_privs_are('dataproduct', 'output_source', 'public', ARRAY['SELECT']
 SELECT table_privs_are('dataproduct', 'products', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'outputs', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'lineage', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'lineage_edges', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'refreshes', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'statistics', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'visible_product', 'public', ARRAY['SELECT']);
@@ -159,7 +178,8 @@ SELECT is_empty($$SELECT c.relname FROM pg_class c
                      AND NOT coalesce('security_barrier=true' = ANY (c.reloptions), false)$$,
                 'every catalog view but domains is a security barrier');
 SELECT schema_privs_are('dataproduct', 'public', ARRAY['USAGE']);
-SELECT schema_privs_are('dataproduct_internal', 'public', ARRAY['USAGE']);
+-- only product owners may look names up in the internal schema
+SELECT schema_privs_are('dataproduct_internal', 'public', ARRAY[]::text[]);
 SELECT function_privs_are('dataproduct', 'refresh', ARRAY['regclass'], 'public', ARRAY['EXECUTE']);
 
 -- pg_dump keeps every catalog table and sequence

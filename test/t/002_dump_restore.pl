@@ -97,7 +97,23 @@ is($node->safe_psql('dst', q{
 	'0', 'every restored output names existing relations');
 is($node->safe_psql('dst', q{
 	SELECT obj_description('media.by_genre'::regclass, 'pg_class')}),
-	'Plays and listening time per genre', 'view comment restored');
+	"Plays and listening time per genre\n\n[pg_dataproduct]\nproduct: media.plays\n"
+	  . "owner: media_team\nversion: 1.2.0\nstatus: published",
+	'view comment restored, with the product block');
+# consumers read the restored outputs without USAGE on the internal schema,
+# which the restore gives back to the product owners only
+is($node->safe_psql('dst', q{
+	SELECT string_agg(r.rolname, ',' ORDER BY r.rolname) FROM pg_roles r
+	 WHERE has_schema_privilege(r.oid, 'dataproduct_internal', 'USAGE') AND NOT r.rolsuper
+	   AND r.rolname !~ '^pg_'}),
+	$node->safe_psql('dst', q{
+	SELECT string_agg(DISTINCT owner::regrole::text, ',' ORDER BY owner::regrole::text)
+	  FROM dataproduct.product}),
+	'USAGE on dataproduct_internal restored for product owners only');
+is($node->safe_psql('dst', q{
+	SET ROLE analyst;
+	SELECT count(*) > 0 FROM media.by_genre}),
+	't', 'a consumer reads a restored output');
 is($node->safe_psql('dst', q{
 	SELECT has_table_privilege('analyst', 'media.by_genre', 'SELECT')}),
 	't', 'grants restored');

@@ -68,7 +68,10 @@ my $primary_conn = $primary->connstr . ' dbname=postgres';
 $subscriber->safe_psql('postgres', "CREATE SUBSCRIPTION dp CONNECTION '$primary_conn' PUBLICATION dp");
 $subscriber->wait_for_subscription_sync($primary, 'dp');
 is($subscriber->safe_psql('postgres', q{SELECT obj_description('sales.by_region'::regclass)}),
-	'Orders and revenue per region', 'the subscriber\'s view keeps its description');
+	"Orders and revenue per region\n\n[pg_dataproduct]\nproduct: sales.orders\n"
+	  . "owner: " . $primary->safe_psql('postgres', q{SELECT current_user::regrole})
+	  . "\nversion: 0.1.0\nstatus: draft",
+	'the subscriber\'s view keeps its description, with the product block');
 
 # compares every output on a node with its query on the primary
 sub check_outputs
