@@ -92,6 +92,7 @@
 #include "apply.h"
 #include "batch.h"
 #include "capture.h"
+#include "catalog.h"
 #include "delta.h"
 #include "exec.h"
 #include "history.h"
@@ -383,7 +384,8 @@ dataproduct_history_view_sql(DpHistory *h, Oid store, bool gated)
 
 	return psprintf("SELECT %s, s." DP_HISTORY_FROM ", s." DP_HISTORY_TO " FROM %s s%s",
 					column_list(h, "s", false), qstore,
-					gated ? psprintf(" WHERE dataproduct.assert_populated(%s::pg_catalog.regclass)",
+					gated ? psprintf(" WHERE %s(%s::pg_catalog.regclass)",
+									 dataproduct_helper_function("assert_populated"),
 									 quote_literal_cstr(qstore)) : "");
 }
 
