@@ -494,9 +494,19 @@ int4_product(Expr *a, Expr *b)
  *		level (NULL if none of its leaves changed).  Subqueries holding a
  *		changed leaf pass its weight up as a last column, __dp_w.
  */
+/*
+ * A weight of its own at one query level: the sign of the rows whose
+ * semi- or anti-join flips (see "Semi- and anti-joins").
+ */
+typedef struct DpLevelWeight
+{
+	List	   *path;
+	Expr	   *weight;
+} DpLevelWeight;
+
 static Expr *
 apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
-			  Oid *logs)
+			  Oid *logs, DpLevelWeight *extra)
 {
 	Expr	   *weight = NULL;
 	ListCell   *lc;
@@ -557,7 +567,8 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 		}
 		else if (rte->rtekind == RTE_SUBQUERY)
 		{
-			Expr	   *sw = apply_batches(rte->subquery, subpath, plan, changed, logs);
+			Expr	   *sw = apply_batches(rte->subquery, subpath, plan, changed, logs,
+											   extra);
 
 			if (sw != NULL)
 			{
@@ -574,7 +585,235 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 		if (w != NULL)
 			weight = int4_product(weight, w);
 	}
+	if (extra != NULL && equal(extra->path, path))
+		weight = int4_product(weight, extra->weight);
 	return weight;
+}
+
+/* ----------------------------------------------------------------
+ * Semi- and anti-joins
+ *
+ * A semi- or anti-join (plan.c) is a condition c(l) on the rows l of the
+ * rest of the query, J, that holds when rows of its match query M(l)
+ * exist (for an anti-join, when none do):  Q = J . c.  With c_old and
+ * c_new its value before and after the batch,
+ *
+ *	 dQ = dJ . c_old + J_new . (c_new - c_old)
+ *
+ * dJ by inclusion-exclusion as above, at the new state.  c_old comes from
+ * counts: |M_old(l)| = |M_new(l)| - |dM(l)|, dM the inclusion-exclusion
+ * delta of M over its changed leaves, so the condition can be evaluated as
+ * it was.  The second term holds the rows of J_new whose condition flips,
+ * with weight +1 or -1; only rows that a row of dM matches can flip (the
+ * match query relaxes NOT IN and ALL comparisons to every row that can
+ * decide them), so that test comes first, as an EXISTS the planner turns
+ * into a semi-join driven by the batch.  Uncorrelated subqueries are the
+ * degenerate case: either every row flips or none.  With several changed
+ * conditions c1..ck, the product telescopes:
+ *
+ *	 prod c_new - prod c_old = sum over i of
+ *	     c1_new .. c(i-1)_new . (ci_new - ci_old) . c(i+1)_old .. ck_old
+ *
+ * one flip term per changed condition, the others as they are now or were.
+ * ----------------------------------------------------------------
+ */
+
+/* The query level at path (range table indexes of subqueries in FROM). */
+static Query *
+level_query(Query *query, List *path)
+{
+	ListCell   *lc;
+
+	foreach(lc, path)
+		query = rt_fetch(lfirst_int(lc), query->rtable)->subquery;
+	return query;
+}
+
+/* The cell of semi's condition in a copy of the pre query. */
+static ListCell *
+semi_cell(Query *term, DpSemi *semi)
+{
+	Query	   *level = level_query(term, semi->path);
+
+	return list_nth_cell(castNode(BoolExpr, level->jointree->quals)->args,
+						 semi->conjunct);
+}
+
+static Aggref *
+make_aggref(Oid fnoid, Expr *arg)
+{
+	Aggref	   *agg = makeNode(Aggref);
+
+	agg->aggfnoid = fnoid;
+	agg->aggtype = INT8OID;
+	agg->aggcollid = InvalidOid;
+	agg->inputcollid = InvalidOid;
+	agg->aggtranstype = InvalidOid;
+	agg->aggstar = (arg == NULL);
+	if (arg != NULL)
+	{
+		agg->aggargtypes = list_make1_oid(exprType((Node *) arg));
+		agg->args = list_make1(makeTargetEntry(arg, 1, NULL, false));
+	}
+	agg->aggkind = AGGKIND_NORMAL;
+	agg->agglevelsup = 0;
+	agg->aggsplit = AGGSPLIT_SIMPLE;
+	agg->aggno = -1;
+	agg->aggtransno = -1;
+	agg->location = -1;
+	return agg;
+}
+
+/* (SELECT agg FROM ... WHERE ...) over query, NULL-free */
+static Expr *
+count_sublink(Query *query, Aggref *agg)
+{
+	SubLink    *sublink = makeNode(SubLink);
+	CoalesceExpr *coalesce = makeNode(CoalesceExpr);
+
+	query->targetList = list_make1(makeTargetEntry((Expr *) agg, 1,
+												   pstrdup("n"), false));
+	query->hasAggs = true;
+	sublink->subLinkType = EXPR_SUBLINK;
+	sublink->subselect = (Node *) query;
+	sublink->location = -1;
+	coalesce->coalescetype = INT8OID;
+	coalesce->args = list_make2(sublink, makeConst(INT8OID, -1, InvalidOid, 8,
+												   Int64GetDatum(0), false,
+												   FLOAT8PASSBYVAL));
+	coalesce->location = -1;
+	return (Expr *) coalesce;
+}
+
+/*
+ * semi_batches
+ *		The inclusion-exclusion terms of the delta of semi s's match query
+ *		over its leaves in `changed': copies of the match query with
+ *		batches in place, and (in *weights) each term's signed weight.
+ */
+static List *
+semi_batches(DpPlan *plan, int s, Bitmapset *changed, Oid *logs, List **weights)
+{
+	DpSemi	   *semi = list_nth(plan->semis, s);
+	List	   *path = lappend_int(list_copy(semi->path), -(s + 1));
+	List	   *mine = NIL;
+	List	   *terms = NIL;
+	ListCell   *lc;
+	int			subset;
+
+	*weights = NIL;
+	foreach(lc, plan->leaves)
+		if (((DpLeaf *) lfirst(lc))->semi == s + 1 &&
+			bms_is_member(foreach_current_index(lc), changed))
+			mine = lappend_int(mine, foreach_current_index(lc));
+	for (subset = 1; subset < (1 << list_length(mine)); subset++)
+	{
+		Bitmapset  *u = NULL;
+		Query	   *term = copyObject(semi->match);
+		Expr	   *weight;
+
+		foreach(lc, mine)
+			if (subset & (1 << foreach_current_index(lc)))
+				u = bms_add_member(u, lfirst_int(lc));
+		weight = apply_batches(term, path, plan, u, logs, NULL);
+		if (bms_num_members(u) % 2 == 0)
+			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		terms = lappend(terms, term);
+		*weights = lappend(*weights, weight);
+	}
+	return terms;
+}
+
+/* Semi s's condition as it was before the batch: from counts. */
+static Expr *
+semi_old(DpPlan *plan, int s, Bitmapset *changed, Oid *logs)
+{
+	DpSemi	   *semi = list_nth(plan->semis, s);
+	Expr	   *count = count_sublink(copyObject(semi->match), make_aggref(F_COUNT_, NULL));
+	List	   *weights;
+	List	   *terms = semi_batches(plan, s, changed, logs, &weights);
+	ListCell   *lc;
+
+	foreach(lc, terms)
+		count = (Expr *) makeFuncExpr(F_INT8MI, INT8OID,
+									  list_make2(count,
+												 count_sublink(lfirst(lc),
+															   make_aggref(F_SUM_INT4,
+																		   list_nth(weights, foreach_current_index(lc))))),
+									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	return (Expr *) makeFuncExpr(semi->anti ? F_INT8LE : F_INT8GT, BOOLOID,
+								 list_make2(count, makeConst(INT8OID, -1, InvalidOid, 8,
+															 Int64GetDatum(0), false,
+															 FLOAT8PASSBYVAL)),
+								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+}
+
+/*
+ * semi_flip
+ *		Semi s's condition (now: `now') replaced by "its value flipped in
+ *		the batch", and in *weight the sign of such rows: +1 where it holds
+ *		now, -1 where it held before.
+ */
+static Node *
+semi_flip(DpPlan *plan, int s, Node *now, Bitmapset *changed, Oid *logs,
+		  Expr **weight)
+{
+	List	   *weights;
+	List	   *terms = semi_batches(plan, s, changed, logs, &weights);
+	List	   *related = NIL;
+	Node	   *holds;
+	BooleanTest *test = makeNode(BooleanTest);
+	CaseExpr   *sign = makeNode(CaseExpr);
+	CaseWhen   *when = makeNode(CaseWhen);
+	ListCell   *lc;
+
+	test->arg = (Expr *) now;
+	test->booltesttype = IS_TRUE;
+	test->location = -1;
+	holds = (Node *) test;
+
+	/* some row of the batch's match rows relates to this row */
+	foreach(lc, terms)
+	{
+		SubLink    *exists = makeNode(SubLink);
+
+		exists->subLinkType = EXISTS_SUBLINK;
+		exists->subselect = lfirst(lc);
+		exists->location = -1;
+		related = lappend(related, exists);
+	}
+
+	when->expr = (Expr *) copyObject(holds);
+	when->result = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+									  false, true);
+	when->location = -1;
+	sign->casetype = INT4OID;
+	sign->args = list_make1(when);
+	sign->defresult = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(-1),
+										 false, true);
+	sign->location = -1;
+	*weight = (Expr *) sign;
+
+	return (Node *) makeBoolExpr(AND_EXPR,
+								 list_make2(list_length(related) == 1 ? linitial(related) :
+											makeBoolExpr(OR_EXPR, related, -1),
+											makeFuncExpr(F_BOOLNE, BOOLOID,
+														 list_make2(holds, semi_old(plan, s, changed, logs)),
+														 InvalidOid, InvalidOid,
+														 COERCE_EXPLICIT_CALL)),
+								 -1);
+}
+
+/* Append one term of the delta, with its weight as a last column. */
+static void
+append_term(StringInfo buf, int withlen, Query *term, Expr *weight)
+{
+	term->targetList = lappend(term->targetList,
+							   makeTargetEntry(weight, list_length(term->targetList) + 1,
+											   pstrdup("__dp_w"), false));
+	appendStringInfo(buf, "%s(%s)", buf->len > withlen + 1 ? " UNION ALL " : "",
+					 pg_get_querydef(term, false));
 }
 
 /*
@@ -594,6 +833,8 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 	int			subset;
 	int			leaf = -1;
 	List	   *seen = NIL;
+	Bitmapset  *joined = NULL;
+	Bitmapset  *semis = NULL;
 
 	/* each changed log's batch, loaded by the extension (apply.c) */
 	initStringInfo(&with);
@@ -608,8 +849,21 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 						 batch_columns(((DpLeaf *) list_nth(plan->leaves, leaf))->relid),
 						 quote_identifier(dataproduct_batch_name(logs[leaf])));
 	}
+	/* the leaves of FROM that changed, and the semi-joins whose did */
+	leaf = -1;
+	while ((leaf = bms_next_member(changed, leaf)) >= 0)
+	{
+		int			semi = ((DpLeaf *) list_nth(plan->leaves, leaf))->semi;
+
+		if (semi == 0)
+			joined = bms_add_member(joined, leaf);
+		else
+			semis = bms_add_member(semis, semi - 1);
+	}
+
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s ", with.data);
+	/* dJ, the changed semi-joins as they were */
 	for (subset = 1; subset < (1 << nleaves); subset++)
 	{
 		Bitmapset  *u = NULL;
@@ -620,19 +874,41 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 		for (i = 0; i < nleaves; i++)
 			if (subset & (1 << i))
 				u = bms_add_member(u, i);
-		if (!bms_is_subset(u, changed))
+		if (!bms_is_subset(u, joined))
 			continue;
 
 		term = copyObject(plan->pre);
-		weight = apply_batches(term, NIL, plan, u, logs);
+		i = -1;
+		while ((i = bms_next_member(semis, i)) >= 0)
+			lfirst(semi_cell(term, list_nth(plan->semis, i))) =
+				semi_old(plan, i, changed, logs);
+		weight = apply_batches(term, NIL, plan, u, logs, NULL);
 		if (bms_num_members(u) % 2 == 0)
 			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
 										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		term->targetList = lappend(term->targetList,
-								   makeTargetEntry(weight, list_length(term->targetList) + 1,
-												   pstrdup("__dp_w"), false));
-		appendStringInfo(&buf, "%s(%s)", buf.len > with.len + 1 ? " UNION ALL " : "",
-						 pg_get_querydef(term, false));
+		append_term(&buf, with.len, term, weight);
+	}
+	/* the rows whose semi-joins flip, one changed semi-join at a time */
+	leaf = -1;
+	while ((leaf = bms_next_member(semis, leaf)) >= 0)
+	{
+		Query	   *term = copyObject(plan->pre);
+		DpLevelWeight flip;
+		int			i = -1;
+
+		while ((i = bms_next_member(semis, i)) >= 0)
+		{
+			ListCell   *cell = semi_cell(term, list_nth(plan->semis, i));
+
+			if (i > leaf)
+				lfirst(cell) = semi_old(plan, i, changed, logs);
+			else if (i == leaf)
+				lfirst(cell) = semi_flip(plan, i, lfirst(cell), changed, logs,
+										 &flip.weight);
+		}
+		flip.path = ((DpSemi *) list_nth(plan->semis, leaf))->path;
+		append_term(&buf, with.len, term,
+					apply_batches(term, NIL, plan, NULL, logs, &flip));
 	}
 	return buf.data;
 }
