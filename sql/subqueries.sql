@@ -100,6 +100,30 @@ SELECT dataproduct.add_output('sq.p', 'semi_nested',
 SELECT dataproduct.add_output('sq.p', 'semi_on',
   $$SELECT o.id FROM sq_sor.orders o JOIN sq_sor.customers c
       ON c.id = o.cust AND EXISTS (SELECT FROM sq_sor.blocked b WHERE b.cust = c.id)$$);
+-- UNION ALL: at the top, and under an aggregate, of joins and semi-joins
+SELECT dataproduct.add_output('sq.p', 'union_top',
+  $$SELECT id, cust FROM sq_sor.orders WHERE amount > 5
+    UNION ALL SELECT id, cust FROM sq_sor.orders WHERE amount <= 5 AND cust IS NOT NULL
+    UNION ALL SELECT c.id, c.id FROM sq_sor.customers c ORDER BY 1$$, refresh => 'incremental');
+SELECT dataproduct.add_output('sq.p', 'union_agg',
+  $$SELECT cust, count(*) AS n, sum(amount) AS s
+      FROM (SELECT cust, amount FROM sq_sor.orders UNION ALL SELECT b.cust, 100 FROM sq_sor.blocked b) u
+     GROUP BY cust$$, refresh => 'incremental');
+SELECT dataproduct.add_output('sq.p', 'union_join',
+  $$SELECT c.region, count(*) AS n
+      FROM (SELECT o.cust AS id FROM sq_sor.orders o JOIN sq_sor.customers c2 ON c2.id = o.cust
+            UNION ALL
+            SELECT cust FROM sq_sor.blocked WHERE cust NOT IN (SELECT id FROM sq_sor.customers WHERE region IS NULL)) u
+      JOIN sq_sor.customers c ON c.id = u.id
+     GROUP BY c.region$$, refresh => 'incremental');
+-- UNION at the top of UNIONs: DISTINCT over the UNION ALL
+SELECT dataproduct.add_output('sq.p', 'union_distinct',
+  $$SELECT cust FROM sq_sor.orders UNION ALL SELECT id FROM sq_sor.customers UNION SELECT cust FROM sq_sor.blocked$$,
+  refresh => 'incremental');
+SELECT dataproduct.add_output('sq.p', 'union_under_all',
+  $$SELECT cust FROM sq_sor.orders UNION ALL (SELECT id FROM sq_sor.customers UNION SELECT cust FROM sq_sor.blocked)$$);
+SELECT dataproduct.add_output('sq.p', 'except_all',
+  $$SELECT cust FROM sq_sor.orders EXCEPT ALL SELECT cust FROM sq_sor.blocked$$);
 
 SELECT name, mode, mode_reason FROM dataproduct.outputs WHERE product = 'sq.p' ORDER BY name;
 SELECT dataproduct.refresh(output) >= 0 AS populated FROM dataproduct.outputs
@@ -155,6 +179,9 @@ COMMIT;
 :check
 SELECT * FROM sq.uncorrelated ORDER BY id;
 SELECT * FROM sq.all_self ORDER BY id;
+SELECT * FROM sq.union_agg ORDER BY cust NULLS FIRST;
+SELECT * FROM sq.union_join ORDER BY region NULLS FIRST;
+SELECT * FROM sq.union_distinct ORDER BY cust NULLS FIRST;
 
 SELECT dataproduct.drop_domain('sq', cascade => true);
 DROP SCHEMA sq_sor CASCADE;

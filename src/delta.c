@@ -495,14 +495,100 @@ int4_product(Expr *a, Expr *b)
  *		changed leaf pass its weight up as a last column, __dp_w.
  */
 /*
- * A weight of its own at one query level: the sign of the rows whose
- * semi- or anti-join flips (see "Semi- and anti-joins").
+ * What a term of the delta is besides its batches: a weight of its own at
+ * one query level (the sign of the rows whose semi- or anti-join flips, see
+ * "Semi- and anti-joins"), and whether it is known to be empty (batches in
+ * two branches of one UNION ALL).
  */
 typedef struct DpLevelWeight
 {
 	List	   *path;
 	Expr	   *weight;
+	bool		empty;
 } DpLevelWeight;
+
+static Expr *apply_batches(Query *query, List *path, DpPlan *plan,
+						   Bitmapset *changed, Oid *logs, DpLevelWeight *extra);
+
+/*
+ * apply_union_batches
+ *		apply_batches for a UNION ALL: the delta of a sum is the sum of the
+ *		deltas, so a term with batches (or a flip) in one branch keeps that
+ *		branch only (the others get WHERE false), and one with batches in
+ *		two branches is empty.  Each branch then passes its weight up as a
+ *		last column __dp_w, constant 1 in the emptied ones.
+ */
+static Expr *
+apply_union_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
+					Oid *logs, DpLevelWeight *extra)
+{
+	List	   *weights = NIL;
+	int			nchanged = 0;
+	int			resno = 0;
+	Node	   *leftmost = query->setOperations;
+	ListCell   *lc;
+
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Expr	   *w = NULL;
+
+		/* (a view's query also holds its OLD and NEW) */
+		if (rte->rtekind == RTE_SUBQUERY)
+			w = apply_batches(rte->subquery,
+							  lappend_int(list_copy(path), foreach_current_index(lc) + 1),
+							  plan, changed, logs, extra);
+
+		weights = lappend(weights, w);
+		if (w != NULL)
+			nchanged++;
+	}
+	if (nchanged == 0)
+		return NULL;
+	if (nchanged > 1 && extra != NULL)
+		extra->empty = true;
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Query	   *branch = rte->subquery;
+		Expr	   *w = list_nth(weights, foreach_current_index(lc));
+
+		if (rte->rtekind != RTE_SUBQUERY)
+			continue;
+		if (w == NULL)
+		{
+			w = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+								   false, true);
+			branch->jointree->quals = make_and_qual(branch->jointree->quals,
+													makeBoolConst(false, false));
+		}
+		resno = list_length(branch->targetList) + 1;
+		branch->targetList = lappend(branch->targetList,
+									 makeTargetEntry(w, resno, pstrdup("__dp_w"), false));
+		rte->eref->colnames = lappend(rte->eref->colnames, makeString(pstrdup("__dp_w")));
+	}
+	/* every node of the set operation gets the column too */
+	{
+		List	   *nodes = list_make1(query->setOperations);
+
+		foreach(lc, nodes)
+		{
+			SetOperationStmt *op = lfirst(lc);
+
+			if (!IsA(op, SetOperationStmt))
+				continue;
+			op->colTypes = lappend_oid(op->colTypes, INT4OID);
+			op->colTypmods = lappend_int(op->colTypmods, -1);
+			op->colCollations = lappend_oid(op->colCollations, InvalidOid);
+			nodes = lappend(nodes, op->larg);
+			nodes = lappend(nodes, op->rarg);
+		}
+	}
+	while (IsA(leftmost, SetOperationStmt))
+		leftmost = ((SetOperationStmt *) leftmost)->larg;
+	return (Expr *) makeVar(((RangeTblRef *) leftmost)->rtindex, resno, INT4OID, -1,
+							InvalidOid, 0);
+}
 
 static Expr *
 apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
@@ -510,6 +596,9 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 {
 	Expr	   *weight = NULL;
 	ListCell   *lc;
+
+	if (query->setOperations != NULL)
+		return apply_union_batches(query, path, plan, changed, logs, extra);
 
 	foreach(lc, query->rtable)
 	{
@@ -585,7 +674,7 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 		if (w != NULL)
 			weight = int4_product(weight, w);
 	}
-	if (extra != NULL && equal(extra->path, path))
+	if (extra != NULL && extra->weight != NULL && equal(extra->path, path))
 		weight = int4_product(weight, extra->weight);
 	return weight;
 }
@@ -835,6 +924,7 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 	List	   *seen = NIL;
 	Bitmapset  *joined = NULL;
 	Bitmapset  *semis = NULL;
+	DpLevelWeight none = {NIL, NULL, false};
 
 	/* each changed log's batch, loaded by the extension (apply.c) */
 	initStringInfo(&with);
@@ -882,7 +972,12 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 		while ((i = bms_next_member(semis, i)) >= 0)
 			lfirst(semi_cell(term, list_nth(plan->semis, i))) =
 				semi_old(plan, i, changed, logs);
-		weight = apply_batches(term, NIL, plan, u, logs, NULL);
+		weight = apply_batches(term, NIL, plan, u, logs, &none);
+		if (none.empty)
+		{
+			none.empty = false;
+			continue;
+		}
 		if (bms_num_members(u) % 2 == 0)
 			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
 										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
@@ -893,7 +988,8 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 	while ((leaf = bms_next_member(semis, leaf)) >= 0)
 	{
 		Query	   *term = copyObject(plan->pre);
-		DpLevelWeight flip;
+		DpLevelWeight flip = {NIL, NULL, false};
+		Expr	   *weight;
 		int			i = -1;
 
 		while ((i = bms_next_member(semis, i)) >= 0)
@@ -907,8 +1003,10 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 										 &flip.weight);
 		}
 		flip.path = ((DpSemi *) list_nth(plan->semis, leaf))->path;
-		append_term(&buf, with.len, term,
-					apply_batches(term, NIL, plan, NULL, logs, &flip));
+		weight = apply_batches(term, NIL, plan, NULL, logs, &flip);
+		/* a flip is in one branch only */
+		Assert(!flip.empty);
+		append_term(&buf, with.len, term, weight);
 	}
 	return buf.data;
 }

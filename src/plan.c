@@ -58,6 +58,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
+#include "parser/parse_clause.h"
 #include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "parser/parser.h"
@@ -432,6 +433,111 @@ check_sublinks(Query *query, List *path, DpPlan *plan)
 		query->jointree->quals = (Node *) makeBoolExpr(AND_EXPR, conjuncts, -1);
 }
 
+/* ----------------------------------------------------------------
+ * UNION ALL
+ *
+ * A UNION ALL is the sum of its branches, so its delta is the sum of
+ * theirs (delta.c): each branch is a select-project-join of its own, a
+ * subquery of the set operation's range table.  At the top, the query is
+ * read as SELECT * FROM (the set operation), so that it has a target list
+ * of its own to key the store on.  UNION, INTERSECT and EXCEPT (with or
+ * without ALL) remove or match rows across branches and are refused.
+ * ----------------------------------------------------------------
+ */
+
+static bool
+union_all_only(Node *node)
+{
+	SetOperationStmt *op;
+
+	if (IsA(node, RangeTblRef))
+		return true;
+	op = castNode(SetOperationStmt, node);
+	return op->op == SETOP_UNION && op->all &&
+		union_all_only(op->larg) && union_all_only(op->rarg);
+}
+
+/* Whether a set operation is UNION (with or without ALL) only. */
+static bool
+union_only(Node *node)
+{
+	SetOperationStmt *op;
+
+	if (IsA(node, RangeTblRef))
+		return true;
+	op = castNode(SetOperationStmt, node);
+	return op->op == SETOP_UNION && union_only(op->larg) && union_only(op->rarg);
+}
+
+static void
+set_union_all(Node *node)
+{
+	if (IsA(node, SetOperationStmt))
+	{
+		((SetOperationStmt *) node)->all = true;
+		((SetOperationStmt *) node)->groupClauses = NIL;
+		set_union_all(((SetOperationStmt *) node)->larg);
+		set_union_all(((SetOperationStmt *) node)->rarg);
+	}
+}
+
+/*
+ * SELECT * FROM (setop) __dp_union.  A UNION without ALL at the top of
+ * UNIONs removes every duplicate, whatever the ALLs below it, so it is
+ * read as SELECT DISTINCT * FROM (the same with ALL everywhere).
+ */
+static Query *
+wrap_set_operation(Query *setop)
+{
+	Query	   *query = makeNode(Query);
+	ParseState *pstate = make_parsestate(NULL);
+	RangeTblRef *rtr = makeNode(RangeTblRef);
+	ListCell   *lc;
+	bool		distinct = false;
+
+	if (!castNode(SetOperationStmt, setop->setOperations)->all &&
+		union_only(setop->setOperations))
+	{
+		distinct = true;
+		foreach(lc, setop->targetList)
+		{
+			TypeCacheEntry *tce = lookup_type_cache(exprType((Node *) ((TargetEntry *) lfirst(lc))->expr),
+													TYPECACHE_EQ_OPR | TYPECACHE_LT_OPR);
+
+			/* DISTINCT sorts or hashes: otherwise, left as it is (refused) */
+			if (!OidIsValid(tce->eq_opr) || !OidIsValid(tce->lt_opr))
+				distinct = false;
+		}
+		if (distinct)
+			set_union_all(setop->setOperations);
+	}
+
+	query->commandType = CMD_SELECT;
+	query->querySource = QSRC_ORIGINAL;
+	query->canSetTag = true;
+	(void) addRangeTableEntryForSubquery(pstate, setop, makeAlias("__dp_union", NIL),
+										 false, true);
+	query->rtable = pstate->p_rtable;
+	rtr->rtindex = 1;
+	query->jointree = makeFromExpr(list_make1(rtr), NULL);
+	foreach(lc, setop->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (tle->resjunk)
+			continue;
+		query->targetList = lappend(query->targetList,
+									makeTargetEntry((Expr *) makeVarFromTargetEntry(1, tle),
+													list_length(query->targetList) + 1,
+													pstrdup(tle->resname), false));
+	}
+	if (distinct)
+		query->distinctClause = transformDistinctClause(pstate, &query->targetList,
+														NIL, false);
+	free_parsestate(pstate);
+	return query;
+}
+
 /*
  * check_query
  *		Check one level of the query tree and collect its base relations as
@@ -444,8 +550,6 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 	List	   *rtindexes = NIL;
 	ListCell   *lc;
 
-	if (query->setOperations != NULL)
-		refuse(plan, "uses UNION, INTERSECT or EXCEPT");
 	if (query->hasWindowFuncs)
 		refuse(plan, "uses window functions");
 	if (query->hasTargetSRFs)
@@ -466,6 +570,27 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 	if (top && query->distinctClause != NIL &&
 		(query->hasAggs || query->groupClause != NIL))
 		refuse(plan, "uses DISTINCT together with aggregation");
+
+	if (query->setOperations != NULL)
+	{
+		/* UNION ALL: the branches, subqueries of its range table */
+		if (!union_all_only(query->setOperations))
+		{
+			refuse(plan, "uses UNION, INTERSECT or EXCEPT");
+			return;
+		}
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			/* (a view's query also holds its OLD and NEW) */
+			if (rte->rtekind == RTE_SUBQUERY)
+				check_query(rte->subquery, false,
+							lappend_int(list_copy(path), foreach_current_index(lc) + 1),
+							plan);
+		}
+		return;
+	}
 
 	jointree_rtindexes((Node *) query->jointree, &rtindexes, plan);
 	foreach(lc, rtindexes)
@@ -1190,6 +1315,10 @@ dataproduct_plan_output(Oid query_view)
 	plan->incremental = true;
 
 	(void) inline_ctes_walker((Node *) query, plan);
+	if (query->setOperations != NULL && query->limitCount == NULL &&
+		query->limitOffset == NULL && query->rowMarks == NIL)
+		query = wrap_set_operation(query);
+	plan->query = query;
 	check_query(query, true, NIL, plan);
 	{
 		char	   *reason = dataproduct_nondeterministic(query);
