@@ -495,15 +495,19 @@ int4_product(Expr *a, Expr *b)
  *		changed leaf pass its weight up as a last column, __dp_w.
  */
 /*
- * What a term of the delta is besides its batches: a weight of its own at
- * one query level (the sign of the rows whose semi- or anti-join flips, see
- * "Semi- and anti-joins"), and whether it is known to be empty (batches in
- * two branches of one UNION ALL).
+ * What a term of the delta is besides its batches: weights of its own at
+ * query levels (paths[i] gets weights[i]: semi- and anti-joins as they were,
+ * the sign of the rows whose condition flips, see "Semi- and anti-joins"),
+ * and whether it is known to be empty (batches in two branches of one
+ * UNION ALL).
  */
 typedef struct DpLevelWeight
 {
-	List	   *path;
-	Expr	   *weight;
+	List	   *paths;			/* deltas: a flip */
+	List	   *weights;
+	List	   *state_paths;	/* states: semi-joins as they were */
+	List	   *state_weights;
+	int			ndeltas;		/* batches and deltas applied so far */
 	bool		empty;
 } DpLevelWeight;
 
@@ -516,14 +520,17 @@ static Expr *apply_batches(Query *query, List *path, DpPlan *plan,
  *		deltas, so a term with batches (or a flip) in one branch keeps that
  *		branch only (the others get WHERE false), and one with batches in
  *		two branches is empty.  Each branch then passes its weight up as a
- *		last column __dp_w, constant 1 in the emptied ones.
+ *		last column __dp_w (which may also weigh semi-joins as they were),
+ *		constant 1 where it has none.
  */
 static Expr *
 apply_union_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 					Oid *logs, DpLevelWeight *extra)
 {
 	List	   *weights = NIL;
+	List	   *deltas = NIL;
 	int			nchanged = 0;
+	bool		any = false;
 	int			resno = 0;
 	Node	   *leftmost = query->setOperations;
 	ListCell   *lc;
@@ -532,18 +539,21 @@ apply_union_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		Expr	   *w = NULL;
+		int			before = extra != NULL ? extra->ndeltas : 0;
+		bool		delta;
 
 		/* (a view's query also holds its OLD and NEW) */
 		if (rte->rtekind == RTE_SUBQUERY)
 			w = apply_batches(rte->subquery,
 							  lappend_int(list_copy(path), foreach_current_index(lc) + 1),
 							  plan, changed, logs, extra);
-
+		delta = extra != NULL ? extra->ndeltas > before : w != NULL;
 		weights = lappend(weights, w);
-		if (w != NULL)
-			nchanged++;
+		deltas = lappend_int(deltas, delta);
+		nchanged += delta;
+		any |= (w != NULL);
 	}
-	if (nchanged == 0)
+	if (!any)
 		return NULL;
 	if (nchanged > 1 && extra != NULL)
 		extra->empty = true;
@@ -555,13 +565,12 @@ apply_union_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 
 		if (rte->rtekind != RTE_SUBQUERY)
 			continue;
-		if (w == NULL)
-		{
-			w = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
-								   false, true);
+		if (nchanged > 0 && !list_nth_int(deltas, foreach_current_index(lc)))
 			branch->jointree->quals = make_and_qual(branch->jointree->quals,
 													makeBoolConst(false, false));
-		}
+		if (w == NULL)
+			w = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+								   false, true);
 		resno = list_length(branch->targetList) + 1;
 		branch->targetList = lappend(branch->targetList,
 									 makeTargetEntry(w, resno, pstrdup("__dp_w"), false));
@@ -653,6 +662,8 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 				rte->alias->colnames = NIL;
 			w = (Expr *) makeVar(rti, list_length(batch->targetList), INT4OID, -1,
 								 InvalidOid, 0);
+			if (extra != NULL)
+				extra->ndeltas++;
 		}
 		else if (rte->rtekind == RTE_SUBQUERY)
 		{
@@ -674,8 +685,20 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 		if (w != NULL)
 			weight = int4_product(weight, w);
 	}
-	if (extra != NULL && extra->weight != NULL && equal(extra->path, path))
-		weight = int4_product(weight, extra->weight);
+	if (extra != NULL)
+	{
+		foreach(lc, extra->paths)
+			if (equal(lfirst(lc), path))
+			{
+				weight = int4_product(weight, list_nth(extra->weights,
+													   foreach_current_index(lc)));
+				extra->ndeltas++;
+			}
+		foreach(lc, extra->state_paths)
+			if (equal(lfirst(lc), path))
+				weight = int4_product(weight, list_nth(extra->state_weights,
+													   foreach_current_index(lc)));
+	}
 	return weight;
 }
 
@@ -695,9 +718,14 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
  * it was.  The second term holds the rows of J_new whose condition flips,
  * with weight +1 or -1; only rows that a row of dM matches can flip (the
  * match query relaxes NOT IN and ALL comparisons to every row that can
- * decide them), so that test comes first, as an EXISTS the planner turns
- * into a semi-join driven by the batch.  Uncorrelated subqueries are the
- * degenerate case: either every row flips or none.  With several changed
+ * decide them), so that test replaces the condition, as an EXISTS the
+ * planner turns into a semi-join driven by the batch.  The conditions as
+ * they were and the flips are weights (0, 1 or -1), not filters: a filter
+ * reading one relation only would be pushed down to its scan and evaluated
+ * for every row of a whole table; as weights they are evaluated for the
+ * rows of the term only, and the rows of weight 0 are dropped above an
+ * OFFSET 0 fence.  Uncorrelated subqueries are the degenerate case: either
+ * every row flips or none.  With several changed
  * conditions c1..ck, the product telescopes:
  *
  *	 prod c_new - prod c_old = sum over i of
@@ -777,11 +805,13 @@ count_sublink(Query *query, Aggref *agg)
 /*
  * semi_batches
  *		The inclusion-exclusion terms of the delta of semi s's match query
- *		over its leaves in `changed': copies of the match query with
- *		batches in place, and (in *weights) each term's signed weight.
+ *		over its leaves in `changed': copies of `match' (its match query,
+ *		or one of the split ones) with batches in place, and (in *weights)
+ *		each term's signed weight.
  */
 static List *
-semi_batches(DpPlan *plan, int s, Bitmapset *changed, Oid *logs, List **weights)
+semi_batches(DpPlan *plan, int s, Query *match, Bitmapset *changed, Oid *logs,
+			 List **weights)
 {
 	DpSemi	   *semi = list_nth(plan->semis, s);
 	List	   *path = lappend_int(list_copy(semi->path), -(s + 1));
@@ -798,7 +828,7 @@ semi_batches(DpPlan *plan, int s, Bitmapset *changed, Oid *logs, List **weights)
 	for (subset = 1; subset < (1 << list_length(mine)); subset++)
 	{
 		Bitmapset  *u = NULL;
-		Query	   *term = copyObject(semi->match);
+		Query	   *term = copyObject(match);
 		Expr	   *weight;
 
 		foreach(lc, mine)
@@ -814,14 +844,13 @@ semi_batches(DpPlan *plan, int s, Bitmapset *changed, Oid *logs, List **weights)
 	return terms;
 }
 
-/* Semi s's condition as it was before the batch: from counts. */
+/* The rows of `match' (of semi s) before the batch, counted. */
 static Expr *
-semi_old(DpPlan *plan, int s, Bitmapset *changed, Oid *logs)
+old_count(DpPlan *plan, int s, Query *match, Bitmapset *changed, Oid *logs)
 {
-	DpSemi	   *semi = list_nth(plan->semis, s);
-	Expr	   *count = count_sublink(copyObject(semi->match), make_aggref(F_COUNT_, NULL));
+	Expr	   *count = count_sublink(copyObject(match), make_aggref(F_COUNT_, NULL));
 	List	   *weights;
-	List	   *terms = semi_batches(plan, s, changed, logs, &weights);
+	List	   *terms = semi_batches(plan, s, match, changed, logs, &weights);
 	ListCell   *lc;
 
 	foreach(lc, terms)
@@ -831,6 +860,44 @@ semi_old(DpPlan *plan, int s, Bitmapset *changed, Oid *logs)
 															   make_aggref(F_SUM_INT4,
 																		   list_nth(weights, foreach_current_index(lc))))),
 									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	return count;
+}
+
+/*
+ * Semi s's condition as it was before the batch: from counts of its match
+ * rows, or for a split NOT IN (plan.c), of the rows equal to the row's
+ * value and of the NULLs, or of all rows where the row's value is NULL.
+ */
+static Expr *
+semi_old(DpPlan *plan, int s, Bitmapset *changed, Oid *logs)
+{
+	DpSemi	   *semi = list_nth(plan->semis, s);
+	Expr	   *count;
+
+	if (semi->match_equal == NULL)
+		count = old_count(plan, s, semi->match, changed, logs);
+	else
+	{
+		CaseExpr   *split = makeNode(CaseExpr);
+		CaseWhen   *when = makeNode(CaseWhen);
+		NullTest   *isnull = makeNode(NullTest);
+
+		isnull->arg = (Expr *) copyObject(semi->value);
+		isnull->nulltesttype = IS_NULL;
+		isnull->argisrow = false;
+		isnull->location = -1;
+		when->expr = (Expr *) isnull;
+		when->result = old_count(plan, s, semi->match_all, changed, logs);
+		when->location = -1;
+		split->casetype = INT8OID;
+		split->args = list_make1(when);
+		split->defresult = (Expr *) makeFuncExpr(F_INT8PL, INT8OID,
+												 list_make2(old_count(plan, s, semi->match_equal, changed, logs),
+															old_count(plan, s, semi->match_null, changed, logs)),
+												 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		split->location = -1;
+		count = (Expr *) split;
+	}
 	return (Expr *) makeFuncExpr(semi->anti ? F_INT8LE : F_INT8GT, BOOLOID,
 								 list_make2(count, makeConst(INT8OID, -1, InvalidOid, 8,
 															 Int64GetDatum(0), false,
@@ -838,31 +905,50 @@ semi_old(DpPlan *plan, int s, Bitmapset *changed, Oid *logs)
 								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 }
 
+/* 1 where cond holds, else 0 */
+static Expr *
+indicator(Expr *cond)
+{
+	CaseExpr   *ind = makeNode(CaseExpr);
+	CaseWhen   *when = makeNode(CaseWhen);
+
+	when->expr = cond;
+	when->result = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+									  false, true);
+	when->location = -1;
+	ind->casetype = INT4OID;
+	ind->args = list_make1(when);
+	ind->defresult = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(0),
+										false, true);
+	ind->location = -1;
+	return (Expr *) ind;
+}
+
 /*
  * semi_flip
- *		Semi s's condition (now: `now') replaced by "its value flipped in
- *		the batch", and in *weight the sign of such rows: +1 where it holds
- *		now, -1 where it held before.
+ *		For semi s's condition (now: `now'): the condition that some match
+ *		row of the batch relates to the row (only those rows can flip), and
+ *		in *weight the change of the condition: +1 where it holds now and
+ *		did not, -1 where it held and does not, else 0.
  */
 static Node *
 semi_flip(DpPlan *plan, int s, Node *now, Bitmapset *changed, Oid *logs,
 		  Expr **weight)
 {
 	List	   *weights;
-	List	   *terms = semi_batches(plan, s, changed, logs, &weights);
+	List	   *terms = semi_batches(plan, s, ((DpSemi *) list_nth(plan->semis, s))->match,
+									 changed, logs, &weights);
 	List	   *related = NIL;
-	Node	   *holds;
-	BooleanTest *test = makeNode(BooleanTest);
-	CaseExpr   *sign = makeNode(CaseExpr);
-	CaseWhen   *when = makeNode(CaseWhen);
+	BooleanTest *holds = makeNode(BooleanTest);
 	ListCell   *lc;
 
-	test->arg = (Expr *) now;
-	test->booltesttype = IS_TRUE;
-	test->location = -1;
-	holds = (Node *) test;
-
-	/* some row of the batch's match rows relates to this row */
+	holds->arg = (Expr *) now;
+	holds->booltesttype = IS_TRUE;
+	holds->location = -1;
+	*weight = (Expr *) makeFuncExpr(F_INT4MI, INT4OID,
+									list_make2(indicator((Expr *) holds),
+											   indicator(semi_old(plan, s, changed, logs))),
+									InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	foreach(lc, terms)
 	{
 		SubLink    *exists = makeNode(SubLink);
@@ -872,37 +958,32 @@ semi_flip(DpPlan *plan, int s, Node *now, Bitmapset *changed, Oid *logs,
 		exists->location = -1;
 		related = lappend(related, exists);
 	}
-
-	when->expr = (Expr *) copyObject(holds);
-	when->result = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
-									  false, true);
-	when->location = -1;
-	sign->casetype = INT4OID;
-	sign->args = list_make1(when);
-	sign->defresult = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(-1),
-										 false, true);
-	sign->location = -1;
-	*weight = (Expr *) sign;
-
-	return (Node *) makeBoolExpr(AND_EXPR,
-								 list_make2(list_length(related) == 1 ? linitial(related) :
-											makeBoolExpr(OR_EXPR, related, -1),
-											makeFuncExpr(F_BOOLNE, BOOLOID,
-														 list_make2(holds, semi_old(plan, s, changed, logs)),
-														 InvalidOid, InvalidOid,
-														 COERCE_EXPLICIT_CALL)),
-								 -1);
+	return list_length(related) == 1 ? linitial(related) :
+		(Node *) makeBoolExpr(OR_EXPR, related, -1);
 }
 
-/* Append one term of the delta, with its weight as a last column. */
+/*
+ * Append one term of the delta, with its weight as a last column.  With
+ * weighted (weights of semi-joins in it, which can be 0), rows of weight 0
+ * are left out above an OFFSET 0, so that the conditions in the weights are
+ * evaluated for the rows of the term only, not pushed down to a scan of a
+ * whole table (where a condition reads one relation only).
+ */
 static void
-append_term(StringInfo buf, int withlen, Query *term, Expr *weight)
+append_term(StringInfo buf, int withlen, Query *term, Expr *weight,
+			bool weighted)
 {
 	term->targetList = lappend(term->targetList,
 							   makeTargetEntry(weight, list_length(term->targetList) + 1,
 											   pstrdup("__dp_w"), false));
-	appendStringInfo(buf, "%s(%s)", buf->len > withlen + 1 ? " UNION ALL " : "",
-					 pg_get_querydef(term, false));
+	if (weighted)
+		term->limitOffset = (Node *) makeConst(INT8OID, -1, InvalidOid, 8,
+											   Int64GetDatum(0), false,
+											   FLOAT8PASSBYVAL);
+	appendStringInfo(buf, "%s(%s%s%s)", buf->len > withlen + 1 ? " UNION ALL " : "",
+					 weighted ? "SELECT * FROM (" : "",
+					 pg_get_querydef(term, false),
+					 weighted ? ") __dp_t WHERE __dp_t.__dp_w OPERATOR(pg_catalog.<>) 0" : "");
 }
 
 /*
@@ -924,7 +1005,7 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 	List	   *seen = NIL;
 	Bitmapset  *joined = NULL;
 	Bitmapset  *semis = NULL;
-	DpLevelWeight none = {NIL, NULL, false};
+	DpLevelWeight old;
 
 	/* each changed log's batch, loaded by the extension (apply.c) */
 	initStringInfo(&with);
@@ -968,45 +1049,60 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 			continue;
 
 		term = copyObject(plan->pre);
+		memset(&old, 0, sizeof(old));
 		i = -1;
 		while ((i = bms_next_member(semis, i)) >= 0)
-			lfirst(semi_cell(term, list_nth(plan->semis, i))) =
-				semi_old(plan, i, changed, logs);
-		weight = apply_batches(term, NIL, plan, u, logs, &none);
-		if (none.empty)
 		{
-			none.empty = false;
-			continue;
+			DpSemi	   *semi = list_nth(plan->semis, i);
+
+			lfirst(semi_cell(term, semi)) = makeBoolConst(true, false);
+			old.state_paths = lappend(old.state_paths, semi->path);
+			old.state_weights = lappend(old.state_weights,
+										indicator(semi_old(plan, i, changed, logs)));
 		}
+		weight = apply_batches(term, NIL, plan, u, logs, &old);
+		if (old.empty)
+			continue;
 		if (bms_num_members(u) % 2 == 0)
 			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
 										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		append_term(&buf, with.len, term, weight);
+		append_term(&buf, with.len, term, weight, old.state_paths != NIL);
 	}
 	/* the rows whose semi-joins flip, one changed semi-join at a time */
 	leaf = -1;
 	while ((leaf = bms_next_member(semis, leaf)) >= 0)
 	{
 		Query	   *term = copyObject(plan->pre);
-		DpLevelWeight flip = {NIL, NULL, false};
+		DpLevelWeight flip = {0};
 		Expr	   *weight;
 		int			i = -1;
 
 		while ((i = bms_next_member(semis, i)) >= 0)
 		{
-			ListCell   *cell = semi_cell(term, list_nth(plan->semis, i));
+			DpSemi	   *semi = list_nth(plan->semis, i);
+			ListCell   *cell = semi_cell(term, semi);
 
+			if (i < leaf)
+				continue;		/* as it is now */
 			if (i > leaf)
-				lfirst(cell) = semi_old(plan, i, changed, logs);
-			else if (i == leaf)
+			{
+				lfirst(cell) = makeBoolConst(true, false);
+				flip.state_paths = lappend(flip.state_paths, semi->path);
+				flip.state_weights = lappend(flip.state_weights,
+											 indicator(semi_old(plan, i, changed, logs)));
+			}
+			else
+			{
 				lfirst(cell) = semi_flip(plan, i, lfirst(cell), changed, logs,
-										 &flip.weight);
+										 &weight);
+				flip.paths = lappend(flip.paths, semi->path);
+				flip.weights = lappend(flip.weights, weight);
+			}
 		}
-		flip.path = ((DpSemi *) list_nth(plan->semis, leaf))->path;
 		weight = apply_batches(term, NIL, plan, NULL, logs, &flip);
 		/* a flip is in one branch only */
 		Assert(!flip.empty);
-		append_term(&buf, with.len, term, weight);
+		append_term(&buf, with.len, term, weight, true);
 	}
 	return buf.data;
 }

@@ -335,14 +335,43 @@ check_semi(Node *conjunct, int index, List *path, DpPlan *plan)
 			extra = negated ? boolean_test(test, IS_FALSE) :
 				boolean_test(test, IS_NOT_TRUE);
 	}
-	if (extra != NULL)
-		match->jointree->quals = make_and_qual(match->jointree->quals, extra);
 	/* only whether rows exist matters */
 	match->distinctClause = NIL;
 	match->hasDistinctOn = false;
 	match->sortClause = NIL;
-
 	semi = palloc0(sizeof(DpSemi));
+	if (sublink->subLinkType == ANY_SUBLINK && negated &&
+		IsA(sublink->testexpr, OpExpr) &&
+		list_length(((OpExpr *) sublink->testexpr)->args) == 2 &&
+		IsA(lsecond(((OpExpr *) sublink->testexpr)->args), Param) &&
+		op_mergejoinable(((OpExpr *) sublink->testexpr)->opno,
+						 exprType(linitial(((OpExpr *) sublink->testexpr)->args))) &&
+		func_strict(((OpExpr *) sublink->testexpr)->opfuncid))
+	{
+		/* x NOT IN (SELECT c ...), = a btree equality: see DpSemi */
+		Node	   *equal = copyObject(sublink->testexpr);
+		Node	   *c;
+		NullTest   *isnull = makeNode(NullTest);
+
+		IncrementVarSublevelsUp(equal, 1, 0);
+		equal = sublink_params_mutator(equal, sub->targetList);
+		c = lsecond(((OpExpr *) equal)->args);
+		semi->value = copyObject(linitial(((OpExpr *) sublink->testexpr)->args));
+		semi->match_all = copyObject(match);
+		semi->match_equal = copyObject(match);
+		semi->match_equal->jointree->quals =
+			make_and_qual(semi->match_equal->jointree->quals, equal);
+		isnull->arg = (Expr *) copyObject(c);
+		isnull->nulltesttype = IS_NULL;
+		isnull->argisrow = false;
+		isnull->location = -1;
+		semi->match_null = copyObject(match);
+		semi->match_null->jointree->quals =
+			make_and_qual(semi->match_null->jointree->quals, (Node *) isnull);
+	}
+	if (extra != NULL)
+		match->jointree->quals = make_and_qual(match->jointree->quals, extra);
+
 	semi->path = list_copy(path);
 	semi->conjunct = index;
 	semi->anti = (sublink->subLinkType == ALL_SUBLINK) ? !negated : negated;

@@ -55,7 +55,10 @@ typedef struct DpLeaf
  * depends only on whether rows of `match' (its subquery, correlated to the
  * row, with the comparison moved into its WHERE) exist: it holds when some
  * do, or, for an anti-join, when none do.  The leaves of `match' have paths
- * through its level's path, then -(1 + index in plan->semis).
+ * through its level's path, then -(1 + index in plan->semis).  For x NOT
+ * IN (SELECT c ...) with an equality, whose match rows are those with
+ * (x = c) IS NOT FALSE, which no index finds, they are also counted as the
+ * rows with c = x plus those with c IS NULL, or all rows where x is NULL.
  */
 typedef struct DpSemi
 {
@@ -63,6 +66,10 @@ typedef struct DpSemi
 	int			conjunct;		/* index among that level's AND-ed WHERE */
 	bool		anti;
 	Query	   *match;
+	Node	   *value;			/* NOT IN with an equality: x, at its level */
+	Query	   *match_equal;	/* ... the subquery with c = x */
+	Query	   *match_null;		/* ... with c IS NULL */
+	Query	   *match_all;		/* ... as it is */
 } DpSemi;
 
 /* A store column. */
