@@ -74,6 +74,10 @@ SELECT dataproduct.add_output('sq.p', 'not_in_both',
   $$SELECT o.id FROM sq_sor.orders o
      WHERE o.cust NOT IN (SELECT b.cust FROM sq_sor.blocked b WHERE b.why <> 'test')
        AND o.cust IN (SELECT c.id FROM sq_sor.customers c)$$, refresh => 'incremental');
+SELECT dataproduct.add_output('sq.p', 'not_in_row',
+  $$SELECT o.id FROM sq_sor.orders o
+     WHERE (o.cust, o.amount > 5) NOT IN (SELECT b.cust, b.why = 'fraud' FROM sq_sor.blocked b)$$,
+  refresh => 'incremental');
 SELECT dataproduct.add_output('sq.p', 'uncorrelated',
   $$SELECT id FROM sq_sor.orders WHERE EXISTS (SELECT FROM sq_sor.blocked WHERE why = 'fraud')$$,
   refresh => 'incremental');

@@ -13,7 +13,10 @@
  *	                          (|><| of dTi for i in U, Tj for j not in U)
  *
  * with weights multiplied along each row.  Only relations with a non-empty
- * batch take part, so the usual batch (one changed table) is one term.
+ * batch take part, so the usual batch (one changed table) is one term.  A
+ * UNION ALL is a sum, not a product: a term keeps the one branch holding
+ * its batches (see apply_union_batches).  Semi- and anti-joins add terms of
+ * their own (see "Semi- and anti-joins").
  *
  * Nothing here splices user text into SQL: the analysed query tree is
  * rewritten (a base relation replaced by its batch, the target list replaced

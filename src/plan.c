@@ -21,7 +21,11 @@
  * unique on the keys (NULLS NOT DISTINCT).  The output view computes the
  * declared columns and HAVING from them.
  *
- * The query (views expanded) is walked once: a construct that cannot be
+ * The query (views expanded, WITH queries inlined, see "WITH") is walked
+ * once; it may hold subqueries in FROM that are plain select-project-joins
+ * or UNION ALLs of them ("UNION ALL"), and semi- and anti-joins in WHERE
+ * ("Semi- and anti-joins"), whose subqueries' relations are leaves too.
+ * A construct that cannot be
  * maintained incrementally (see also "Determinism of expressions" and
  * "Keys") makes the plan refuse, with a reason that completes "its query
  * ..." and that declaration shows; otherwise the plan lists the base
@@ -571,7 +575,8 @@ wrap_set_operation(Query *setop)
  * check_query
  *		Check one level of the query tree and collect its base relations as
  *		leaves.  Below the top, only plain select-project-join subqueries
- *		(views) are allowed.
+ *		(views, inlined WITH queries, the subqueries of semi-joins) and
+ *		UNION ALLs of them are allowed.
  */
 static void
 check_query(Query *query, bool top, List *path, DpPlan *plan)

@@ -122,6 +122,7 @@ my @shapes = (
 	[ 'not_in_outer_null', 'SELECT f.id FROM src.f WHERE f.a NOT IN (SELECT d.k FROM src.d WHERE d.cat IS NOT NULL)' ],
 	[ 'uncorrelated', q{SELECT g, count(*) AS n FROM src.f WHERE EXISTS (SELECT FROM src.e WHERE e.weight = 4 AND e.cat = 'c1') GROUP BY g} ],
 	[ 'uncorrelated_not_in', 'SELECT id FROM src.f WHERE 3 NOT IN (SELECT e.weight FROM src.e WHERE e.cat IS NULL)' ],
+	[ 'not_in_row', 'SELECT f.id, f.g FROM src.f WHERE (f.a, f.b) NOT IN (SELECT d.k, e.weight FROM src.d JOIN src.e ON e.cat = d.cat)' ],
 	[ 'in_self', 'SELECT f1.id FROM src.f f1 WHERE f1.b IN (SELECT f2.a FROM src.f f2 WHERE f2.g = f1.g)' ],
 	[ 'all_cmp', 'SELECT d.k FROM src.d WHERE d.k > ALL (SELECT f.b FROM src.f WHERE f.a = d.k)' ],
 	[ 'two_semis', q{SELECT f.g, count(*) AS n FROM src.f WHERE f.b IN (SELECT k FROM src.d WHERE cat = 'c1') AND NOT EXISTS (SELECT FROM src.e WHERE e.weight = f.a) GROUP BY f.g} ],
