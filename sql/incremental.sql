@@ -18,12 +18,12 @@ SELECT dataproduct.create_product('inc.p');
 -- auto mode, with a notice naming the construct; in incremental mode, an error
 SELECT dataproduct.add_output('inc.p', 'o1', 'SELECT p.id, t.genre FROM inc_sor.plays p LEFT JOIN inc_sor.tracks t USING (track)');
 SELECT dataproduct.add_output('inc.p', 'o2', 'SELECT id, rank() OVER (ORDER BY ms) AS r FROM inc_sor.plays');
-SELECT dataproduct.add_output('inc.p', 'o3', 'SELECT track FROM inc_sor.plays UNION SELECT track FROM inc_sor.tracks');
+SELECT dataproduct.add_output('inc.p', 'o3', 'SELECT track FROM inc_sor.plays INTERSECT SELECT track FROM inc_sor.tracks');
 SELECT dataproduct.add_output('inc.p', 'o4', 'SELECT id FROM inc_sor.plays ORDER BY id LIMIT 2');
-SELECT dataproduct.add_output('inc.p', 'o5', 'SELECT id FROM inc_sor.plays WHERE track IN (SELECT track FROM inc_sor.tracks)');
+SELECT dataproduct.add_output('inc.p', 'o5', 'SELECT id FROM inc_sor.plays WHERE ms > (SELECT avg(ms) FROM inc_sor.plays)');
 SELECT dataproduct.add_output('inc.p', 'o6', 'SELECT g.n FROM (SELECT count(*) AS n FROM inc_sor.plays) g');
 SELECT dataproduct.add_output('inc.p', 'o7', 'SELECT id FROM inc_sor.plays WHERE at > now() - interval ''1 day''');
-SELECT dataproduct.add_output('inc.p', 'o8', 'WITH x AS (SELECT * FROM inc_sor.plays) SELECT id FROM x');
+SELECT dataproduct.add_output('inc.p', 'o8', 'WITH RECURSIVE x(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM x WHERE n < 3) SELECT id FROM inc_sor.plays JOIN x ON x.n = track');
 SELECT dataproduct.add_output('inc.p', 'o9', 'SELECT track, count(*) AS n FROM inc_sor.plays GROUP BY ROLLUP (track)');
 SELECT dataproduct.add_output('inc.p', 'o10', 'SELECT DISTINCT ON (track) track, id FROM inc_sor.plays ORDER BY track, id');
 SELECT dataproduct.add_output('inc.p', 'o11', 'SELECT id, random() < 2 AS r FROM inc_sor.plays');

@@ -36,7 +36,8 @@ SELECT dataproduct.add_output('ln.listening', 'eu_ms',
 -- a partitioned table
 SELECT dataproduct.add_output('ln.listening', 'event_kinds',
        'SELECT kind, count(*) AS n FROM ln_sor.events GROUP BY kind');
--- another product's output
+-- another product's output (populated first: it is maintained incrementally)
+SELECT dataproduct.refresh('ln.artist_ms') > 0 AS populated;
 SELECT dataproduct.add_output('ln.reports', 'top_artist',
        'SELECT artist, ms FROM ln.artist_ms ORDER BY ms DESC LIMIT 1');
 

@@ -13,7 +13,10 @@
  *	                          (|><| of dTi for i in U, Tj for j not in U)
  *
  * with weights multiplied along each row.  Only relations with a non-empty
- * batch take part, so the usual batch (one changed table) is one term.
+ * batch take part, so the usual batch (one changed table) is one term.  A
+ * UNION ALL is a sum, not a product: a term keeps the one branch holding
+ * its batches (see apply_union_batches).  Semi- and anti-joins add terms of
+ * their own (see "Semi- and anti-joins").
  *
  * Nothing here splices user text into SQL: the analysed query tree is
  * rewritten (a base relation replaced by its batch, the target list replaced
@@ -563,12 +566,120 @@ rte_to_batch(RangeTblEntry *rte, Query *batch, Oid log, Index levelsup)
  *		level (NULL if none of its leaves changed).  Subqueries holding a
  *		changed leaf pass its weight up as a last column, __dp_w.
  */
+/*
+ * What a term of the delta is besides its batches: weights of its own at
+ * query levels (paths[i] gets weights[i]: semi- and anti-joins as they were,
+ * the sign of the rows whose condition flips, see "Semi- and anti-joins"),
+ * and whether it is known to be empty (batches in two branches of one
+ * UNION ALL).
+ */
+typedef struct DpLevelWeight
+{
+	List	   *paths;			/* deltas: a flip */
+	List	   *weights;
+	List	   *state_paths;	/* states: semi-joins as they were */
+	List	   *state_weights;
+	int			ndeltas;		/* batches and deltas applied so far */
+	bool		empty;
+} DpLevelWeight;
+
+static Expr *apply_batches(Query *query, List *path, DpPlan *plan,
+						   Bitmapset *changed, Oid *logs, DpLevelWeight *extra);
+
+/*
+ * apply_union_batches
+ *		apply_batches for a UNION ALL: the delta of a sum is the sum of the
+ *		deltas, so a term with batches (or a flip) in one branch keeps that
+ *		branch only (the others get WHERE false), and one with batches in
+ *		two branches is empty.  Each branch then passes its weight up as a
+ *		last column __dp_w (which may also weigh semi-joins as they were),
+ *		constant 1 where it has none.
+ */
+static Expr *
+apply_union_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
+					Oid *logs, DpLevelWeight *extra)
+{
+	List	   *weights = NIL;
+	List	   *deltas = NIL;
+	int			nchanged = 0;
+	bool		any = false;
+	int			resno = 0;
+	Node	   *leftmost = query->setOperations;
+	ListCell   *lc;
+
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Expr	   *w = NULL;
+		int			before = extra != NULL ? extra->ndeltas : 0;
+		bool		delta;
+
+		/* (a view's query also holds its OLD and NEW) */
+		if (rte->rtekind == RTE_SUBQUERY)
+			w = apply_batches(rte->subquery,
+							  lappend_int(list_copy(path), foreach_current_index(lc) + 1),
+							  plan, changed, logs, extra);
+		delta = extra != NULL ? extra->ndeltas > before : w != NULL;
+		weights = lappend(weights, w);
+		deltas = lappend_int(deltas, delta);
+		nchanged += delta;
+		any |= (w != NULL);
+	}
+	if (!any)
+		return NULL;
+	if (nchanged > 1 && extra != NULL)
+		extra->empty = true;
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Query	   *branch = rte->subquery;
+		Expr	   *w = list_nth(weights, foreach_current_index(lc));
+
+		if (rte->rtekind != RTE_SUBQUERY)
+			continue;
+		if (nchanged > 0 && !list_nth_int(deltas, foreach_current_index(lc)))
+			branch->jointree->quals = make_and_qual(branch->jointree->quals,
+													makeBoolConst(false, false));
+		if (w == NULL)
+			w = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+								   false, true);
+		resno = list_length(branch->targetList) + 1;
+		branch->targetList = lappend(branch->targetList,
+									 makeTargetEntry(w, resno, pstrdup("__dp_w"), false));
+		rte->eref->colnames = lappend(rte->eref->colnames, makeString(pstrdup("__dp_w")));
+	}
+	/* every node of the set operation gets the column too */
+	{
+		List	   *nodes = list_make1(query->setOperations);
+
+		foreach(lc, nodes)
+		{
+			SetOperationStmt *op = lfirst(lc);
+
+			if (!IsA(op, SetOperationStmt))
+				continue;
+			op->colTypes = lappend_oid(op->colTypes, INT4OID);
+			op->colTypmods = lappend_int(op->colTypmods, -1);
+			op->colCollations = lappend_oid(op->colCollations, InvalidOid);
+			nodes = lappend(nodes, op->larg);
+			nodes = lappend(nodes, op->rarg);
+		}
+	}
+	while (IsA(leftmost, SetOperationStmt))
+		leftmost = ((SetOperationStmt *) leftmost)->larg;
+	return (Expr *) makeVar(((RangeTblRef *) leftmost)->rtindex, resno, INT4OID, -1,
+							InvalidOid, 0);
+}
+
 static Expr *
 apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
-			  Oid *logs)
+			  Oid *logs, DpLevelWeight *extra)
 {
 	Expr	   *weight = NULL;
 	ListCell   *lc;
+
+	if (query->setOperations != NULL)
+		return apply_union_batches(query, path, plan, changed, logs, extra);
 
 	foreach(lc, query->rtable)
 	{
@@ -586,10 +697,13 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 			rte_to_batch(rte, batch, logs[leaf], list_length(path) + 1);
 			w = (Expr *) makeVar(rti, list_length(batch->targetList), INT4OID, -1,
 								 InvalidOid, 0);
+			if (extra != NULL)
+				extra->ndeltas++;
 		}
 		else if (rte->rtekind == RTE_SUBQUERY)
 		{
-			Expr	   *sw = apply_batches(rte->subquery, subpath, plan, changed, logs);
+			Expr	   *sw = apply_batches(rte->subquery, subpath, plan, changed, logs,
+											   extra);
 
 			if (sw != NULL)
 			{
@@ -606,7 +720,305 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
 		if (w != NULL)
 			weight = int4_product(weight, w);
 	}
+	if (extra != NULL)
+	{
+		foreach(lc, extra->paths)
+			if (equal(lfirst(lc), path))
+			{
+				weight = int4_product(weight, list_nth(extra->weights,
+													   foreach_current_index(lc)));
+				extra->ndeltas++;
+			}
+		foreach(lc, extra->state_paths)
+			if (equal(lfirst(lc), path))
+				weight = int4_product(weight, list_nth(extra->state_weights,
+													   foreach_current_index(lc)));
+	}
 	return weight;
+}
+
+/* ----------------------------------------------------------------
+ * Semi- and anti-joins
+ *
+ * A semi- or anti-join (plan.c) is a condition c(l) on the rows l of the
+ * rest of the query, J, that holds when rows of its match query M(l)
+ * exist (for an anti-join, when none do):  Q = J . c.  With c_old and
+ * c_new its value before and after the batch,
+ *
+ *	 dQ = dJ . c_old + J_new . (c_new - c_old)
+ *
+ * dJ by inclusion-exclusion as above, at the new state.  c_old comes from
+ * counts: |M_old(l)| = |M_new(l)| - |dM(l)|, dM the inclusion-exclusion
+ * delta of M over its changed leaves, so the condition can be evaluated as
+ * it was.  The second term holds the rows of J_new whose condition flips,
+ * with weight +1 or -1; only rows that a row of dM matches can flip (the
+ * match query relaxes NOT IN and ALL comparisons to every row that can
+ * decide them), so that test replaces the condition, as an EXISTS the
+ * planner turns into a semi-join driven by the batch.  The conditions as
+ * they were and the flips are weights (0, 1 or -1), not filters: a filter
+ * reading one relation only would be pushed down to its scan and evaluated
+ * for every row of a whole table; as weights they are evaluated for the
+ * rows of the term only, and the rows of weight 0 are dropped above an
+ * OFFSET 0 fence.  Uncorrelated subqueries are the degenerate case: either
+ * every row flips or none.  With several changed
+ * conditions c1..ck, the product telescopes:
+ *
+ *	 prod c_new - prod c_old = sum over i of
+ *	     c1_new .. c(i-1)_new . (ci_new - ci_old) . c(i+1)_old .. ck_old
+ *
+ * one flip term per changed condition, the others as they are now or were.
+ * ----------------------------------------------------------------
+ */
+
+/* The query level at path (range table indexes of subqueries in FROM). */
+static Query *
+level_query(Query *query, List *path)
+{
+	ListCell   *lc;
+
+	foreach(lc, path)
+		query = rt_fetch(lfirst_int(lc), query->rtable)->subquery;
+	return query;
+}
+
+/* The cell of semi's condition in a copy of the pre query. */
+static ListCell *
+semi_cell(Query *term, DpSemi *semi)
+{
+	Query	   *level = level_query(term, semi->path);
+
+	return list_nth_cell(castNode(BoolExpr, level->jointree->quals)->args,
+						 semi->conjunct);
+}
+
+static Aggref *
+make_aggref(Oid fnoid, Expr *arg)
+{
+	Aggref	   *agg = makeNode(Aggref);
+
+	agg->aggfnoid = fnoid;
+	agg->aggtype = INT8OID;
+	agg->aggcollid = InvalidOid;
+	agg->inputcollid = InvalidOid;
+	agg->aggtranstype = InvalidOid;
+	agg->aggstar = (arg == NULL);
+	if (arg != NULL)
+	{
+		agg->aggargtypes = list_make1_oid(exprType((Node *) arg));
+		agg->args = list_make1(makeTargetEntry(arg, 1, NULL, false));
+	}
+	agg->aggkind = AGGKIND_NORMAL;
+	agg->agglevelsup = 0;
+	agg->aggsplit = AGGSPLIT_SIMPLE;
+	agg->aggno = -1;
+	agg->aggtransno = -1;
+	agg->location = -1;
+	return agg;
+}
+
+/* (SELECT agg FROM ... WHERE ...) over query, NULL-free */
+static Expr *
+count_sublink(Query *query, Aggref *agg)
+{
+	SubLink    *sublink = makeNode(SubLink);
+	CoalesceExpr *coalesce = makeNode(CoalesceExpr);
+
+	query->targetList = list_make1(makeTargetEntry((Expr *) agg, 1,
+												   pstrdup("n"), false));
+	query->hasAggs = true;
+	sublink->subLinkType = EXPR_SUBLINK;
+	sublink->subselect = (Node *) query;
+	sublink->location = -1;
+	coalesce->coalescetype = INT8OID;
+	coalesce->args = list_make2(sublink, makeConst(INT8OID, -1, InvalidOid, 8,
+												   Int64GetDatum(0), false,
+												   FLOAT8PASSBYVAL));
+	coalesce->location = -1;
+	return (Expr *) coalesce;
+}
+
+/*
+ * semi_batches
+ *		The inclusion-exclusion terms of the delta of semi s's match query
+ *		over its leaves in `changed': copies of `match' (its match query,
+ *		or one of the split ones) with batches in place, and (in *weights)
+ *		each term's signed weight.
+ */
+static List *
+semi_batches(DpPlan *plan, int s, Query *match, Bitmapset *changed, Oid *logs,
+			 List **weights)
+{
+	DpSemi	   *semi = list_nth(plan->semis, s);
+	List	   *path = lappend_int(list_copy(semi->path), -(s + 1));
+	List	   *mine = NIL;
+	List	   *terms = NIL;
+	ListCell   *lc;
+	int			subset;
+
+	*weights = NIL;
+	foreach(lc, plan->leaves)
+		if (((DpLeaf *) lfirst(lc))->semi == s + 1 &&
+			bms_is_member(foreach_current_index(lc), changed))
+			mine = lappend_int(mine, foreach_current_index(lc));
+	for (subset = 1; subset < (1 << list_length(mine)); subset++)
+	{
+		Bitmapset  *u = NULL;
+		Query	   *term = copyObject(match);
+		Expr	   *weight;
+
+		foreach(lc, mine)
+			if (subset & (1 << foreach_current_index(lc)))
+				u = bms_add_member(u, lfirst_int(lc));
+		weight = apply_batches(term, path, plan, u, logs, NULL);
+		if (bms_num_members(u) % 2 == 0)
+			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		terms = lappend(terms, term);
+		*weights = lappend(*weights, weight);
+	}
+	return terms;
+}
+
+/* The rows of `match' (of semi s) before the batch, counted. */
+static Expr *
+old_count(DpPlan *plan, int s, Query *match, Bitmapset *changed, Oid *logs)
+{
+	Expr	   *count = count_sublink(copyObject(match), make_aggref(F_COUNT_, NULL));
+	List	   *weights;
+	List	   *terms = semi_batches(plan, s, match, changed, logs, &weights);
+	ListCell   *lc;
+
+	foreach(lc, terms)
+		count = (Expr *) makeFuncExpr(F_INT8MI, INT8OID,
+									  list_make2(count,
+												 count_sublink(lfirst(lc),
+															   make_aggref(F_SUM_INT4,
+																		   list_nth(weights, foreach_current_index(lc))))),
+									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	return count;
+}
+
+/*
+ * Semi s's condition as it was before the batch: from counts of its match
+ * rows, or for a split NOT IN (plan.c), of the rows equal to the row's
+ * value and of the NULLs, or of all rows where the row's value is NULL.
+ */
+static Expr *
+semi_old(DpPlan *plan, int s, Bitmapset *changed, Oid *logs)
+{
+	DpSemi	   *semi = list_nth(plan->semis, s);
+	Expr	   *count;
+
+	if (semi->match_equal == NULL)
+		count = old_count(plan, s, semi->match, changed, logs);
+	else
+	{
+		CaseExpr   *split = makeNode(CaseExpr);
+		CaseWhen   *when = makeNode(CaseWhen);
+		NullTest   *isnull = makeNode(NullTest);
+
+		isnull->arg = (Expr *) copyObject(semi->value);
+		isnull->nulltesttype = IS_NULL;
+		isnull->argisrow = false;
+		isnull->location = -1;
+		when->expr = (Expr *) isnull;
+		when->result = old_count(plan, s, semi->match_all, changed, logs);
+		when->location = -1;
+		split->casetype = INT8OID;
+		split->args = list_make1(when);
+		split->defresult = (Expr *) makeFuncExpr(F_INT8PL, INT8OID,
+												 list_make2(old_count(plan, s, semi->match_equal, changed, logs),
+															old_count(plan, s, semi->match_null, changed, logs)),
+												 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		split->location = -1;
+		count = (Expr *) split;
+	}
+	return (Expr *) makeFuncExpr(semi->anti ? F_INT8LE : F_INT8GT, BOOLOID,
+								 list_make2(count, makeConst(INT8OID, -1, InvalidOid, 8,
+															 Int64GetDatum(0), false,
+															 FLOAT8PASSBYVAL)),
+								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+}
+
+/* 1 where cond holds, else 0 */
+static Expr *
+indicator(Expr *cond)
+{
+	CaseExpr   *ind = makeNode(CaseExpr);
+	CaseWhen   *when = makeNode(CaseWhen);
+
+	when->expr = cond;
+	when->result = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+									  false, true);
+	when->location = -1;
+	ind->casetype = INT4OID;
+	ind->args = list_make1(when);
+	ind->defresult = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(0),
+										false, true);
+	ind->location = -1;
+	return (Expr *) ind;
+}
+
+/*
+ * semi_flip
+ *		For semi s's condition (now: `now'): the condition that some match
+ *		row of the batch relates to the row (only those rows can flip), and
+ *		in *weight the change of the condition: +1 where it holds now and
+ *		did not, -1 where it held and does not, else 0.
+ */
+static Node *
+semi_flip(DpPlan *plan, int s, Node *now, Bitmapset *changed, Oid *logs,
+		  Expr **weight)
+{
+	List	   *weights;
+	List	   *terms = semi_batches(plan, s, ((DpSemi *) list_nth(plan->semis, s))->match,
+									 changed, logs, &weights);
+	List	   *related = NIL;
+	BooleanTest *holds = makeNode(BooleanTest);
+	ListCell   *lc;
+
+	holds->arg = (Expr *) now;
+	holds->booltesttype = IS_TRUE;
+	holds->location = -1;
+	*weight = (Expr *) makeFuncExpr(F_INT4MI, INT4OID,
+									list_make2(indicator((Expr *) holds),
+											   indicator(semi_old(plan, s, changed, logs))),
+									InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	foreach(lc, terms)
+	{
+		SubLink    *exists = makeNode(SubLink);
+
+		exists->subLinkType = EXISTS_SUBLINK;
+		exists->subselect = lfirst(lc);
+		exists->location = -1;
+		related = lappend(related, exists);
+	}
+	return list_length(related) == 1 ? linitial(related) :
+		(Node *) makeBoolExpr(OR_EXPR, related, -1);
+}
+
+/*
+ * Append one term of the delta, with its weight as a last column.  With
+ * weighted (weights of semi-joins in it, which can be 0), rows of weight 0
+ * are left out above an OFFSET 0, so that the conditions in the weights are
+ * evaluated for the rows of the term only, not pushed down to a scan of a
+ * whole table (where a condition reads one relation only).
+ */
+static void
+append_term(StringInfo buf, int withlen, Query *term, Expr *weight,
+			bool weighted)
+{
+	term->targetList = lappend(term->targetList,
+							   makeTargetEntry(weight, list_length(term->targetList) + 1,
+											   pstrdup("__dp_w"), false));
+	if (weighted)
+		term->limitOffset = (Node *) makeConst(INT8OID, -1, InvalidOid, 8,
+											   Int64GetDatum(0), false,
+											   FLOAT8PASSBYVAL);
+	appendStringInfo(buf, "%s(%s%s%s)", buf->len > withlen + 1 ? " UNION ALL " : "",
+					 weighted ? "SELECT * FROM (" : "",
+					 pg_get_querydef(term, false),
+					 weighted ? ") __dp_t WHERE __dp_t.__dp_w OPERATOR(pg_catalog.<>) 0" : "");
 }
 
 /*
@@ -626,6 +1038,9 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 	int			subset;
 	int			leaf = -1;
 	List	   *seen = NIL;
+	Bitmapset  *joined = NULL;
+	Bitmapset  *semis = NULL;
+	DpLevelWeight old;
 
 	/* each changed log's batch, loaded by the extension (apply.c) */
 	initStringInfo(&with);
@@ -640,8 +1055,21 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 						 batch_columns(((DpLeaf *) list_nth(plan->leaves, leaf))->relid, false),
 						 quote_identifier(dataproduct_batch_name(logs[leaf])));
 	}
+	/* the leaves of FROM that changed, and the semi-joins whose did */
+	leaf = -1;
+	while ((leaf = bms_next_member(changed, leaf)) >= 0)
+	{
+		int			semi = ((DpLeaf *) list_nth(plan->leaves, leaf))->semi;
+
+		if (semi == 0)
+			joined = bms_add_member(joined, leaf);
+		else
+			semis = bms_add_member(semis, semi - 1);
+	}
+
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s ", with.data);
+	/* dJ, the changed semi-joins as they were */
 	for (subset = 1; subset < (1 << nleaves); subset++)
 	{
 		Bitmapset  *u = NULL;
@@ -652,19 +1080,64 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 		for (i = 0; i < nleaves; i++)
 			if (subset & (1 << i))
 				u = bms_add_member(u, i);
-		if (!bms_is_subset(u, changed))
+		if (!bms_is_subset(u, joined))
 			continue;
 
 		term = copyObject(plan->pre);
-		weight = apply_batches(term, NIL, plan, u, logs);
+		memset(&old, 0, sizeof(old));
+		i = -1;
+		while ((i = bms_next_member(semis, i)) >= 0)
+		{
+			DpSemi	   *semi = list_nth(plan->semis, i);
+
+			lfirst(semi_cell(term, semi)) = makeBoolConst(true, false);
+			old.state_paths = lappend(old.state_paths, semi->path);
+			old.state_weights = lappend(old.state_weights,
+										indicator(semi_old(plan, i, changed, logs)));
+		}
+		weight = apply_batches(term, NIL, plan, u, logs, &old);
+		if (old.empty)
+			continue;
 		if (bms_num_members(u) % 2 == 0)
 			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
 										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		term->targetList = lappend(term->targetList,
-								   makeTargetEntry(weight, list_length(term->targetList) + 1,
-												   pstrdup("__dp_w"), false));
-		appendStringInfo(&buf, "%s(%s)", buf.len > with.len + 1 ? " UNION ALL " : "",
-						 pg_get_querydef(term, false));
+		append_term(&buf, with.len, term, weight, old.state_paths != NIL);
+	}
+	/* the rows whose semi-joins flip, one changed semi-join at a time */
+	leaf = -1;
+	while ((leaf = bms_next_member(semis, leaf)) >= 0)
+	{
+		Query	   *term = copyObject(plan->pre);
+		DpLevelWeight flip = {0};
+		Expr	   *weight;
+		int			i = -1;
+
+		while ((i = bms_next_member(semis, i)) >= 0)
+		{
+			DpSemi	   *semi = list_nth(plan->semis, i);
+			ListCell   *cell = semi_cell(term, semi);
+
+			if (i < leaf)
+				continue;		/* as it is now */
+			if (i > leaf)
+			{
+				lfirst(cell) = makeBoolConst(true, false);
+				flip.state_paths = lappend(flip.state_paths, semi->path);
+				flip.state_weights = lappend(flip.state_weights,
+											 indicator(semi_old(plan, i, changed, logs)));
+			}
+			else
+			{
+				lfirst(cell) = semi_flip(plan, i, lfirst(cell), changed, logs,
+										 &weight);
+				flip.paths = lappend(flip.paths, semi->path);
+				flip.weights = lappend(flip.weights, weight);
+			}
+		}
+		weight = apply_batches(term, NIL, plan, NULL, logs, &flip);
+		/* a flip is in one branch only */
+		Assert(!flip.empty);
+		append_term(&buf, with.len, term, weight, true);
 	}
 	return buf.data;
 }

@@ -21,7 +21,11 @@
  * unique on the keys (NULLS NOT DISTINCT).  The output view computes the
  * declared columns and HAVING from them.
  *
- * The query (views expanded) is walked once: a construct that cannot be
+ * The query (views expanded, WITH queries inlined, see "WITH") is walked
+ * once; it may hold subqueries in FROM that are plain select-project-joins
+ * or UNION ALLs of them ("UNION ALL"), and semi- and anti-joins in WHERE
+ * ("Semi- and anti-joins"), whose subqueries' relations are leaves too.
+ * A construct that cannot be
  * maintained incrementally (see also "Determinism of expressions" and
  * "Keys") makes the plan refuse, with a reason that completes "its query
  * ..." and that declaration shows; otherwise the plan lists the base
@@ -58,10 +62,12 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
+#include "parser/parse_clause.h"
 #include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "parser/parser.h"
 #include "rewrite/rewriteHandler.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
@@ -97,9 +103,13 @@ typedef struct AttnosContext
 {
 	int			rti;
 	Bitmapset  *attnos;
+	int			sublevels;		/* query levels below the leaf's */
 } AttnosContext;
 
-/* Columns of range table entry rti read at this query level. */
+/*
+ * Columns of range table entry rti read at its query level, or below it
+ * (correlated subqueries in WHERE, lateral subqueries in FROM).
+ */
 static bool
 attnos_walker(Node *node, AttnosContext *ctx)
 {
@@ -110,14 +120,22 @@ attnos_walker(Node *node, AttnosContext *ctx)
 		Var		   *var = (Var *) node;
 
 		/* system columns are refused elsewhere */
-		if (var->varno == ctx->rti && var->varlevelsup == 0 && var->varattno >= 0)
+		if (var->varno == ctx->rti && (int) var->varlevelsup == ctx->sublevels &&
+			var->varattno >= 0)
 			ctx->attnos = bms_add_member(ctx->attnos, var->varattno);
 		return false;
 	}
 	/* join alias lists name every column of a join: not a use of them */
 	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, attnos_walker, ctx,
-								 QTW_IGNORE_RT_SUBQUERIES | QTW_IGNORE_JOINALIASES);
+	{
+		bool		result;
+
+		ctx->sublevels++;
+		result = query_tree_walker((Query *) node, attnos_walker, ctx,
+								   QTW_IGNORE_JOINALIASES);
+		ctx->sublevels--;
+		return result;
+	}
 	return expression_tree_walker(node, attnos_walker, ctx);
 }
 
@@ -147,11 +165,418 @@ jointree_rtindexes(Node *node, List **rtindexes, DpPlan *plan)
 	}
 }
 
+/* ----------------------------------------------------------------
+ * Semi- and anti-joins
+ *
+ * An AND-ed condition of a WHERE that tests a subquery (EXISTS, NOT
+ * EXISTS, IN, NOT IN, op ANY, op ALL, correlated or not) holds for a row
+ * exactly when rows of a "match" query exist (or, for an anti-join, when
+ * none do): the subquery with the comparison moved into its WHERE, as
+ *
+ *	 x IN (SELECT c ...)         some row with x = c
+ *	 x NOT IN (SELECT c ...)     no row with (x = c) IS NOT FALSE
+ *	 x op ALL (SELECT c ...)     no row with (x op c) IS NOT TRUE
+ *	 NOT x op ALL (SELECT c ...) some row with (x op c) IS FALSE
+ *
+ * so NULLs behave as SQL says (x NOT IN S filters the row when S holds a
+ * NULL, or x is NULL and S is not empty).  delta.c counts match rows to
+ * tell whether the condition held before a batch (see its "Semi- and
+ * anti-joins").  The subquery must be a plain select-project-join whose
+ * base relations are leaves like any other.  Subqueries anywhere else
+ * (select list, HAVING, join conditions, under OR or NOT, scalar
+ * subqueries, subqueries inside these subqueries) are refused.
+ * ----------------------------------------------------------------
+ */
+
+static void check_query(Query *query, bool top, List *path, DpPlan *plan);
+
+/* Replace the Params of a sublink's comparison by its subquery's columns. */
+static Node *
+sublink_params_mutator(Node *node, List *tlist)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_SUBLINK)
+	{
+		Param	   *param = (Param *) node;
+		TargetEntry *tle = list_nth(tlist, param->paramid - 1);
+
+		return copyObject((Node *) tle->expr);
+	}
+	return expression_tree_mutator(node, sublink_params_mutator, tlist);
+}
+
+static Node *
+boolean_test(Node *arg, BoolTestType type)
+{
+	BooleanTest *test = makeNode(BooleanTest);
+
+	test->arg = (Expr *) arg;
+	test->booltesttype = type;
+	test->location = -1;
+	return (Node *) test;
+}
+
+/* Flatten nested ANDs into a list of conjuncts. */
+static List *
+flatten_conjuncts(Node *qual, List *conjuncts)
+{
+	ListCell   *lc;
+
+	if (qual == NULL)
+		return conjuncts;
+	if (!is_andclause(qual))
+		return lappend(conjuncts, qual);
+	foreach(lc, ((BoolExpr *) qual)->args)
+		conjuncts = flatten_conjuncts(lfirst(lc), conjuncts);
+	return conjuncts;
+}
+
+static bool
+find_sublink_walker(Node *node, SubLink **found)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, SubLink))
+	{
+		/* a scalar one first, for the reason */
+		if (*found == NULL || ((SubLink *) node)->subLinkType == EXPR_SUBLINK)
+			*found = (SubLink *) node;
+		(void) expression_tree_walker(((SubLink *) node)->testexpr,
+									  find_sublink_walker, found);
+		return false;
+	}
+	if (IsA(node, Query))
+		return false;
+	return expression_tree_walker(node, find_sublink_walker, found);
+}
+
+/* The subquery found in node (a scalar one if any), or NULL. */
+static SubLink *
+find_sublink(Node *node)
+{
+	SubLink    *found = NULL;
+
+	(void) find_sublink_walker(node, &found);
+	return found;
+}
+
+/* Refuse the subqueries in join conditions. */
+static void
+check_join_quals(Node *node, DpPlan *plan)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return;
+	if (IsA(node, FromExpr))
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			check_join_quals(lfirst(lc), plan);
+	else if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *join = (JoinExpr *) node;
+
+		if (find_sublink(join->quals) != NULL)
+			refuse(plan, "uses a subquery in a join condition");
+		check_join_quals(join->larg, plan);
+		check_join_quals(join->rarg, plan);
+	}
+}
+
+/*
+ * check_semi
+ *		Plan one AND-ed condition of a WHERE that tests a subquery, the
+ *		index-th of query's, at path: a semi- or anti-join (see the section
+ *		header), whose subquery's relations become leaves.
+ */
+static void
+check_semi(Node *conjunct, int index, List *path, DpPlan *plan)
+{
+	bool		negated = false;
+	SubLink    *sublink;
+	Query	   *sub;
+	Query	   *match;
+	Node	   *extra = NULL;
+	DpSemi	   *semi;
+	int			nleaves = list_length(plan->leaves);
+	ListCell   *lc;
+
+	if (is_notclause(conjunct))
+	{
+		negated = true;
+		conjunct = (Node *) get_notclausearg((Expr *) conjunct);
+	}
+	sublink = (SubLink *) conjunct;
+	sub = castNode(Query, sublink->subselect);
+	if (sub->hasAggs || sub->groupClause != NIL || sub->groupingSets != NIL ||
+		sub->havingQual != NULL)
+	{
+		refuse(plan, "uses a subquery in WHERE that aggregates");
+		return;
+	}
+	if (sub->setOperations != NULL)
+	{
+		refuse(plan, "uses a subquery in WHERE with UNION, INTERSECT or EXCEPT");
+		return;
+	}
+	if (sub->hasSubLinks || find_sublink(sublink->testexpr) != NULL)
+	{
+		refuse(plan, "uses a subquery inside a subquery in WHERE");
+		return;
+	}
+
+	match = copyObject(sub);
+	if (sublink->subLinkType != EXISTS_SUBLINK)
+	{
+		Node	   *test = copyObject(sublink->testexpr);
+
+		/* the row's columns are one level up inside the subquery */
+		IncrementVarSublevelsUp(test, 1, 0);
+		test = sublink_params_mutator(test, sub->targetList);
+		if (sublink->subLinkType == ANY_SUBLINK)
+			extra = negated ? boolean_test(test, IS_NOT_FALSE) : test;
+		else
+			extra = negated ? boolean_test(test, IS_FALSE) :
+				boolean_test(test, IS_NOT_TRUE);
+	}
+	/* only whether rows exist matters */
+	match->distinctClause = NIL;
+	match->hasDistinctOn = false;
+	match->sortClause = NIL;
+	semi = palloc0(sizeof(DpSemi));
+	if (sublink->subLinkType == ANY_SUBLINK && negated &&
+		IsA(sublink->testexpr, OpExpr) &&
+		list_length(((OpExpr *) sublink->testexpr)->args) == 2 &&
+		IsA(lsecond(((OpExpr *) sublink->testexpr)->args), Param) &&
+		op_mergejoinable(((OpExpr *) sublink->testexpr)->opno,
+						 exprType(linitial(((OpExpr *) sublink->testexpr)->args))) &&
+		func_strict(((OpExpr *) sublink->testexpr)->opfuncid))
+	{
+		/* x NOT IN (SELECT c ...), = a btree equality: see DpSemi */
+		Node	   *equal = copyObject(sublink->testexpr);
+		Node	   *c;
+		NullTest   *isnull = makeNode(NullTest);
+
+		IncrementVarSublevelsUp(equal, 1, 0);
+		equal = sublink_params_mutator(equal, sub->targetList);
+		c = lsecond(((OpExpr *) equal)->args);
+		semi->value = copyObject(linitial(((OpExpr *) sublink->testexpr)->args));
+		semi->match_all = copyObject(match);
+		semi->match_equal = copyObject(match);
+		semi->match_equal->jointree->quals =
+			make_and_qual(semi->match_equal->jointree->quals, equal);
+		isnull->arg = (Expr *) copyObject(c);
+		isnull->nulltesttype = IS_NULL;
+		isnull->argisrow = false;
+		isnull->location = -1;
+		semi->match_null = copyObject(match);
+		semi->match_null->jointree->quals =
+			make_and_qual(semi->match_null->jointree->quals, (Node *) isnull);
+	}
+	if (extra != NULL)
+		match->jointree->quals = make_and_qual(match->jointree->quals, extra);
+
+	semi->path = list_copy(path);
+	semi->conjunct = index;
+	semi->anti = (sublink->subLinkType == ALL_SUBLINK) ? !negated : negated;
+	semi->match = match;
+	plan->semis = lappend(plan->semis, semi);
+
+	plan->semi_depth++;
+	check_query(match, false,
+				lappend_int(list_copy(path), -list_length(plan->semis)), plan);
+	plan->semi_depth--;
+	for_each_from(lc, plan->leaves, nleaves)
+		((DpLeaf *) lfirst(lc))->semi = list_length(plan->semis);
+}
+
+/*
+ * check_sublinks
+ *		Plan the subqueries in expressions of one query level: AND-ed
+ *		conditions of its WHERE become semi- and anti-joins; any other
+ *		refuses the plan, saying where it is.
+ */
+static void
+check_sublinks(Query *query, List *path, DpPlan *plan)
+{
+	List	   *conjuncts;
+	ListCell   *lc;
+	bool		has_semi = false;
+
+	if (plan->semi_depth > 0)
+	{
+		refuse(plan, "uses a subquery inside a subquery in WHERE");
+		return;
+	}
+	if (find_sublink((Node *) query->targetList) != NULL)
+	{
+		refuse(plan, find_sublink((Node *) query->targetList)->subLinkType == EXPR_SUBLINK ?
+			   "uses a scalar subquery in its select list" :
+			   "uses a subquery in its select list");
+		return;
+	}
+	if (find_sublink(query->havingQual) != NULL)
+	{
+		refuse(plan, "uses a subquery in HAVING");
+		return;
+	}
+	check_join_quals((Node *) query->jointree, plan);
+	{
+		/* anywhere else: functions or VALUES in FROM, LIMIT, ... */
+		Query		rest = *query;
+		SubLink    *found = NULL;
+
+		rest.jointree = NULL;
+		rest.targetList = NIL;
+		rest.havingQual = NULL;
+		rest.cteList = NIL;
+		(void) query_tree_walker(&rest, find_sublink_walker, &found,
+								 QTW_IGNORE_RT_SUBQUERIES | QTW_IGNORE_JOINALIASES);
+		if (found != NULL)
+			refuse(plan, "uses subqueries in expressions");
+	}
+	if (!plan->incremental || query->jointree == NULL)
+		return;
+
+	conjuncts = flatten_conjuncts(query->jointree->quals, NIL);
+	foreach(lc, conjuncts)
+	{
+		Node	   *conjunct = lfirst(lc);
+		Node	   *arg = is_notclause(conjunct) ?
+		(Node *) get_notclausearg((Expr *) conjunct) : conjunct;
+		SubLink    *found = find_sublink(conjunct);
+
+		if (found == NULL)
+			continue;
+		if (IsA(arg, SubLink) &&
+			(((SubLink *) arg)->subLinkType == EXISTS_SUBLINK ||
+			 ((SubLink *) arg)->subLinkType == ANY_SUBLINK ||
+			 ((SubLink *) arg)->subLinkType == ALL_SUBLINK))
+		{
+			check_semi(conjunct, foreach_current_index(lc), path, plan);
+			has_semi = true;
+		}
+		else if (found->subLinkType == EXPR_SUBLINK)
+			refuse(plan, "uses a scalar subquery in WHERE");
+		else
+			refuse(plan, "uses a subquery in WHERE other than as an AND-ed EXISTS, IN or NOT IN condition");
+	}
+	/* delta.c finds each condition by its place among the conjuncts */
+	if (has_semi)
+		query->jointree->quals = (Node *) makeBoolExpr(AND_EXPR, conjuncts, -1);
+}
+
+/* ----------------------------------------------------------------
+ * UNION ALL
+ *
+ * A UNION ALL is the sum of its branches, so its delta is the sum of
+ * theirs (delta.c): each branch is a select-project-join of its own, a
+ * subquery of the set operation's range table.  At the top, the query is
+ * read as SELECT * FROM (the set operation), so that it has a target list
+ * of its own to key the store on.  UNION, INTERSECT and EXCEPT (with or
+ * without ALL) remove or match rows across branches and are refused.
+ * ----------------------------------------------------------------
+ */
+
+static bool
+union_all_only(Node *node)
+{
+	SetOperationStmt *op;
+
+	if (IsA(node, RangeTblRef))
+		return true;
+	op = castNode(SetOperationStmt, node);
+	return op->op == SETOP_UNION && op->all &&
+		union_all_only(op->larg) && union_all_only(op->rarg);
+}
+
+/* Whether a set operation is UNION (with or without ALL) only. */
+static bool
+union_only(Node *node)
+{
+	SetOperationStmt *op;
+
+	if (IsA(node, RangeTblRef))
+		return true;
+	op = castNode(SetOperationStmt, node);
+	return op->op == SETOP_UNION && union_only(op->larg) && union_only(op->rarg);
+}
+
+static void
+set_union_all(Node *node)
+{
+	if (IsA(node, SetOperationStmt))
+	{
+		((SetOperationStmt *) node)->all = true;
+		((SetOperationStmt *) node)->groupClauses = NIL;
+		set_union_all(((SetOperationStmt *) node)->larg);
+		set_union_all(((SetOperationStmt *) node)->rarg);
+	}
+}
+
+/*
+ * SELECT * FROM (setop) __dp_union.  A UNION without ALL at the top of
+ * UNIONs removes every duplicate, whatever the ALLs below it, so it is
+ * read as SELECT DISTINCT * FROM (the same with ALL everywhere).
+ */
+static Query *
+wrap_set_operation(Query *setop)
+{
+	Query	   *query = makeNode(Query);
+	ParseState *pstate = make_parsestate(NULL);
+	RangeTblRef *rtr = makeNode(RangeTblRef);
+	ListCell   *lc;
+	bool		distinct = false;
+
+	if (!castNode(SetOperationStmt, setop->setOperations)->all &&
+		union_only(setop->setOperations))
+	{
+		distinct = true;
+		foreach(lc, setop->targetList)
+		{
+			TypeCacheEntry *tce = lookup_type_cache(exprType((Node *) ((TargetEntry *) lfirst(lc))->expr),
+													TYPECACHE_EQ_OPR | TYPECACHE_LT_OPR);
+
+			/* DISTINCT sorts or hashes: otherwise, left as it is (refused) */
+			if (!OidIsValid(tce->eq_opr) || !OidIsValid(tce->lt_opr))
+				distinct = false;
+		}
+		if (distinct)
+			set_union_all(setop->setOperations);
+	}
+
+	query->commandType = CMD_SELECT;
+	query->querySource = QSRC_ORIGINAL;
+	query->canSetTag = true;
+	(void) addRangeTableEntryForSubquery(pstate, setop, makeAlias("__dp_union", NIL),
+										 false, true);
+	query->rtable = pstate->p_rtable;
+	rtr->rtindex = 1;
+	query->jointree = makeFromExpr(list_make1(rtr), NULL);
+	foreach(lc, setop->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (tle->resjunk)
+			continue;
+		query->targetList = lappend(query->targetList,
+									makeTargetEntry((Expr *) makeVarFromTargetEntry(1, tle),
+													list_length(query->targetList) + 1,
+													pstrdup(tle->resname), false));
+	}
+	if (distinct)
+		query->distinctClause = transformDistinctClause(pstate, &query->targetList,
+														NIL, false);
+	free_parsestate(pstate);
+	return query;
+}
+
 /*
  * check_query
  *		Check one level of the query tree and collect its base relations as
  *		leaves.  Below the top, only plain select-project-join subqueries
- *		(views) are allowed.
+ *		(views, inlined WITH queries, the subqueries of semi-joins) and
+ *		UNION ALLs of them are allowed.
  */
 static void
 check_query(Query *query, bool top, List *path, DpPlan *plan)
@@ -159,14 +584,12 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 	List	   *rtindexes = NIL;
 	ListCell   *lc;
 
-	if (query->setOperations != NULL)
-		refuse(plan, "uses UNION, INTERSECT or EXCEPT");
 	if (query->hasWindowFuncs)
 		refuse(plan, "uses window functions");
 	if (query->hasTargetSRFs)
 		refuse(plan, "calls set-returning functions in the select list");
 	if (query->hasSubLinks)
-		refuse(plan, "uses subqueries in expressions");
+		check_sublinks(query, path, plan);
 	if (query->cteList != NIL)
 		refuse(plan, "uses WITH");
 	if (query->limitCount != NULL || query->limitOffset != NULL)
@@ -181,6 +604,27 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 	if (top && query->distinctClause != NIL &&
 		(query->hasAggs || query->groupClause != NIL))
 		refuse(plan, "uses DISTINCT together with aggregation");
+
+	if (query->setOperations != NULL)
+	{
+		/* UNION ALL: the branches, subqueries of its range table */
+		if (!union_all_only(query->setOperations))
+		{
+			refuse(plan, "uses UNION, INTERSECT or EXCEPT");
+			return;
+		}
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			/* (a view's query also holds its OLD and NEW) */
+			if (rte->rtekind == RTE_SUBQUERY)
+				check_query(rte->subquery, false,
+							lappend_int(list_copy(path), foreach_current_index(lc) + 1),
+							plan);
+		}
+		return;
+	}
 
 	jointree_rtindexes((Node *) query->jointree, &rtindexes, plan);
 	foreach(lc, rtindexes)
@@ -239,12 +683,13 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 		}
 		{
 			DpLeaf	   *leaf = palloc0(sizeof(DpLeaf));
-			AttnosContext ctx = {rti, NULL};
+			AttnosContext ctx = {rti, NULL, 0};
 			int			a = -1;
 
 			leaf->relid = rte->relid;
 			leaf->path = subpath;
-			(void) attnos_walker((Node *) query, &ctx);
+			(void) query_tree_walker(query, attnos_walker, &ctx,
+									 QTW_IGNORE_JOINALIASES);
 			while ((a = bms_next_member(ctx.attnos, a)) >= 0)
 			{
 				if (a == InvalidAttrNumber)
@@ -264,6 +709,113 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 			plan->leaves = lappend(plan->leaves, leaf);
 		}
 	}
+}
+
+/* ----------------------------------------------------------------
+ * WITH
+ *
+ * A non-recursive WITH query that does not aggregate is inlined as a
+ * subquery in FROM at each of its references, as the planner inlines it
+ * (subselect.c, inline_cte): the result is the same, and each reference
+ * becomes a subquery whose base relations are leaves of their own.  Its
+ * writing is only a matter of the maintenance plan: the output's query
+ * view, which full refreshes and checks read, keeps the query as written.
+ * ----------------------------------------------------------------
+ */
+
+typedef struct InlineCteContext
+{
+	const char *ctename;
+	int			levelsup;
+	Query	   *ctequery;
+} InlineCteContext;
+
+/* Replace the references to one CTE by copies of its query. */
+static bool
+inline_cte_walker(Node *node, InlineCteContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		ctx->levelsup++;
+		(void) query_tree_walker((Query *) node, inline_cte_walker, ctx,
+								 QTW_EXAMINE_RTES_AFTER);
+		ctx->levelsup--;
+		return false;
+	}
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_CTE &&
+			strcmp(rte->ctename, ctx->ctename) == 0 &&
+			(int) rte->ctelevelsup == ctx->levelsup)
+		{
+			Query	   *copy = copyObject(ctx->ctequery);
+
+			if (ctx->levelsup > 0)
+				IncrementVarSublevelsUp((Node *) copy, ctx->levelsup, 1);
+			rte->rtekind = RTE_SUBQUERY;
+			rte->subquery = copy;
+			rte->security_barrier = false;
+			rte->ctename = NULL;
+			rte->ctelevelsup = 0;
+			rte->self_reference = false;
+			rte->coltypes = NIL;
+			rte->coltypmods = NIL;
+			rte->colcollations = NIL;
+		}
+		return false;
+	}
+	return expression_tree_walker(node, inline_cte_walker, ctx);
+}
+
+/*
+ * inline_ctes_walker
+ *		Inline the WITH queries of every query level that can be (see the
+ *		section header); refuse the plan, with the construct's own reason,
+ *		for those that cannot.
+ */
+static bool
+inline_ctes_walker(Node *node, DpPlan *plan)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		List	   *kept = NIL;
+		ListCell   *lc;
+
+		foreach(lc, query->cteList)
+		{
+			CommonTableExpr *cte = lfirst(lc);
+			Query	   *ctequery = castNode(Query, cte->ctequery);
+			InlineCteContext ctx = {cte->ctename, -1, ctequery};
+
+			if (cte->cterecursive)
+				refuse(plan, "uses WITH RECURSIVE");
+			else if (ctequery->commandType != CMD_SELECT)
+				refuse(plan, "uses a data-modifying statement in WITH");
+			else if (cte->ctematerialized == CTEMaterializeAlways)
+				refuse(plan, "uses WITH ... AS MATERIALIZED");
+			else if (ctequery->hasAggs || ctequery->groupClause != NIL ||
+					 ctequery->groupingSets != NIL ||
+					 ctequery->havingQual != NULL ||
+					 ctequery->distinctClause != NIL)
+				refuse(plan, "uses WITH whose query aggregates");
+			else
+			{
+				(void) inline_cte_walker((Node *) query, &ctx);
+				continue;
+			}
+			kept = lappend(kept, cte);
+		}
+		query->cteList = kept;
+		return query_tree_walker(query, inline_ctes_walker, plan, 0);
+	}
+	return expression_tree_walker(node, inline_ctes_walker, plan);
 }
 
 /* Classify an aggregate call. */
@@ -796,6 +1348,11 @@ dataproduct_plan_output(Oid query_view)
 	plan->query = query;
 	plan->incremental = true;
 
+	(void) inline_ctes_walker((Node *) query, plan);
+	if (query->setOperations != NULL && query->limitCount == NULL &&
+		query->limitOffset == NULL && query->rowMarks == NIL)
+		query = wrap_set_operation(query);
+	plan->query = query;
 	check_query(query, true, NIL, plan);
 	{
 		char	   *reason = dataproduct_nondeterministic(query);

@@ -45,7 +45,32 @@ typedef struct DpLeaf
 	Oid			relid;
 	List	   *path;			/* range table indexes from the top query */
 	Bitmapset  *attnos;			/* columns read, as attnums */
+	int			semi;			/* 1 + index in plan->semis of the subquery
+								 * in WHERE it is read in, or 0 */
 } DpLeaf;
+
+/*
+ * A semi- or anti-join: an AND-ed EXISTS, NOT EXISTS, IN, NOT IN, ANY or
+ * ALL condition of a WHERE.  Whatever its form, whether it holds for a row
+ * depends only on whether rows of `match' (its subquery, correlated to the
+ * row, with the comparison moved into its WHERE) exist: it holds when some
+ * do, or, for an anti-join, when none do.  The leaves of `match' have paths
+ * through its level's path, then -(1 + index in plan->semis).  For x NOT
+ * IN (SELECT c ...) with an equality, whose match rows are those with
+ * (x = c) IS NOT FALSE, which no index finds, they are also counted as the
+ * rows with c = x plus those with c IS NULL, or all rows where x is NULL.
+ */
+typedef struct DpSemi
+{
+	List	   *path;			/* range table indexes of its query level */
+	int			conjunct;		/* index among that level's AND-ed WHERE */
+	bool		anti;
+	Query	   *match;
+	Node	   *value;			/* NOT IN with an equality: x, at its level */
+	Query	   *match_equal;	/* ... the subquery with c = x */
+	Query	   *match_null;		/* ... with c IS NULL */
+	Query	   *match_all;		/* ... as it is */
+} DpSemi;
 
 /* A store column. */
 typedef struct DpColumn
@@ -69,6 +94,8 @@ typedef struct DpPlan
 	List	   *keys;			/* group keys (Expr) */
 	List	   *aggs;			/* DpAgg */
 	List	   *leaves;			/* DpLeaf */
+	List	   *semis;			/* DpSemi */
+	int			semi_depth;		/* while planning: inside a subquery in WHERE */
 
 	Query	   *pre;			/* the pre-aggregation query */
 	char	   *pre_sql;

@@ -113,6 +113,30 @@ my @shapes = (
 	[ 'date_trunc', q{SELECT date_trunc('day', t) AS day, count(*) AS n, sum(x) AS sx FROM src.f GROUP BY 1} ],
 	[ 'lateral_rows', 'SELECT f.g, s.i, count(*) AS n FROM src.f, LATERAL generate_series(1, f.b) s(i) GROUP BY 1, 2' ],
 	[ 'with_values', q{SELECT v.label, count(*) AS n FROM src.f JOIN (VALUES (1, 'one'), (2, 'two'), (NULL, 'none')) v(k, label) ON v.k = f.b GROUP BY v.label} ],
+	# WITH (inlined), semi- and anti-joins, NULL-heavy subquery columns
+	[ 'exists_join_agg', 'SELECT d.cat, count(*) AS n, sum(f.a) AS sa FROM src.f JOIN src.d ON d.k = f.b WHERE EXISTS (SELECT 1 FROM src.e WHERE e.cat = d.cat AND e.weight > 1) GROUP BY d.cat' ],
+	[ 'not_exists_rows', 'SELECT f.id, f.g FROM src.f WHERE NOT EXISTS (SELECT FROM src.d WHERE d.k = f.b AND d.name IS NOT NULL)' ],
+	[ 'in_rows', q{SELECT id, a FROM src.f WHERE a IN (SELECT k FROM src.d WHERE cat <> 'c0')} ],
+	[ 'not_in_nulls', 'SELECT d.k, d.name FROM src.d WHERE d.cat NOT IN (SELECT e.cat FROM src.e WHERE e.weight > 0)' ],
+	[ 'not_in_agg', 'SELECT f.g, count(*) AS n, sum(f.x) AS sx FROM src.f JOIN src.d ON d.k = f.b WHERE d.cat NOT IN (SELECT e.cat FROM src.e WHERE e.weight >= 3) GROUP BY f.g' ],
+	[ 'not_in_outer_null', 'SELECT f.id FROM src.f WHERE f.a NOT IN (SELECT d.k FROM src.d WHERE d.cat IS NOT NULL)' ],
+	[ 'uncorrelated', q{SELECT g, count(*) AS n FROM src.f WHERE EXISTS (SELECT FROM src.e WHERE e.weight = 4 AND e.cat = 'c1') GROUP BY g} ],
+	[ 'uncorrelated_not_in', 'SELECT id FROM src.f WHERE 3 NOT IN (SELECT e.weight FROM src.e WHERE e.cat IS NULL)' ],
+	[ 'not_in_row', 'SELECT f.id, f.g FROM src.f WHERE (f.a, f.b) NOT IN (SELECT d.k, e.weight FROM src.d JOIN src.e ON e.cat = d.cat)' ],
+	[ 'in_self', 'SELECT f1.id FROM src.f f1 WHERE f1.b IN (SELECT f2.a FROM src.f f2 WHERE f2.g = f1.g)' ],
+	[ 'all_cmp', 'SELECT d.k FROM src.d WHERE d.k > ALL (SELECT f.b FROM src.f WHERE f.a = d.k)' ],
+	[ 'two_semis', q{SELECT f.g, count(*) AS n FROM src.f WHERE f.b IN (SELECT k FROM src.d WHERE cat = 'c1') AND NOT EXISTS (SELECT FROM src.e WHERE e.weight = f.a) GROUP BY f.g} ],
+	[ 'semi_inner', 'SELECT x.g, d.name, count(*) AS n FROM (SELECT f.g, f.b FROM src.f WHERE EXISTS (SELECT FROM src.d WHERE d.k = f.a)) x JOIN src.d ON d.k = x.b GROUP BY x.g, d.name' ],
+	[ 'cte_twice', 'WITH j AS (SELECT f.id, f.g, d.cat FROM src.f JOIN src.d ON d.k = f.b) SELECT a.cat, count(*) AS n FROM j a JOIN j b ON b.cat = a.cat AND b.g = a.g GROUP BY a.cat' ],
+	[ 'cte_semi_agg', 'WITH big AS (SELECT id, b, x FROM src.f WHERE x > 20) SELECT d.name, count(*) AS n, sum(big.x) AS sx FROM big JOIN src.d ON d.k = big.b WHERE big.b NOT IN (SELECT s.v FROM src.s WHERE s.v > 6) GROUP BY d.name' ],
+	[ 'union_rows', 'SELECT f.id, f.g FROM src.f WHERE f.a > 6 UNION ALL SELECT d.k, d.name FROM src.d UNION ALL SELECT f.id, d.cat FROM src.f JOIN src.d ON d.k = f.b' ],
+	[ 'union_agg', 'SELECT u.g, count(*) AS n, sum(u.v) AS sv, min(u.v) AS mn FROM (SELECT f.g, f.a AS v FROM src.f JOIN src.d ON d.k = f.b UNION ALL SELECT e.cat, e.weight FROM src.e UNION ALL SELECT f.g, f.b FROM src.f WHERE f.a NOT IN (SELECT e.weight FROM src.e)) u GROUP BY u.g' ],
+	[ 'union_join', 'SELECT d.name, count(*) AS n FROM (SELECT b AS k FROM src.f WHERE EXISTS (SELECT FROM src.e WHERE e.weight = f.a) UNION ALL SELECT k FROM src.d WHERE cat IS NULL) u JOIN src.d ON d.k = u.k GROUP BY d.name' ],
+	[ 'union_distinct', 'SELECT f.g FROM src.f WHERE f.a < 3 UNION ALL SELECT d.name FROM src.d UNION SELECT e.cat FROM src.e' ],
+	[ 'cte_recursive', 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT f.id FROM src.f JOIN r ON r.n = f.b',
+		{ full => qr/^its query uses WITH RECURSIVE$/ } ],
+	[ 'semi_or', 'SELECT f.id FROM src.f WHERE f.a > 5 OR EXISTS (SELECT FROM src.d WHERE d.k = f.b)',
+		{ full => qr/^its query uses a subquery in WHERE other than as an AND-ed EXISTS, IN or NOT IN condition$/ } ],
 	# partitions
 	[ 'partitioned', 'SELECT k, sum(v) AS sv, count(*) AS n FROM src.p GROUP BY k' ],
 	[ 'partition_rows', 'SELECT k, v, at FROM src.p WHERE v % 2 = 0' ],
@@ -451,6 +475,8 @@ sub check_all
 
 # the session that holds locks on sources while refreshes run
 my $holder = $node->background_psql('postgres');
+# its timeout counts per query, not for the whole (long) test
+$holder->set_query_timer_restart();
 my $races = 0;
 
 # One race: the holder locks a source; refreshes run (a refresher session,
@@ -659,6 +685,7 @@ my $logs = $node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', "SELECT coalesce(sum(count), 0) FROM ($logs) l"),
 	'0', 'change logs trimmed once every consumer applied them');
 
+$holder->query_safe('SELECT 1');
 $holder->quit;
 $node->stop;
 done_testing();
