@@ -2477,6 +2477,7 @@ $fn$;
 COMMENT ON FUNCTION dataproduct.describe(text) IS
   'A product as one jsonb document: address, owner, purpose, version, status, tags, freshness promise, health, consumers (roles other than the owner that may read an output), outputs (whether each is a history output) with columns, descriptions, checks and their latest results, lineage up and down; a product the current role may not see does not exist';
 
+/* ------------------------------------------------------------------------
  * Catalog hygiene for tools (issue 13, part 3)
  *
  * Catalog tools and consumers see the API, not the plumbing:
