@@ -55,7 +55,7 @@ PG_CPPFLAGS += -DDATAPRODUCT_VERSION='"$(EXTVERSION)"'
 
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental exactness partitions discovery quality drop catalog_security security access descriptor
+REGRESS = declare errors lifecycle privileges lineage refresh incremental outer_joins exactness partitions discovery quality drop catalog_security security access descriptor
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency trim_race

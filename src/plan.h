@@ -66,6 +66,7 @@ typedef struct DpPlan
 	bool		expand;			/* plain rows: the store counts duplicates */
 	bool		has_other;
 	bool		has_minmax;
+	bool		has_outer;		/* LEFT, RIGHT or FULL joins (delta.c) */
 	List	   *keys;			/* group keys (Expr) */
 	List	   *aggs;			/* DpAgg */
 	List	   *leaves;			/* DpLeaf */
