@@ -14,6 +14,9 @@
  *
  * with weights multiplied along each row.  Only relations with a non-empty
  * batch take part, so the usual batch (one changed table) is one term.
+ * Outer joins are not linear in their nullable side: their delta rules
+ * count each preserved row's matches before and after the batch (see
+ * "Delta of outer joins").
  *
  * Nothing here splices user text into SQL: the analysed query tree is
  * rewritten (a base relation replaced by its batch, the target list replaced
@@ -585,23 +588,37 @@ apply_batches(Query *query, List *path, DpPlan *plan, Bitmapset *changed,
  * a list of terms: each is the node itself with some of its relations read
  * from their batches ("delta"), some read as empty relations ("empty": the
  * columns of a NULL-extended side), the others as they are now, its joins
- * possibly turned inner, filters on its rows (conds) and a sign.  The rows
- * of a term carry the product of their batch weights; dN is the sum of the
- * terms.  Terms keep the range table of the pre query, so every Var of the
- * query keeps its meaning, and conds, which only filter rows whose columns
- * no join above nulls (joins above a term are inner, or null its sibling),
- * go into the term's WHERE.
+ * possibly turned inner, factors of its rows' weights, a filter narrowing
+ * it to rows that can have a non-zero weight (conds) and a sign.  The rows
+ * of a term carry the product of their batch weights and factors; dN is
+ * the sum of the terms.  Terms keep the range table of the pre query, so
+ * every Var of the query keeps its meaning.  Factors and conds only look at
+ * columns of the term's rows that no join above nulls (joins above a term
+ * are inner, or null its sibling), so they can be evaluated at the top:
+ * factors in the target list, where the planner cannot push their counting
+ * subqueries down to every row of a table scanned, and conds (EXISTS, which
+ * the planner makes a semi-join) in the WHERE.  Rows whose factor is 0 are
+ * harmless in the delta: they change no group.
  *
  * For L LEFT JOIN R ON c, m(l) the number of rows of R matching l (now, or
  * before the batch: m_old(l) = m(l) minus the weights of the rows of dR
  * matching l):
  *
  *	 d(L |X| R) = dL >< R + L >< dR - dL >< dR         (the matches, inner)
- *	            + (dL, NULL) where m_old(l) = 0         (new/old lone rows)
- *	            + (L, NULL) where m(l) = 0 <> m_old(l)  (lost their last match)
- *	            - (L, NULL) where m_old(l) = 0 <> m(l)  (found a first match)
+ *	            + (dL, NULL) * [m_old(l) = 0]           (new and old lone rows)
+ *	            + (L, NULL) * ([m(l) = 0] - [m_old(l) = 0])
+ *	                            (rows that lost their last match, or found a first)
  *
- * where the last two only look at the rows of L matching some row of dR.
+ * where the last term only looks at the rows of L matching some row of dR
+ * (m and m_old differ for no other).  This is exact for any condition (not
+ * only equalities; NULL matches nothing, as in the join), duplicates on
+ * either side, and any number of relations changing in one batch.  Exact
+ * delta rows, rather than recomputing the group keys a batch may affect,
+ * because they need no superset of keys to be right (a NULL-extended row's
+ * keys come from the other side, and several tables change at once), and
+ * everything downstream (merged aggregates, min/max and other aggregates
+ * recomputed for the groups of the delta, plain rows counted) works on
+ * them as for inner joins.
  * RIGHT is the mirror, FULL both lone parts; when the nullable side has no
  * changes, dL LEFT JOIN R is the whole delta (the join is linear in L).
  * The counts are scalar subqueries over the node's side, as it is now or
@@ -617,6 +634,7 @@ typedef struct OjTerm
 {
 	Node	   *tree;			/* the join tree node, as the term reads it */
 	List	   *conds;			/* filters on its rows */
+	List	   *factors;		/* int4 factors of its rows' weights */
 	Bitmapset  *delta;			/* leaves read from their batches */
 	Bitmapset  *empty;			/* range table indexes read as empty */
 	int			sign;
@@ -677,12 +695,14 @@ combine_terms(Node *tree, OjTerm *a, OjTerm *b, int sign)
 	if (a)
 	{
 		t->conds = list_copy(a->conds);
+		t->factors = list_copy(a->factors);
 		t->delta = bms_copy(a->delta);
 		t->empty = bms_copy(a->empty);
 	}
 	if (b)
 	{
 		t->conds = list_concat(t->conds, b->conds);
+		t->factors = list_concat(t->factors, b->factors);
 		t->delta = bms_union(t->delta, b->delta);
 		t->empty = bms_union(t->empty, b->empty);
 	}
@@ -780,16 +800,23 @@ make_empty(RangeTblEntry *rte)
 /*
  * apply_roles
  *		Read the term's relations in query (a copy over the pre query's
- *		range table) as it says; the product of the batch weights, or NULL.
+ *		range table) as it says; the product of the batch weights and the
+ *		term's factors, or NULL when it has neither.
  */
 static Expr *
 apply_roles(OjContext *ctx, Query *query, OjTerm *t)
 {
 	int			rti = -1;
 
+	Expr	   *weight;
+	ListCell   *lc;
+
 	while ((rti = bms_next_member(t->empty, rti)) >= 0)
 		make_empty(rt_fetch(rti, query->rtable));
-	return apply_batches(query, NIL, ctx->plan, t->delta, ctx->logs);
+	weight = apply_batches(query, NIL, ctx->plan, t->delta, ctx->logs);
+	foreach(lc, t->factors)
+		weight = int4_product(weight, copyObject(lfirst(lc)));
+	return weight;
 }
 
 typedef struct SublevelsContext
@@ -817,9 +844,9 @@ sublevels_mutator(Node *node, SublevelsContext *ctx)
  * side_sublink
  *		A subquery over term t of a join's side (its rows, or a term of its
  *		delta) matching the row of the other side: count(*) of its rows
- *		(or coalesce(sum(weight), 0) when it reads batches) or, with exists,
- *		EXISTS.  cond is the join's condition, its other side's Vars already
- *		one level up.
+ *		(or coalesce(sum(weight), 0) when they are weighted) or, with exists,
+ *		EXISTS of one, whatever its weight (a superset).  cond is the join's
+ *		condition, its other side's Vars already one level up.
  */
 static Node *
 side_sublink(OjContext *ctx, OjTerm *t, Node *cond, bool exists)
@@ -856,7 +883,16 @@ side_sublink(OjContext *ctx, OjTerm *t, Node *cond, bool exists)
 		quals = make_and_qual(quals, copyObject(lfirst(lc)));
 	q->jointree = makeFromExpr(list_make1(copyObject(t->tree)), quals);
 	q->hasSubLinks = true;
-	w = apply_roles(ctx, q, t);
+	if (exists)
+	{
+		OjTerm		unweighted = *t;
+
+		unweighted.factors = NIL;
+		(void) apply_roles(ctx, q, &unweighted);
+		w = NULL;
+	}
+	else
+		w = apply_roles(ctx, q, t);
 	if (exists)
 		value = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
 								   false, true);
@@ -922,6 +958,27 @@ int8_zero(void)
 							  FLOAT8PASSBYVAL);
 }
 
+/* CASE WHEN cond THEN 1 ELSE 0 END, an int4 */
+static Expr *
+indicator(Node *cond)
+{
+	CaseExpr   *c = makeNode(CaseExpr);
+	CaseWhen   *w = makeNode(CaseWhen);
+
+	w->expr = (Expr *) cond;
+	w->result = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+								   false, true);
+	w->location = -1;
+	c->casetype = INT4OID;
+	c->casecollid = InvalidOid;
+	c->arg = NULL;
+	c->args = list_make1(w);
+	c->defresult = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(0),
+									  false, true);
+	c->location = -1;
+	return (Expr *) c;
+}
+
 static List *oj_delta(OjContext *ctx, Node *node);
 
 /*
@@ -969,31 +1026,29 @@ lone_terms(OjContext *ctx, JoinExpr *j, bool p_is_left, List *dp, List *dn)
 		OjTerm	   *lone = combine_terms(tree, t, NULL, 1);
 
 		lone->empty = bms_union(lone->empty, n_units);
-		lone->conds = lappend(lone->conds,
-							  int8_call(F_INT8EQ, copyObject(m_old), int8_zero()));
+		lone->factors = lappend(lone->factors,
+								indicator(int8_call(F_INT8EQ, copyObject(m_old), int8_zero())));
 		terms = lappend(terms, lone);
 	}
 
-	/* rows of P that lost their last match, or found their first */
+	/*
+	 * Rows of P that lost their last match (+1) or found their first (-1),
+	 * among those matching a row of dN: [m = 0] - [m_old = 0].
+	 */
 	if (dn != NIL)
 	{
-		int			sign;
+		Node	   *tree = copy_join(j, j->jointype,
+									 copyObject(p_is_left ? p : n),
+									 copyObject(p_is_left ? n : p));
+		OjTerm	   *flip = make_term(tree, 1);
 
-		for (sign = 1; sign >= -1; sign -= 2)
-		{
-			Node	   *tree = copy_join(j, j->jointype,
-										 copyObject(p_is_left ? p : n),
-										 copyObject(p_is_left ? n : p));
-			OjTerm	   *flip = make_term(tree, sign);
-
-			flip->empty = bms_copy(n_units);
-			flip->conds = list_make3(copyObject(any),
-									 int8_call(sign > 0 ? F_INT8EQ : F_INT8NE,
-											   copyObject(m), int8_zero()),
-									 int8_call(sign > 0 ? F_INT8NE : F_INT8EQ,
-											   copyObject(m_old), int8_zero()));
-			terms = lappend(terms, flip);
-		}
+		flip->empty = bms_copy(n_units);
+		flip->conds = list_make1(any);
+		flip->factors = list_make1(makeFuncExpr(F_INT4MI, INT4OID,
+												list_make2(indicator(int8_call(F_INT8EQ, m, int8_zero())),
+														   indicator(int8_call(F_INT8EQ, m_old, int8_zero()))),
+												InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+		terms = lappend(terms, flip);
 	}
 	return terms;
 }
