@@ -129,3 +129,7 @@ SELECT name, mode, mode_reason FROM dataproduct.outputs
  WHERE product = 'ojd.p' AND mode = 'full' ORDER BY name;
 SELECT dataproduct.add_output('ojd.p', 'in_view_inc',
   'SELECT x.id FROM (SELECT a.id FROM oj.a LEFT JOIN oj.b ON b.k = a.k) x', refresh => 'incremental');
+
+SELECT dataproduct.drop_domain('ojd', cascade => true);
+DROP SCHEMA oj CASCADE;
+DROP EXTENSION pg_dataproduct;
