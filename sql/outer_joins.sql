@@ -36,6 +36,8 @@ SELECT dataproduct.add_output('ojd.p', 'filtered',
   'SELECT a.id, b.w FROM oj.a LEFT JOIN oj.b ON b.k = a.k WHERE b.w > 100 OR a.id > 3', refresh => 'incremental');
 SELECT dataproduct.add_output('ojd.p', 'using_full',
   'SELECT k, count(*) AS n, count(b.w) AS nw, sum(a.v) AS sv FROM oj.a FULL JOIN oj.b USING (k) GROUP BY k', refresh => 'incremental');
+SELECT dataproduct.add_output('ojd.p', 'using_right',
+  'SELECT k, a.id, b.tag FROM oj.a RIGHT JOIN oj.b USING (k) LEFT JOIN oj.c USING (w)', refresh => 'incremental');
 SELECT dataproduct.add_output('ojd.p', 'global',
   'SELECT count(*) AS n, count(b.tag) AS nt, count(c.w) AS nc FROM oj.c RIGHT JOIN oj.b ON b.w = c.w RIGHT JOIN oj.a ON a.k = b.k', refresh => 'incremental');
 -- VALUES in FROM are a subquery, which can be read as empty
