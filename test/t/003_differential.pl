@@ -494,6 +494,8 @@ sub check_all
 
 # the session that holds locks on sources while refreshes run
 my $holder = $node->background_psql('postgres');
+# its timeout applies to each query, not to the whole run
+$holder->set_query_timer_restart();
 my $races = 0;
 
 # One race: the holder locks a source; refreshes run (a refresher session,
