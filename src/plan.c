@@ -27,7 +27,10 @@
  * ..." and that declaration shows; otherwise the plan lists the base
  * relations read (leaves, with the columns read), the group keys, the
  * aggregates and the pre-aggregation query (the "pre" view,
- * output_<id>_pre).  The statements built from the plan are delta.c's.
+ * output_<id>_pre).  LEFT, RIGHT and FULL joins are allowed at the top
+ * level of the query (has_outer), where delta.c's rules for them apply;
+ * check_outer_joins refuses what those rules cannot express.  The
+ * statements built from the plan are delta.c's.
  * Each refresh plans again and checks the leaves against their change logs
  * (dataproduct_check_leaf_log), as sources may change after declaration.
  * Nothing here runs SQL.
