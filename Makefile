@@ -56,7 +56,7 @@ PG_CPPFLAGS += -DDATAPRODUCT_VERSION='"$(EXTVERSION)"'
 
 PG_CFLAGS = -Wall -Wextra
 
-REGRESS = declare errors lifecycle privileges lineage refresh incremental subqueries exactness partitions discovery quality drop catalog_security security access descriptor history explain publish
+REGRESS = declare errors lifecycle privileges lineage refresh incremental subqueries outer_joins exactness partitions discovery quality drop catalog_security security access descriptor history explain publish
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 ISOLATION = refresh_concurrency incremental_concurrency trim_race load_progress

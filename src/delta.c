@@ -16,7 +16,9 @@
  * batch take part, so the usual batch (one changed table) is one term.  A
  * UNION ALL is a sum, not a product: a term keeps the one branch holding
  * its batches (see apply_union_batches).  Semi- and anti-joins add terms of
- * their own (see "Semi- and anti-joins").
+ * their own (see "Semi- and anti-joins").  Outer joins are not linear in
+ * their nullable side: their delta rules count each preserved row's matches
+ * before and after the batch (see "Delta of outer joins").
  *
  * Nothing here splices user text into SQL: the analysed query tree is
  * rewritten (a base relation replaced by its batch, the target list replaced
@@ -1021,6 +1023,707 @@ append_term(StringInfo buf, int withlen, Query *term, Expr *weight,
 					 weighted ? ") __dp_t WHERE __dp_t.__dp_w OPERATOR(pg_catalog.<>) 0" : "");
 }
 
+/* ----------------------------------------------------------------
+ * Delta of outer joins
+ *
+ * A join tree node N (a base relation or view, an inner join, a FROM list
+ * with its WHERE, or a LEFT, RIGHT or FULL join) has its delta written as
+ * a list of terms: each is the node itself with some of its relations read
+ * from their batches ("delta"), some read as empty relations ("empty": the
+ * columns of a NULL-extended side), the others as they are now, its joins
+ * possibly turned inner, factors of its rows' weights, a filter narrowing
+ * it to rows that can have a non-zero weight (conds) and a sign.  The rows
+ * of a term carry the product of their batch weights and factors; dN is
+ * the sum of the terms.  Terms keep the range table of the pre query, so
+ * every Var of the query keeps its meaning.  Factors and conds only look at
+ * columns of the term's rows that no join above nulls (joins above a term
+ * are inner, or null its sibling), so they can be evaluated at the top:
+ * factors in the target list, where the planner cannot push their counting
+ * subqueries down to every row of a table scanned, and conds (EXISTS, which
+ * the planner makes a semi-join) in the WHERE.  Rows whose factor is 0 are
+ * harmless in the delta: they change no group.
+ *
+ * For L LEFT JOIN R ON c, m(l) the number of rows of R matching l (now, or
+ * before the batch: m_old(l) = m(l) minus the weights of the rows of dR
+ * matching l):
+ *
+ *	 d(L |X| R) = dL >< R + L >< dR - dL >< dR         (the matches, inner)
+ *	            + (dL, NULL) * [m_old(l) = 0]           (new and old lone rows)
+ *	            + (L, NULL) * ([m(l) = 0] - [m_old(l) = 0])
+ *	                            (rows that lost their last match, or found a first)
+ *
+ * where the last term only looks at the rows of L matching some row of dR
+ * (m and m_old differ for no other).  This is exact for any condition (not
+ * only equalities; NULL matches nothing, as in the join), duplicates on
+ * either side, and any number of relations changing in one batch.  Exact
+ * delta rows, rather than recomputing the group keys a batch may affect,
+ * because they need no superset of keys to be right (a NULL-extended row's
+ * keys come from the other side, and several tables change at once), and
+ * everything downstream (merged aggregates, min/max and other aggregates
+ * recomputed for the groups of the delta, plain rows counted) works on
+ * them as for inner joins.
+ * RIGHT is the mirror, FULL both lone parts; when the nullable side has no
+ * changes, dL LEFT JOIN R is the whole delta (the join is linear in L).
+ * The counts are scalar subqueries over the node's side, as it is now or
+ * as a term of its own delta; weights are int4 and counts int8, computed
+ * by the server's own functions, and everything goes through the
+ * deparser.  Outer joins are only maintained at the top of the output's
+ * query (plan.c refuses them in views and subqueries, next to LATERAL,
+ * join aliases and functions or VALUES on a nullable side).
+ * ----------------------------------------------------------------
+ */
+
+typedef struct OjTerm
+{
+	Node	   *tree;			/* the join tree node, as the term reads it */
+	List	   *conds;			/* filters on its rows */
+	List	   *factors;		/* int4 factors of its rows' weights */
+	Bitmapset  *delta;			/* leaves read from their batches */
+	Bitmapset  *empty;			/* range table indexes read as empty */
+	int			sign;
+} OjTerm;
+
+typedef struct OjContext
+{
+	DpPlan	   *plan;
+	Bitmapset  *changed;		/* leaves with a batch */
+	Oid		   *logs;
+} OjContext;
+
+/* Range table indexes a join tree node reads (relations and joins). */
+static Bitmapset *
+node_relids(Node *node, bool units_only)
+{
+	Bitmapset  *relids = NULL;
+	ListCell   *lc;
+
+	if (IsA(node, RangeTblRef))
+		return bms_make_singleton(((RangeTblRef *) node)->rtindex);
+	if (IsA(node, FromExpr))
+	{
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			relids = bms_join(relids, node_relids(lfirst(lc), units_only));
+		return relids;
+	}
+	if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) node;
+
+		relids = bms_join(node_relids(j->larg, units_only),
+						  node_relids(j->rarg, units_only));
+		if (!units_only && j->rtindex > 0)
+			relids = bms_add_member(relids, j->rtindex);
+		return relids;
+	}
+	elog(ERROR, "unrecognized join tree node: %d", (int) nodeTag(node));
+	return NULL;
+}
+
+static OjTerm *
+make_term(Node *tree, int sign)
+{
+	OjTerm	   *t = palloc0(sizeof(OjTerm));
+
+	t->tree = tree;
+	t->sign = sign;
+	return t;
+}
+
+/* A term reading both terms' relations as they do (disjoint sides). */
+static OjTerm *
+combine_terms(Node *tree, OjTerm *a, OjTerm *b, int sign)
+{
+	OjTerm	   *t = make_term(tree, sign * (a ? a->sign : 1) * (b ? b->sign : 1));
+
+	if (a)
+	{
+		t->conds = list_copy(a->conds);
+		t->factors = list_copy(a->factors);
+		t->delta = bms_copy(a->delta);
+		t->empty = bms_copy(a->empty);
+	}
+	if (b)
+	{
+		t->conds = list_concat(t->conds, b->conds);
+		t->factors = list_concat(t->factors, b->factors);
+		t->delta = bms_union(t->delta, b->delta);
+		t->empty = bms_union(t->empty, b->empty);
+	}
+	return t;
+}
+
+static Node *
+copy_join(JoinExpr *j, JoinType type, Node *larg, Node *rarg)
+{
+	JoinExpr   *c = copyObject(j);
+
+	c->jointype = type;
+	c->larg = larg;
+	c->rarg = rarg;
+	return (Node *) c;
+}
+
+/*
+ * make_empty
+ *		Make a relation or view of the range table read as an empty one:
+ *		a subquery of its columns WHERE false, which the planner reduces to
+ *		nothing.  Its columns keep their positions, names and types.
+ */
+static void
+make_empty(RangeTblEntry *rte)
+{
+	if (rte->rtekind == RTE_SUBQUERY)
+	{
+		rte->subquery = copyObject(rte->subquery);
+		rte->subquery->jointree->quals =
+			make_and_qual(rte->subquery->jointree->quals,
+						  (Node *) makeBoolConst(false, false));
+		return;
+	}
+	if (rte->rtekind == RTE_RELATION)
+	{
+		Query	   *sub = makeNode(Query);
+		RangeTblRef *ref = makeNode(RangeTblRef);
+		Relation	rel = relation_open(rte->relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		List	   *names = NIL;
+		int			i;
+
+		sub->commandType = CMD_SELECT;
+		sub->querySource = QSRC_ORIGINAL;
+		sub->canSetTag = true;
+		sub->rtable = list_make1(copyObject(rte));
+		ref->rtindex = 1;
+		sub->jointree = makeFromExpr(list_make1(ref),
+									 (Node *) makeBoolConst(false, false));
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			Expr	   *e;
+			char	   *name;
+
+			if (att->attisdropped)
+			{
+				e = (Expr *) makeNullConst(INT4OID, -1, InvalidOid);
+				name = psprintf("__dp_dropped_%d", i + 1);
+			}
+			else
+			{
+				e = (Expr *) makeVar(1, att->attnum, att->atttypid, att->atttypmod,
+									 att->attcollation, 0);
+				name = pstrdup(NameStr(att->attname));
+			}
+			sub->targetList = lappend(sub->targetList,
+									  makeTargetEntry(e, i + 1, name, false));
+			names = lappend(names, makeString(name));
+		}
+		relation_close(rel, AccessShareLock);
+		rte->rtekind = RTE_SUBQUERY;
+		rte->subquery = sub;
+		rte->security_barrier = false;
+		rte->relid = InvalidOid;
+		rte->relkind = 0;
+		rte->rellockmode = 0;
+		rte->tablesample = NULL;
+		rte->inh = false;
+		rte->requiredPerms = 0;
+		rte->checkAsUser = InvalidOid;
+		rte->selectedCols = NULL;
+		rte->insertedCols = NULL;
+		rte->updatedCols = NULL;
+		rte->extraUpdatedCols = NULL;
+		rte->eref->colnames = names;
+		if (rte->alias != NULL)
+			rte->alias->colnames = NIL;
+		return;
+	}
+	elog(ERROR, "cannot read range table entry of kind %d as empty", (int) rte->rtekind);
+}
+
+/*
+ * apply_roles
+ *		Read the term's relations in query (a copy over the pre query's
+ *		range table) as it says; the product of the batch weights and the
+ *		term's factors, or NULL when it has neither.
+ */
+static Expr *
+apply_roles(OjContext *ctx, Query *query, OjTerm *t)
+{
+	int			rti = -1;
+
+	Expr	   *weight;
+	ListCell   *lc;
+
+	while ((rti = bms_next_member(t->empty, rti)) >= 0)
+		make_empty(rt_fetch(rti, query->rtable));
+	weight = apply_batches(query, NIL, ctx->plan, t->delta, ctx->logs, NULL);
+	foreach(lc, t->factors)
+		weight = int4_product(weight, copyObject(lfirst(lc)));
+	return weight;
+}
+
+typedef struct SublevelsContext
+{
+	Bitmapset  *outer;			/* relids now one level up */
+} SublevelsContext;
+
+static Node *
+sublevels_mutator(Node *node, SublevelsContext *ctx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) copyObject(node);
+
+		if (var->varlevelsup == 0 && bms_is_member(var->varno, ctx->outer))
+			var->varlevelsup = 1;
+		return (Node *) var;
+	}
+	return expression_tree_mutator(node, sublevels_mutator, ctx);
+}
+
+/*
+ * side_sublink
+ *		A subquery over term t of a join's side (its rows, or a term of its
+ *		delta) matching the row of the other side: count(*) of its rows
+ *		(or coalesce(sum(weight), 0) when they are weighted) or, with exists,
+ *		EXISTS of one, whatever its weight (a superset).  cond is the join's
+ *		condition, its other side's Vars already one level up.
+ */
+static Node *
+side_sublink(OjContext *ctx, OjTerm *t, Node *cond, bool exists)
+{
+	Query	   *q = makeNode(Query);
+	SubLink    *sl = makeNode(SubLink);
+	Expr	   *w;
+	Node	   *quals = copyObject(cond);
+	Bitmapset  *in_tree = node_relids(t->tree, false);
+	ListCell   *lc;
+	Expr	   *value;
+
+	q->commandType = CMD_SELECT;
+	q->querySource = QSRC_ORIGINAL;
+	q->canSetTag = true;
+	q->rtable = copyObject(ctx->plan->pre->rtable);
+	/* the deparser names the columns of the joins in FROM only */
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_JOIN &&
+			!bms_is_member(foreach_current_index(lc) + 1, in_tree))
+		{
+			rte->rtekind = RTE_RESULT;
+			rte->joinaliasvars = NIL;
+			rte->joinleftcols = NIL;
+			rte->joinrightcols = NIL;
+			rte->joinmergedcols = 0;
+			rte->eref->colnames = NIL;
+		}
+	}
+	foreach(lc, t->conds)
+		quals = make_and_qual(quals, copyObject(lfirst(lc)));
+	q->jointree = makeFromExpr(list_make1(copyObject(t->tree)), quals);
+	q->hasSubLinks = true;
+	if (exists)
+	{
+		OjTerm		unweighted = *t;
+
+		unweighted.factors = NIL;
+		(void) apply_roles(ctx, q, &unweighted);
+		w = NULL;
+	}
+	else
+		w = apply_roles(ctx, q, t);
+	if (exists)
+		value = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+								   false, true);
+	else
+	{
+		Aggref	   *agg = makeNode(Aggref);
+
+		agg->aggtype = INT8OID;
+		agg->aggcollid = InvalidOid;
+		agg->inputcollid = InvalidOid;
+		agg->aggtranstype = InvalidOid;
+		agg->aggkind = AGGKIND_NORMAL;
+		agg->aggsplit = AGGSPLIT_SIMPLE;
+		agg->aggno = -1;
+		agg->aggtransno = -1;
+		agg->location = -1;
+		if (w == NULL)
+		{
+			agg->aggfnoid = F_COUNT_;
+			agg->aggstar = true;
+			value = (Expr *) agg;
+		}
+		else
+		{
+			CoalesceExpr *ce = makeNode(CoalesceExpr);
+
+			agg->aggfnoid = F_SUM_INT4;
+			agg->aggargtypes = list_make1_oid(INT4OID);
+			agg->args = list_make1(makeTargetEntry(w, 1, NULL, false));
+			ce->coalescetype = INT8OID;
+			ce->coalescecollid = InvalidOid;
+			ce->args = list_make2(agg, makeConst(INT8OID, -1, InvalidOid, 8,
+												 Int64GetDatum(0), false,
+												 FLOAT8PASSBYVAL));
+			ce->location = -1;
+			value = (Expr *) ce;
+		}
+		q->hasAggs = true;
+	}
+	q->targetList = list_make1(makeTargetEntry(value, 1, pstrdup("n"), false));
+	sl->subLinkType = exists ? EXISTS_SUBLINK : EXPR_SUBLINK;
+	sl->subLinkId = 0;
+	sl->testexpr = NULL;
+	sl->operName = NIL;
+	sl->subselect = (Node *) q;
+	sl->location = -1;
+	return (Node *) sl;
+}
+
+static Node *
+int8_call(Oid funcid, Node *a, Node *b)
+{
+	return (Node *) makeFuncExpr(funcid, funcid == F_INT8EQ || funcid == F_INT8NE ?
+								 BOOLOID : INT8OID,
+								 list_make2(a, b), InvalidOid, InvalidOid,
+								 COERCE_EXPLICIT_CALL);
+}
+
+static Node *
+int8_zero(void)
+{
+	return (Node *) makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(0), false,
+							  FLOAT8PASSBYVAL);
+}
+
+/* CASE WHEN cond THEN 1 ELSE 0 END, an int4, for a condition as a Node */
+static Expr *
+oj_indicator(Node *cond)
+{
+	CaseExpr   *c = makeNode(CaseExpr);
+	CaseWhen   *w = makeNode(CaseWhen);
+
+	w->expr = (Expr *) cond;
+	w->result = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+								   false, true);
+	w->location = -1;
+	c->casetype = INT4OID;
+	c->casecollid = InvalidOid;
+	c->arg = NULL;
+	c->args = list_make1(w);
+	c->defresult = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(0),
+									  false, true);
+	c->location = -1;
+	return (Expr *) c;
+}
+
+static List *oj_delta(OjContext *ctx, Node *node);
+
+/*
+ * lone_terms
+ *		The delta of the lone rows of a join's preserved side P (the rows
+ *		matching nothing on the nullable side N, with N's columns NULL):
+ *		see the section header.  p_is_left: P is the join's left side.
+ *		dp, dn: the terms of the sides' deltas.
+ */
+static List *
+lone_terms(OjContext *ctx, JoinExpr *j, bool p_is_left, List *dp, List *dn)
+{
+	Node	   *p = p_is_left ? j->larg : j->rarg;
+	Node	   *n = p_is_left ? j->rarg : j->larg;
+	Bitmapset  *n_units = node_relids(n, true);
+	SublevelsContext sctx = {node_relids(p, false)};
+	Node	   *cond = sublevels_mutator(flatten_join_alias_vars(ctx->plan->pre,
+																  copyObject(j->quals)),
+										 &sctx);
+	OjTerm	   *now = make_term(copyObject(n), 1);
+	Node	   *m = side_sublink(ctx, now, cond, false);
+	Node	   *m_old = copyObject(m);
+	Node	   *any = NULL;
+	List	   *terms = NIL;
+	ListCell   *lc;
+
+	/* m_old = m - sum over the terms of dN of their matching weights */
+	foreach(lc, dn)
+	{
+		OjTerm	   *u = lfirst(lc);
+
+		m_old = int8_call(u->sign > 0 ? F_INT8MI : F_INT8PL, m_old,
+						  side_sublink(ctx, u, cond, false));
+		any = any == NULL ? side_sublink(ctx, u, cond, true) :
+			(Node *) makeBoolExpr(OR_EXPR, list_make2(any, side_sublink(ctx, u, cond, true)), -1);
+	}
+
+	/* the lone rows of dP, against N as it was */
+	foreach(lc, dp)
+	{
+		OjTerm	   *t = lfirst(lc);
+		Node	   *tree = copy_join(j, j->jointype,
+									 p_is_left ? t->tree : copyObject(n),
+									 p_is_left ? copyObject(n) : t->tree);
+		OjTerm	   *lone = combine_terms(tree, t, NULL, 1);
+
+		lone->empty = bms_union(lone->empty, n_units);
+		lone->factors = lappend(lone->factors,
+								oj_indicator(int8_call(F_INT8EQ, copyObject(m_old), int8_zero())));
+		terms = lappend(terms, lone);
+	}
+
+	/*
+	 * Rows of P that lost their last match (+1) or found their first (-1),
+	 * among those matching a row of dN: [m = 0] - [m_old = 0].
+	 */
+	if (dn != NIL)
+	{
+		Node	   *tree = copy_join(j, j->jointype,
+									 copyObject(p_is_left ? p : n),
+									 copyObject(p_is_left ? n : p));
+		OjTerm	   *flip = make_term(tree, 1);
+
+		flip->empty = bms_copy(n_units);
+		flip->conds = list_make1(any);
+		flip->factors = list_make1(makeFuncExpr(F_INT4MI, INT4OID,
+												list_make2(oj_indicator(int8_call(F_INT8EQ, m, int8_zero())),
+														   oj_indicator(int8_call(F_INT8EQ, m_old, int8_zero()))),
+												InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+		terms = lappend(terms, flip);
+	}
+	return terms;
+}
+
+/*
+ * oj_delta
+ *		The terms of the delta of a join tree node (see the section header);
+ *		NIL when none of its relations changed.
+ */
+static List *
+oj_delta(OjContext *ctx, Node *node)
+{
+	List	   *terms = NIL;
+	ListCell   *lc;
+
+	if (IsA(node, RangeTblRef))
+	{
+		int			rti = ((RangeTblRef *) node)->rtindex;
+		int			leaves[16];
+		int			n = 0;
+		int			subset;
+
+		/* a view's leaves by inclusion-exclusion, as for inner joins */
+		foreach(lc, ctx->plan->leaves)
+			if (linitial_int(((DpLeaf *) lfirst(lc))->path) == rti &&
+				bms_is_member(foreach_current_index(lc), ctx->changed) && n < 16)
+				leaves[n++] = foreach_current_index(lc);
+		for (subset = 1; subset < (1 << n); subset++)
+		{
+			OjTerm	   *t = make_term(copyObject(node), 1);
+			int			i;
+
+			for (i = 0; i < n; i++)
+				if (subset & (1 << i))
+					t->delta = bms_add_member(t->delta, leaves[i]);
+			if (bms_num_members(t->delta) % 2 == 0)
+				t->sign = -1;
+			terms = lappend(terms, t);
+		}
+		return terms;
+	}
+	if (IsA(node, FromExpr))
+	{
+		FromExpr   *from = (FromExpr *) node;
+		List	   *partial = list_make1(make_term((Node *) NIL, 0));
+
+		/*
+		 * Inclusion-exclusion over the items: every non-empty set of them
+		 * read as a term of their delta, the others as they are.  A partial
+		 * term's tree is the list of its items so far, its sign counts the
+		 * deltas taken (0: none yet).
+		 */
+		foreach(lc, from->fromlist)
+		{
+			Node	   *item = lfirst(lc);
+			List	   *d = oj_delta(ctx, item);
+			List	   *next = NIL;
+			ListCell   *pc;
+			ListCell   *dc;
+
+			foreach(pc, partial)
+			{
+				OjTerm	   *p = lfirst(pc);
+				OjTerm	   *same = combine_terms((Node *) lappend(list_copy((List *) p->tree),
+																  copyObject(item)),
+												 p, NULL, 1);
+
+				same->sign = p->sign;
+				next = lappend(next, same);
+				foreach(dc, d)
+				{
+					OjTerm	   *u = lfirst(dc);
+					OjTerm	   *t = combine_terms((Node *) lappend(list_copy((List *) p->tree),
+																   u->tree),
+												  p, u, 1);
+
+					/* first delta: its sign; each further one: negated */
+					t->sign = p->sign == 0 ? u->sign : -p->sign * u->sign;
+					next = lappend(next, t);
+				}
+			}
+			partial = next;
+		}
+		foreach(lc, partial)
+		{
+			OjTerm	   *t = lfirst(lc);
+
+			if (t->sign == 0)
+				continue;
+			t->tree = (Node *) makeFromExpr((List *) t->tree, copyObject(from->quals));
+			terms = lappend(terms, t);
+		}
+		return terms;
+	}
+	if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) node;
+		List	   *dl = oj_delta(ctx, j->larg);
+		List	   *dr = oj_delta(ctx, j->rarg);
+		bool		keeps_left = (j->jointype == JOIN_LEFT || j->jointype == JOIN_FULL);
+		bool		keeps_right = (j->jointype == JOIN_RIGHT || j->jointype == JOIN_FULL);
+		ListCell   *rc;
+
+		if (j->jointype != JOIN_INNER && !keeps_left && !keeps_right)
+			elog(ERROR, "unexpected join type %d", (int) j->jointype);
+		if (dl == NIL && dr == NIL)
+			return NIL;
+
+		/* linear in the preserved side when the other side has no changes */
+		if (j->jointype == JOIN_LEFT && dr == NIL)
+		{
+			foreach(lc, dl)
+			{
+				OjTerm	   *t = lfirst(lc);
+
+				terms = lappend(terms, combine_terms(copy_join(j, JOIN_LEFT, t->tree,
+															   copyObject(j->rarg)),
+													 t, NULL, 1));
+			}
+			return terms;
+		}
+		if (j->jointype == JOIN_RIGHT && dl == NIL)
+		{
+			foreach(lc, dr)
+			{
+				OjTerm	   *u = lfirst(lc);
+
+				terms = lappend(terms, combine_terms(copy_join(j, JOIN_RIGHT,
+															   copyObject(j->larg),
+															   u->tree),
+													 NULL, u, 1));
+			}
+			return terms;
+		}
+
+		/* the matches: dL >< R + L >< dR - dL >< dR */
+		foreach(lc, dl)
+		{
+			OjTerm	   *t = lfirst(lc);
+
+			terms = lappend(terms, combine_terms(copy_join(j, JOIN_INNER, copyObject(t->tree),
+														   copyObject(j->rarg)),
+												 t, NULL, 1));
+		}
+		foreach(rc, dr)
+		{
+			OjTerm	   *u = lfirst(rc);
+
+			terms = lappend(terms, combine_terms(copy_join(j, JOIN_INNER, copyObject(j->larg),
+														   copyObject(u->tree)),
+												 NULL, u, 1));
+		}
+		foreach(lc, dl)
+		{
+			foreach(rc, dr)
+			{
+				OjTerm	   *t = lfirst(lc);
+				OjTerm	   *u = lfirst(rc);
+
+				terms = lappend(terms, combine_terms(copy_join(j, JOIN_INNER,
+															   copyObject(t->tree),
+															   copyObject(u->tree)),
+													 t, u, -1));
+			}
+		}
+		/* the lone rows of the preserved sides */
+		if (keeps_left)
+			terms = list_concat(terms, lone_terms(ctx, j, true, dl, dr));
+		if (keeps_right)
+			terms = list_concat(terms, lone_terms(ctx, j, false, dr, dl));
+		return terms;
+	}
+	elog(ERROR, "unrecognized join tree node: %d", (int) nodeTag(node));
+	return NIL;
+}
+
+/*
+ * outer_delta_sql
+ *		The terms of the pre query's delta when it has outer joins, as
+ *		" UNION ALL "-separated parenthesised statements.
+ */
+static void
+outer_delta_sql(StringInfo buf, DpPlan *plan, Bitmapset *changed, Oid *logs)
+{
+	OjContext	ctx = {plan, changed, logs};
+	List	   *terms = oj_delta(&ctx, (Node *) plan->pre->jointree);
+	ListCell   *lc;
+	bool		first = true;
+
+	foreach(lc, terms)
+	{
+		OjTerm	   *t = lfirst(lc);
+		Query	   *term = copyObject(plan->pre);
+		FromExpr   *from = (FromExpr *) t->tree;
+		ListCell   *cc;
+		Expr	   *weight;
+
+		foreach(cc, t->conds)
+			from->quals = make_and_qual(from->quals, lfirst(cc));
+		term->jointree = from;
+		if (t->conds != NIL)
+			term->hasSubLinks = true;
+		weight = apply_roles(&ctx, term, t);
+		if (weight == NULL)
+			weight = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1),
+										false, true);
+		if (t->sign < 0)
+			weight = (Expr *) makeFuncExpr(F_INT4UM, INT4OID, list_make1(weight),
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		term->targetList = lappend(term->targetList,
+								   makeTargetEntry(weight, list_length(term->targetList) + 1,
+												   pstrdup("__dp_w"), false));
+		appendStringInfo(buf, "%s(%s)", first ? "" : " UNION ALL ",
+						 pg_get_querydef(term, false));
+		first = false;
+	}
+	if (first)
+	{
+		/* nothing changed that the query reads: an empty delta */
+		Query	   *term = copyObject(plan->pre);
+
+		term->jointree->quals = make_and_qual(term->jointree->quals,
+											  (Node *) makeBoolConst(false, false));
+		term->targetList = lappend(term->targetList,
+								   makeTargetEntry((Expr *) makeConst(INT4OID, -1, InvalidOid, 4,
+																	  Int32GetDatum(1), false, true),
+												   list_length(term->targetList) + 1,
+												   pstrdup("__dp_w"), false));
+		appendStringInfo(buf, "(%s)", pg_get_querydef(term, false));
+	}
+}
+
 /*
  * dataproduct_delta_sql
  *		The pre-aggregation delta of a batch in which the leaves in `changed'
@@ -1069,6 +1772,11 @@ dataproduct_delta_sql(DpPlan *plan, Bitmapset *changed, Oid *logs)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s ", with.data);
+	if (plan->has_outer)
+	{
+		outer_delta_sql(&buf, plan, changed, logs);
+		return buf.data;
+	}
 	/* dJ, the changed semi-joins as they were */
 	for (subset = 1; subset < (1 << nleaves); subset++)
 	{

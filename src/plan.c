@@ -31,7 +31,10 @@
  * ..." and that declaration shows; otherwise the plan lists the base
  * relations read (leaves, with the columns read), the group keys, the
  * aggregates and the pre-aggregation query (the "pre" view,
- * output_<id>_pre).  The statements built from the plan are delta.c's.
+ * output_<id>_pre).  LEFT, RIGHT and FULL joins are allowed at the top
+ * level of the query (has_outer), where delta.c's rules for them apply;
+ * check_outer_joins refuses what those rules cannot express.  The
+ * statements built from the plan are delta.c's.
  * Each refresh plans again and checks the leaves against their change logs
  * (dataproduct_check_leaf_log), as sources may change after declaration.
  * Nothing here runs SQL.
@@ -139,9 +142,12 @@ attnos_walker(Node *node, AttnosContext *ctx)
 	return expression_tree_walker(node, attnos_walker, ctx);
 }
 
-/* Collect the range table indexes a join tree references. */
+/*
+ * Collect the range table indexes a join tree references; *outer is set
+ * when it has a LEFT, RIGHT or FULL join.
+ */
 static void
-jointree_rtindexes(Node *node, List **rtindexes, DpPlan *plan)
+jointree_rtindexes(Node *node, List **rtindexes, bool *outer)
 {
 	if (node == NULL)
 		return;
@@ -152,16 +158,59 @@ jointree_rtindexes(Node *node, List **rtindexes, DpPlan *plan)
 		ListCell   *lc;
 
 		foreach(lc, ((FromExpr *) node)->fromlist)
-			jointree_rtindexes(lfirst(lc), rtindexes, plan);
+			jointree_rtindexes(lfirst(lc), rtindexes, outer);
 	}
 	else if (IsA(node, JoinExpr))
 	{
 		JoinExpr   *join = (JoinExpr *) node;
 
 		if (join->jointype != JOIN_INNER)
-			refuse(plan, "uses an outer join");
-		jointree_rtindexes(join->larg, rtindexes, plan);
-		jointree_rtindexes(join->rarg, rtindexes, plan);
+			*outer = true;
+		jointree_rtindexes(join->larg, rtindexes, outer);
+		jointree_rtindexes(join->rarg, rtindexes, outer);
+	}
+}
+
+/*
+ * check_outer_joins
+ *		The delta of outer joins (delta.c) reads a join's nullable side as
+ *		empty and counts its matches in subqueries over it: refuse what
+ *		that cannot express.  nullable: node is on the nullable side of an
+ *		outer join above it.
+ */
+static void
+check_outer_joins(Query *query, Node *node, bool nullable, DpPlan *plan)
+{
+	ListCell   *lc;
+
+	if (IsA(node, RangeTblRef))
+	{
+		RangeTblEntry *rte = rt_fetch(((RangeTblRef *) node)->rtindex, query->rtable);
+
+		if (rte->lateral)
+			refuse(plan, "uses LATERAL together with an outer join");
+		else if (nullable && rte->rtekind != RTE_RELATION &&
+				 rte->rtekind != RTE_SUBQUERY)
+			refuse(plan, "reads a function or VALUES on the nullable side of an outer join");
+	}
+	else if (IsA(node, FromExpr))
+	{
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			check_outer_joins(query, lfirst(lc), nullable, plan);
+	}
+	else if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *join = (JoinExpr *) node;
+
+		/* the counting subqueries name the relations inside the join */
+		if (join->alias != NULL || join->join_using_alias != NULL)
+			refuse(plan, "names a join with an alias together with an outer join");
+		check_outer_joins(query, join->larg,
+						  nullable || join->jointype == JOIN_RIGHT ||
+						  join->jointype == JOIN_FULL, plan);
+		check_outer_joins(query, join->rarg,
+						  nullable || join->jointype == JOIN_LEFT ||
+						  join->jointype == JOIN_FULL, plan);
 	}
 }
 
@@ -583,6 +632,7 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 {
 	List	   *rtindexes = NIL;
 	ListCell   *lc;
+	bool		outer = false;
 
 	if (query->hasWindowFuncs)
 		refuse(plan, "uses window functions");
@@ -613,6 +663,7 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 			refuse(plan, "uses UNION, INTERSECT or EXCEPT");
 			return;
 		}
+		plan->has_union = true;
 		foreach(lc, query->rtable)
 		{
 			RangeTblEntry *rte = lfirst(lc);
@@ -626,7 +677,14 @@ check_query(Query *query, bool top, List *path, DpPlan *plan)
 		return;
 	}
 
-	jointree_rtindexes((Node *) query->jointree, &rtindexes, plan);
+	jointree_rtindexes((Node *) query->jointree, &rtindexes, &outer);
+	if (outer && !top)
+		refuse(plan, "uses an outer join inside a view or subquery");
+	else if (outer)
+	{
+		plan->has_outer = true;
+		check_outer_joins(query, (Node *) query->jointree, false, plan);
+	}
 	foreach(lc, rtindexes)
 	{
 		int			rti = lfirst_int(lc);
@@ -1354,6 +1412,9 @@ dataproduct_plan_output(Oid query_view)
 		query = wrap_set_operation(query);
 	plan->query = query;
 	check_query(query, true, NIL, plan);
+	/* the delta rules of outer joins do not compose with those yet */
+	if (plan->has_outer && (plan->semis != NIL || plan->has_union))
+		refuse(plan, "uses an outer join together with EXISTS, IN or UNION ALL");
 	{
 		char	   *reason = dataproduct_nondeterministic(query);
 

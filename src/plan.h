@@ -91,6 +91,8 @@ typedef struct DpPlan
 	bool		expand;			/* plain rows: the store counts duplicates */
 	bool		has_other;
 	bool		has_minmax;
+	bool		has_outer;		/* LEFT, RIGHT or FULL joins (delta.c) */
+	bool		has_union;		/* UNION ALL somewhere in the query */
 	List	   *keys;			/* group keys (Expr) */
 	List	   *aggs;			/* DpAgg */
 	List	   *leaves;			/* DpLeaf */
