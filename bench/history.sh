@@ -52,7 +52,8 @@ for r in $(seq 1 30); do
 	sql -c "UPDATE h.subs SET seats = seats + 1 WHERE id % 2 = $((r % 2))" >/dev/null
 	sql -c "SELECT dataproduct.refresh('hb.subs')" >/dev/null
 done
-sql -c "VACUUM ANALYZE h.subs" >/dev/null
+# as autovacuum would (it is off here): the closed versions left dead index entries
+sql -c "VACUUM ANALYZE" >/dev/null
 large=$(median3 "$(batch_ms 10000 34)" "$(batch_ms 10000 35)" "$(batch_ms 10000 36)")
 large_v=$(versions)
 printf '%-34s %10s %12s %9.0f ms\n' "large history" 10000 "$large_v" "$large"
