@@ -102,20 +102,22 @@ SELECT month,
  GROUP BY month
  ORDER BY month;
 
-\echo 'Family-plan subscribers over time, from the history of billing.subscription_history'
-\echo '(dataproduct.as_of: the subscriptions as they were at each moment; the history starts'
-\echo 'when the output was declared, a few seconds ago, so the moments span this demo run --'
-\echo 'over a real history the same query takes generate_series(current_date - 6, current_date, ''1 day'')):'
-WITH span AS (SELECT min(valid_from) AS first, pg_catalog.clock_timestamp() AS last
-                FROM billing.subscription_history),
-     moments AS (SELECT first + (last - first) * i / 7 AS at FROM span, generate_series(0, 7) i),
+\echo 'Family-plan active subscribers over time, from the history of billing.subscription_history'
+\echo '(dataproduct.as_of: the subscriptions as they were at each moment a family-plan subscription'
+\echo 'changed; the history starts when the output was declared, a minute ago, so the moments are'
+\echo 'this demo''s commits -- over a real history, take generate_series(current_date - 6, current_date,'
+\echo '''1 day'') as the moments for the last days):'
+WITH moments AS (SELECT DISTINCT v.at
+                   FROM billing.subscription_history h,
+                        LATERAL (VALUES (h.valid_from), (h.valid_to)) v(at)
+                  WHERE h.plan = 'family' AND v.at IS NOT NULL),
      counts AS (SELECT m.at, (SELECT count(*) FROM dataproduct.as_of(NULL::billing.subscription_history, m.at) s
                                WHERE s.plan = 'family' AND s.status = 'active') AS subscribers
                   FROM moments m)
 SELECT to_char(at, 'HH24:MI:SS.MS') AS at, subscribers,
        subscribers - lag(subscribers) OVER (ORDER BY at) AS change,
-       repeat('#', (40 * (subscribers - min(subscribers) OVER () + 1)
-                    / (max(subscribers) OVER () - min(subscribers) OVER () + 1))::int) AS chart
+       repeat('#', 10 + coalesce(30 * (subscribers - min(subscribers) OVER ())
+                                 / nullif(max(subscribers) OVER () - min(subscribers) OVER (), 0), 0)::int) AS chart
   FROM counts ORDER BY at;
 
 \echo 'The versions of one upgraded subscriber''s subscriptions (billing.subscription_history):'

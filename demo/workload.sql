@@ -235,15 +235,23 @@ SELECT rank, artist_name, hours_played, plays, listeners
   FROM player.top_artists_by_country WHERE country = 'DE' AND rank <= 5 ORDER BY rank;
 
 \echo '--- check: every output equals its query recomputed from scratch over the sources'
+\echo '    (a history output: its current versions, valid_to IS NULL)'
 \pset format unaligned
 \t on
 SELECT format($f$
 SELECT format('  %%-32s %%s', %L,
               CASE WHEN count(*) = 0 THEN 'identical'
                    ELSE count(*) || ' rows differ' END)
-  FROM ((TABLE %s EXCEPT ALL TABLE %s) UNION ALL (TABLE %s EXCEPT ALL TABLE %s)) AS diff
-$f$, o.view, o.view, o.query_view, o.query_view, o.view)
-  FROM dataproduct.output o
+  FROM ((%s EXCEPT ALL TABLE %s) UNION ALL (TABLE %s EXCEPT ALL %s)) AS diff
+$f$, o.view, rows, o.query_view, o.query_view, rows)
+  FROM dataproduct.output o,
+       LATERAL (SELECT CASE WHEN o.history
+                            THEN format('(SELECT %s FROM %s WHERE valid_to IS NULL)',
+                                        (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                                           FROM pg_attribute a
+                                          WHERE a.attrelid = o.query_view AND a.attnum > 0 AND NOT a.attisdropped),
+                                        o.view)
+                            ELSE format('TABLE %s', o.view) END AS rows) r
  ORDER BY o.output_id \gexec
 \t off
 \pset format aligned
