@@ -473,8 +473,10 @@ dataproduct_pending_changes(PG_FUNCTION_ARGS)
 
 	/*
 	 * The change activity of an output is the catalog's, shown to the roles
-	 * that may see its product (as dataproduct.freshness shows it).
+	 * that may see its product (as dataproduct.freshness shows it).  A
+	 * catalog still at 0.1.0 has no visible_output and is read as it was.
 	 */
+	if (strcmp(dataproduct_extension_version(), "0.1.0") != 0)
 	{
 		Oid			argtypes[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(output->id)};
