@@ -12,6 +12,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ROWS=${ROWS:-5000000}
 
 echo "== loading $ROWS play events"
+# refreshes are timed by hand: the background worker must not apply the
+# batches first
+sql -c "ALTER SYSTEM SET dataproduct.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
 sql <<SQL
 CREATE EXTENSION pg_dataproduct;
 CREATE SCHEMA b;
