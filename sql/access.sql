@@ -114,6 +114,21 @@ SELECT kind, address, access FROM dataproduct.search('sales') ORDER BY address;
 SELECT kind, address, access FROM dataproduct.search('customer') ORDER BY address;
 RESET ROLE;
 
+-- an output added later joins the access approved for the whole product
+-- (bob's), not the access approved for other outputs (carol's)
+SET ROLE ac_alice;
+SELECT dataproduct.add_output('ac.sales', 'later', 'SELECT 42 AS answer', refresh => 'full');
+RESET ROLE;
+SET ROLE ac_bob;
+SELECT answer FROM ac.later;
+RESET ROLE;
+SET ROLE ac_carol;
+SELECT answer FROM ac.later;
+RESET ROLE;
+SET ROLE ac_alice;
+SELECT dataproduct.drop_output('ac.later');
+RESET ROLE;
+
 -- who may read what, and why
 SELECT output, role, grounds, request_id IS NOT NULL AS by_request, until IS NOT NULL AS has_until, granted_by
   FROM dataproduct.access ORDER BY output, role;

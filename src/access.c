@@ -958,3 +958,46 @@ dataproduct_access_retire(DpProduct *product)
 		(void) revoke_covered(product->id, item->output_id, item->role);
 	}
 }
+
+/*
+ * dataproduct_access_extend
+ *		A new output of a product joins the access approved for the whole
+ *		product: the roles whose product-wide requests are approved and not
+ *		ended get SELECT on its view (and USAGE on its schema), as approval
+ *		gave them on the outputs of the time.  Revocation and expiry cover
+ *		the product's outputs as they are then, this one included.  SPI
+ *		connected.
+ */
+void
+dataproduct_access_extend(DpOutput *output)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(output->product_id)};
+	List	   *roles = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	/* a catalog still at 0.1.0 has no requests */
+	if (strcmp(dataproduct_extension_version(), "0.1.0") == 0)
+		return;
+	catalog_exec("SELECT DISTINCT role::pg_catalog.oid FROM dataproduct.access_request"
+				 " WHERE product_id OPERATOR(pg_catalog.=) $1 AND output_id IS NULL"
+				 "   AND status OPERATOR(pg_catalog.=) 'approved'"
+				 "   AND (until IS NULL OR until OPERATOR(pg_catalog.>) pg_catalog.now())",
+				 1, argtypes, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		roles = lappend_oid(roles, DatumGetObjectId(col(i, 1, &isnull)));
+	}
+	foreach(lc, roles)
+	{
+		Oid			role = lfirst_oid(lc);
+
+		if (!role_exists(role))
+			continue;
+		set_select(output->view, role, true);
+		grant_schema_usage(output->view, role);
+	}
+}

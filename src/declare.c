@@ -58,6 +58,7 @@
 #include "utils/tuplestore.h"
 #include "funcapi.h"
 
+#include "access.h"
 #include "analyze.h"
 #include "capture.h"
 #include "catalog.h"
@@ -723,6 +724,7 @@ dataproduct_add_output(PG_FUNCTION_ARGS)
 	build_relations(&o);
 	record_output(&o);
 	dataproduct_comment_views(0, o.id);
+	dataproduct_access_extend(dataproduct_get_output(o.view, false));
 	first_load(dataproduct_get_output(o.view, false));
 
 	dataproduct_spi_finish();
