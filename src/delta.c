@@ -515,6 +515,30 @@ int4_product(Expr *a, Expr *b)
 }
 
 /*
+ * forget_relation
+ *		Clear what a range table entry says of the relation it named, before
+ *		it is made to read something else: a batch (the extension's, read
+ *		without privilege checks) or a subquery (which holds a copy of the
+ *		entry, checked and locked there).
+ */
+static void
+forget_relation(RangeTblEntry *rte)
+{
+	rte->security_barrier = false;
+	rte->relid = InvalidOid;
+	rte->relkind = 0;
+	rte->rellockmode = 0;
+	rte->tablesample = NULL;
+	rte->inh = false;
+	rte->requiredPerms = 0;
+	rte->checkAsUser = InvalidOid;
+	rte->selectedCols = NULL;
+	rte->insertedCols = NULL;
+	rte->updatedCols = NULL;
+	rte->extraUpdatedCols = NULL;
+}
+
+/*
  * rte_to_batch
  *		Turn the range table entry of a leaf into a reference to the WITH
  *		item that the delta statement puts first (see
@@ -527,21 +551,11 @@ rte_to_batch(RangeTblEntry *rte, Query *batch, Oid log, Index levelsup)
 {
 	ListCell   *tc;
 
+	forget_relation(rte);
 	rte->rtekind = RTE_CTE;
 	rte->ctename = batch_cte_name(log);
 	rte->ctelevelsup = levelsup;
 	rte->self_reference = false;
-	rte->security_barrier = false;
-	rte->relid = InvalidOid;
-	rte->relkind = 0;
-	rte->rellockmode = 0;
-	rte->inh = false;
-	rte->requiredPerms = 0;
-	rte->checkAsUser = InvalidOid;
-	rte->selectedCols = NULL;
-	rte->insertedCols = NULL;
-	rte->updatedCols = NULL;
-	rte->extraUpdatedCols = NULL;
 	rte->eref->colnames = NIL;
 	rte->coltypes = NIL;
 	rte->coltypmods = NIL;
@@ -1218,20 +1232,9 @@ make_empty(RangeTblEntry *rte)
 			names = lappend(names, makeString(name));
 		}
 		relation_close(rel, AccessShareLock);
+		forget_relation(rte);
 		rte->rtekind = RTE_SUBQUERY;
 		rte->subquery = sub;
-		rte->security_barrier = false;
-		rte->relid = InvalidOid;
-		rte->relkind = 0;
-		rte->rellockmode = 0;
-		rte->tablesample = NULL;
-		rte->inh = false;
-		rte->requiredPerms = 0;
-		rte->checkAsUser = InvalidOid;
-		rte->selectedCols = NULL;
-		rte->insertedCols = NULL;
-		rte->updatedCols = NULL;
-		rte->extraUpdatedCols = NULL;
 		rte->eref->colnames = names;
 		if (rte->alias != NULL)
 			rte->alias->colnames = NIL;
