@@ -15,6 +15,7 @@ OBJS = \
 	src/exec.o \
 	src/shmem.o \
 	src/guc.o \
+	src/progress.o \
 	src/catalog.o \
 	src/analyze.o \
 	src/determinism.o \

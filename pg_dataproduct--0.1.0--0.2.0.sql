@@ -2707,3 +2707,50 @@ AS 'MODULE_PATHNAME', 'dataproduct_publish'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dataproduct.publish(text, text) IS
   'Put the stores of a product''s loaded outputs in a publication for logical replication (created if missing, named dataproduct_<domain>_<product> unless given), as the product owner; returns its name';
+
+/* ------------------------------------------------------------------------
+ * Progress of long recomputations (issue 13, part 6)
+ *
+ * While a first load, a rebuild or a full refresh runs, the backend doing
+ * it reports the rows its source tables have returned so far
+ * (src/progress.c); load_progress shows them for the outputs the current
+ * role may see.  Needs the library in shared_preload_libraries.
+ * ------------------------------------------------------------------------
+ */
+CREATE FUNCTION dataproduct_internal.load_progress(
+    OUT pid integer, OUT output_id bigint, OUT kind text, OUT started timestamptz,
+    OUT rows_read bigint, OUT rows_total bigint, OUT relations integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'dataproduct_load_progress'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dataproduct_internal.load_progress() IS
+  'The recomputations running in the current database, read from shared memory; dataproduct.load_progress shows those of visible outputs';
+
+CREATE VIEW dataproduct.load_progress WITH (security_barrier) AS
+SELECT v.view AS output,
+       v.product,
+       p.pid,
+       p.kind,
+       p.started,
+       p.rows_read,
+       p.rows_total,
+       CASE WHEN p.rows_total OPERATOR(pg_catalog.>) 0
+            THEN pg_catalog.round(LEAST(100::numeric,
+                   100::numeric OPERATOR(pg_catalog.*) p.rows_read
+                   OPERATOR(pg_catalog./) p.rows_total), 1)
+       END AS percent,
+       p.relations
+  FROM dataproduct_internal.load_progress() p
+  JOIN dataproduct.visible_output v ON v.output_id OPERATOR(pg_catalog.=) p.output_id;
+COMMENT ON VIEW dataproduct.load_progress IS
+  'Recomputations running now (first loads, rebuilds, full refreshes) of the outputs the current role may see, with the rows their source tables have returned so far; updated ten times a second';
+COMMENT ON COLUMN dataproduct.load_progress.output IS 'The output being recomputed';
+COMMENT ON COLUMN dataproduct.load_progress.product IS 'Address of its product';
+COMMENT ON COLUMN dataproduct.load_progress.pid IS 'Process doing it (see pg_stat_activity)';
+COMMENT ON COLUMN dataproduct.load_progress.kind IS 'first load, rebuild or full refresh';
+COMMENT ON COLUMN dataproduct.load_progress.started IS 'When the recomputation started';
+COMMENT ON COLUMN dataproduct.load_progress.rows_read IS 'Rows its source tables have returned so far (scans and index fetches, by the process itself; a table read twice counts twice)';
+COMMENT ON COLUMN dataproduct.load_progress.rows_total IS 'Rows its source tables hold, as last estimated by VACUUM or ANALYZE; NULL when a source was never analysed';
+COMMENT ON COLUMN dataproduct.load_progress.percent IS 'rows_read against rows_total, at most 100; NULL when rows_total is unknown or zero';
+COMMENT ON COLUMN dataproduct.load_progress.relations IS 'Source tables counted (partitions each, views expanded)';
+GRANT SELECT ON dataproduct.load_progress TO PUBLIC;

@@ -11,6 +11,7 @@
  *	                           settings, subtransactions
  *	              shmem.c      shared memory; the scheduler woken at commit
  *	              guc.c        configuration parameters
+ *	              progress.c   rows read so far by long recomputations
  *	 catalog      catalog.c    the extension's tables as structs; names, rights
  *	 the flow of one change, in order:
  *	              analyze.c    an output query is parsed and checked
@@ -57,6 +58,7 @@
 #include "ddl.h"
 #include "exec.h"
 #include "guc.h"
+#include "progress.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -81,6 +83,7 @@ _PG_init(void)
 	dataproduct_define_gucs();
 	dataproduct_exec_init();
 	dataproduct_shmem_init();
+	dataproduct_progress_init();
 	dataproduct_ddl_init();
 	dataproduct_worker_init();
 }

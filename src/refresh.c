@@ -73,6 +73,7 @@
 #include "guc.h"
 #include "history.h"
 #include "plan.h"
+#include "progress.h"
 #include "quality.h"
 #include "refresh.h"
 
@@ -544,7 +545,8 @@ rebuild(void *arg)
  *		long -- as "pg_dataproduct: loading output <address> (<kind>)";
  *		state_change says since when.  Returns the activity shown before
  *		(the caller's statement, or the worker's "refreshing output ..."),
- *		for report_loaded.  Cheap: one write to this backend's own entry.
+ *		for report_loaded.  The rows read so far are shown by
+ *		dataproduct.load_progress (progress.c).
  */
 static char *
 report_loading(DpOutput *output, const char *kind)
@@ -556,6 +558,7 @@ report_loading(DpOutput *output, const char *kind)
 	pgstat_report_activity(STATE_RUNNING,
 						   psprintf("pg_dataproduct: loading output %s (%s)",
 									output->address, kind));
+	dataproduct_progress_begin(output->id, kind, output->query_view);
 	return before;
 }
 
@@ -563,6 +566,7 @@ report_loading(DpOutput *output, const char *kind)
 static void
 report_loaded(char *before)
 {
+	dataproduct_progress_end();
 	pgstat_report_activity(STATE_RUNNING, before != NULL ? before : "");
 }
 

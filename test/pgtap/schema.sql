@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION pg_dataproduct;
-SELECT plan(101);
+SELECT plan(103);
 
 SELECT has_schema('dataproduct');
 SELECT has_schema('dataproduct_internal');
@@ -10,7 +10,7 @@ SELECT tables_are('dataproduct', ARRAY['domain', 'product', 'output', 'source', 
                                       'quality_check', 'check_result', 'access_request']);
 SELECT views_are('dataproduct', ARRAY['domains', 'products', 'outputs', 'lineage', 'freshness', 'checks', 'check_results',
                                      'refreshes', 'visible_product', 'visible_output', 'statistics', 'access', 'lineage_edges',
-                                     'access_requests']);
+                                     'access_requests', 'load_progress']);
 SELECT sequences_are('dataproduct', ARRAY['domain_id_seq', 'product_id_seq', 'output_id_seq', 'source_id_seq',
                                          'quality_check_check_id_seq', 'check_result_result_id_seq',
                                          'access_request_request_id_seq']);
@@ -47,6 +47,8 @@ SELECT columns_are('dataproduct', 'statistics', ARRAY[
     'output', 'product', 'mode', 'incremental_refreshes', 'rebuilds', 'full_refreshes', 'failed_refreshes',
     'rows_changed', 'total_ms', 'last_refresh', 'last_ms', 'last_failure', 'row_count',
     'apply_fixed_ms', 'apply_ms_per_row', 'rebuild_ms']);
+SELECT columns_are('dataproduct', 'load_progress', ARRAY[
+    'output', 'product', 'pid', 'kind', 'started', 'rows_read', 'rows_total', 'percent', 'relations']);
 SELECT col_type_is('dataproduct', 'outputs', 'output', 'regclass', 'col_type_is');
 SELECT col_type_is('dataproduct', 'lineage', 'source', 'regclass', 'col_type_is');
 
@@ -96,7 +98,7 @@ SELECT function_returns('dataproduct', 'explain', ARRAY['regclass'], 'setof reco
 SELECT volatility_is('dataproduct', 'explain', ARRAY['regclass'], 'stable');
 SELECT function_returns('dataproduct', 'publish', ARRAY['text', 'text'], 'text');
 SELECT functions_are('dataproduct_internal', ARRAY[
-    'assert_populated', 'capture', 'on_ddl_end', 'on_sql_drop', 'output_comment', 'visible',
+    'assert_populated', 'capture', 'load_progress', 'on_ddl_end', 'on_sql_drop', 'output_comment', 'visible',
     'word_similarity']);
 SELECT isnt(obj_description('dataproduct'::regnamespace, 'pg_namespace'), NULL, 'schema dataproduct has a comment');
 SELECT is_empty($$SELECT p.proname FROM pg_proc p
@@ -169,6 +171,7 @@ SELECT table_privs_are('dataproduct', 'lineage', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'lineage_edges', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'refreshes', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'statistics', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('dataproduct', 'load_progress', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'visible_product', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('dataproduct', 'visible_output', 'public', ARRAY['SELECT']);
 -- views that filter rows by the visibility rule are security barriers
