@@ -1532,6 +1532,8 @@ BEGIN
                    jsonb_build_object('property', 'timezone', 'value', oc.timezone),
                    jsonb_build_object('property', 'datestyle', 'value', oc.datestyle),
                    jsonb_build_object('property', 'intervalstyle', 'value', oc.intervalstyle))
+                 || CASE WHEN o.history THEN jsonb_build_array(jsonb_build_object(
+                      'property', 'history', 'value', true)) ELSE '[]' END
                  || CASE WHEN o.min_interval <> '0' THEN jsonb_build_array(jsonb_build_object(
                       'property', 'minInterval', 'value', o.min_interval::text)) ELSE '[]' END
                  || CASE WHEN o.schedule IS NOT NULL THEN jsonb_build_array(jsonb_build_object(
@@ -1662,6 +1664,7 @@ DECLARE
   oaddr text;
   q text;
   refresh text;
+  history boolean;
   tz text;
   ds text;
   ist text;
@@ -1841,14 +1844,15 @@ BEGIN
         MESSAGE = format('output "%s" of data product %s has no query', oname, addr),
         HINT = 'Give the output''s SELECT as the custom property "query" of its schema object, as dataproduct.export() writes it.';
     END IF;
-    refresh := 'auto'; tz := NULL; ds := NULL; ist := NULL; min_interval := '0'; schedule := NULL;
+    refresh := 'auto'; history := false; tz := NULL; ds := NULL; ist := NULL; min_interval := '0'; schedule := NULL;
     SELECT coalesce(max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'refresh'), 'auto'),
            max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'timezone'),
            max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'datestyle'),
            max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'intervalstyle'),
            coalesce(max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'minInterval'), '0')::interval,
-           max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'schedule')::interval
-      INTO refresh, tz, ds, ist, min_interval, schedule
+           max(cp ->> 'value') FILTER (WHERE cp ->> 'property' = 'schedule')::interval,
+           coalesce(bool_or((cp ->> 'value')::boolean) FILTER (WHERE cp ->> 'property' = 'history'), false)
+      INTO refresh, tz, ds, ist, min_interval, schedule, history
       FROM jsonb_array_elements(coalesce(obj -> 'customProperties', '[]')) cp;
     props := CASE WHEN jsonb_typeof(obj -> 'properties') = 'array' THEN obj -> 'properties' END;
 
@@ -1939,10 +1943,21 @@ BEGIN
       SELECT * INTO oc FROM dataproduct.output_contract(o.view);
       IF q <> oc.query AND q <> o.definition THEN why := why || 'query changed'::text; END IF;
       IF refresh <> o.refresh_mode THEN why := why || format('refresh %s -> %s', o.refresh_mode, refresh); END IF;
+      IF history <> o.history THEN
+        why := why || CASE WHEN history THEN 'history added' ELSE 'history removed' END;
+      END IF;
       IF tz IS DISTINCT FROM oc.timezone AND tz IS NOT NULL THEN why := why || 'TimeZone changed'::text; END IF;
       IF ds IS DISTINCT FROM oc.datestyle AND ds IS NOT NULL THEN why := why || 'DateStyle changed'::text; END IF;
       IF ist IS DISTINCT FROM oc.intervalstyle AND ist IS NOT NULL THEN why := why || 'IntervalStyle changed'::text; END IF;
       recreate := cardinality(why) > 0;
+      -- declaring a history output again would lose the versions it kept
+      IF recreate AND o.history THEN
+        RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+          MESSAGE = format('history output %s cannot be declared again', o.view),
+          DETAIL = format('The descriptor changes it (%s); declaring it again would drop the versions it keeps.',
+                          array_to_string(why, ', ')),
+          HINT = 'Keep the history output as it is and declare the change as a new output, or drop it with dataproduct.drop_output() first if its history may go.';
+      END IF;
       -- the columns the document declares, against the output's
       FOR col IN SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type,
                         pr AS prop
@@ -1990,9 +2005,10 @@ BEGIN
       END IF;
       steps := steps || jsonb_build_object('action', CASE WHEN recreate THEN 'change' ELSE 'create' END,
         'object', 'output ' || oaddr,
-        'detail', CASE WHEN recreate THEN 'added again' ELSE 'refresh ' || refresh END,
+        'detail', CASE WHEN recreate THEN 'added again' WHEN history THEN 'history' ELSE 'refresh ' || refresh END,
         'hidden', recreate,
         'op', jsonb_build_object('call', 'add_output', 'name', oname, 'query', q, 'refresh', refresh,
+                'history', history,
                 'description', nullif(obj ->> 'description', ''), 'min_interval', min_interval,
                 'schedule', schedule, 'timezone', tz, 'datestyle', ds, 'intervalstyle', ist,
                 'properties', props));
@@ -2190,7 +2206,8 @@ BEGIN
           IF op ->> 'intervalstyle' IS NOT NULL THEN PERFORM set_config('IntervalStyle', op ->> 'intervalstyle', true); END IF;
           v := dataproduct.add_output(addr, op ->> 'name', op ->> 'query', refresh => op ->> 'refresh',
                  description => op ->> 'description', min_interval => (op ->> 'min_interval')::interval,
-                 schedule => (op ->> 'schedule')::interval);
+                 schedule => (op ->> 'schedule')::interval,
+                 history => coalesce((op ->> 'history')::boolean, false));
           PERFORM set_config('TimeZone', saved_tz, true);
           PERFORM set_config('DateStyle', saved_ds, true);
           PERFORM set_config('IntervalStyle', saved_is, true);

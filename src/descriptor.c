@@ -29,7 +29,8 @@
  *	         (DISTINCT ON: its columns); an empty array for an aggregate
  *	         without GROUP BY (always one row); NULL when rows may repeat
  *	         (plain rows, a group key that is not an output column,
- *	         grouping sets, set operations);
+ *	         grouping sets, set operations); for a history output, its
+ *	         table's key and valid_from;
  *	 settings  the TimeZone, DateStyle and IntervalStyle the output was
  *	         declared with and is always evaluated under, so that apply()
  *	         declares it under the same ones.
@@ -45,7 +46,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/relation.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -138,6 +141,40 @@ output_key(Query *query, bool *has_key)
 }
 
 /*
+ * history_key
+ *		The grain of a history output: its table's key, the columns of the
+ *		store's unique index on the current versions (history.c), and
+ *		valid_from.  Allocates in the current memory context.
+ */
+static List *
+history_key(Oid store)
+{
+	Relation	rel = relation_open(store, AccessShareLock);
+	List	   *key = NIL;
+	ListCell   *lc;
+
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		int			i;
+
+		if (index->rd_index->indisunique && !heap_attisnull(index->rd_indextuple,
+															 Anum_pg_index_indpred, NULL))
+			for (i = 0; i < index->rd_index->indnkeyatts; i++)
+				key = lappend(key, pstrdup(get_attname(store,
+													   index->rd_index->indkey.values[i],
+													   false)));
+		index_close(index, AccessShareLock);
+		if (key != NIL)
+			break;
+	}
+	relation_close(rel, AccessShareLock);
+	if (key == NIL)
+		elog(ERROR, "store of history output has no index on its current versions");
+	return lappend(key, pstrdup("valid_from"));
+}
+
+/*
  * output_contract(output regclass, OUT query text, OUT key text[],
  *				   OUT timezone text, OUT datestyle text, OUT intervalstyle text)
  *
@@ -206,7 +243,13 @@ dataproduct_output_contract(PG_FUNCTION_ARGS)
 		query[--len] = '\0';
 
 	rel = relation_open(output->query_view, AccessShareLock);
-	key = output_key(get_view_query(rel), &has_key);
+	if (output->history)
+	{
+		key = history_key(output->store);
+		has_key = true;
+	}
+	else
+		key = output_key(get_view_query(rel), &has_key);
 
 	MemoryContextSwitchTo(caller);
 	result[0] = CStringGetTextDatum(query);

@@ -5,7 +5,9 @@
 # python3-jsonschema); the contracts applied into an empty database
 # reproduce the products: exported again they are the same documents, a
 # second apply changes nothing, and every output refreshes to exactly its
-# query.
+# query (a history output's current versions; its history restarts in
+# the new database).  A history output is never declared again by a
+# changed document, which would drop its history.
 use strict;
 use warnings;
 use File::Basename;
@@ -72,6 +74,9 @@ $node->safe_psql('src', q{
 	SELECT dataproduct.add_output('sales.orders', 'open_orders',
 	       $$SELECT id, customer_id, amount FROM sor.orders WHERE status <> 'shipped' ORDER BY id LIMIT 100$$,
 	       refresh => 'full', schedule => '15 minutes');
+	SELECT dataproduct.add_output('sales.orders', 'order_history',
+	       'SELECT id, customer_id, amount, status FROM sor.orders', history => true,
+	       description => 'Every version of every order');
 	SELECT dataproduct.comment_column('sales.by_customer', 'revenue', 'Sum of order amounts');
 	SELECT dataproduct.comment_column('sales.by_customer', 'country', 'ISO 3166 code');
 	SELECT dataproduct.add_check('sales.by_customer', 'not_null', "column" => 'country');
@@ -155,7 +160,7 @@ is($node->safe_psql('src', q{
 	                                                     FROM jsonb_array_elements(o -> 'properties') p
 	                                                    WHERE (p ->> 'primaryKey')::boolean), '-'), ' ')
 	  FROM jsonb_array_elements(dataproduct.export('sales.orders') -> 'schema') o}),
-	'by_customer:country,customer_id totals:- countries:country open_orders:-',
+	'by_customer:country,customer_id totals:- countries:country open_orders:- order_history:id,valid_from',
 	'primaryKey marks the grain of each output');
 is($node->safe_psql('src', q{
 	SELECT string_agg(format('%s %s %s %s', p ->> 'name', p ->> 'physicalType', p ->> 'logicalType', p ->> 'required'), '; ')
@@ -227,10 +232,14 @@ $node->safe_psql('dst', q{
 });
 refresh_all('dst');
 my @outputs = split /\n/, $node->safe_psql('dst', q{SELECT output::text || '|' || replace(definition, E'\n', ' ') FROM dataproduct.outputs ORDER BY 1});
-is(scalar @outputs, 5, 'five outputs');
+is(scalar @outputs, 6, 'six outputs');
+is($node->safe_psql('dst', q{SELECT string_agg(view::text, ',') FROM dataproduct.visible_output WHERE history}),
+	'sales.order_history', 'the history output is declared as one');
 for my $row (@outputs)
 {
 	my ($output, $query) = split /\|/, $row, 2;
+	$output = "(SELECT id, customer_id, amount, status FROM $output WHERE valid_to IS NULL) h"
+	  if $output eq 'sales.order_history';
 	is($node->safe_psql('dst', qq{
 		SELECT count(*) FROM ((SELECT * FROM $output EXCEPT ALL ($query))
 		                      UNION ALL (($query) EXCEPT ALL SELECT * FROM $output)) d}),
@@ -242,6 +251,21 @@ is($node->safe_psql('dst', q{SELECT has_table_privilege('analyst', 'sales.by_cus
                                     AND has_table_privilege('BI Tool', 'sales.totals', 'SELECT')
                                     AND NOT has_table_privilege('BI Tool', 'sales.by_customer', 'SELECT')}),
 	't', 'grants are reproduced');
+
+# a changed query of the history output is refused, the output kept
+my $changed = $node->safe_psql('dst', q{
+	SELECT jsonb_set(d, ARRAY['schema', (s.i - 1)::text, 'customProperties', (c.j - 1)::text, 'value'],
+	                 to_jsonb((c.cp ->> 'value') || ' WHERE orders.amount > 0'))
+	  FROM (SELECT dataproduct.export('sales.orders') AS d) x,
+	       jsonb_array_elements(d -> 'schema') WITH ORDINALITY s(o, i),
+	       jsonb_array_elements(s.o -> 'customProperties') WITH ORDINALITY c(cp, j)
+	 WHERE s.o ->> 'name' = 'order_history' AND c.cp ->> 'property' = 'query'});
+$changed =~ s/'/''/g;
+my ($rc, $stdout, $stderr) = $node->psql('dst', "SET ROLE dev; SELECT * FROM dataproduct.apply('$changed')");
+like($stderr, qr/history output sales\.order_history cannot be declared again/,
+	'declaring a history output again is refused');
+like($stderr, qr/DETAIL:  The descriptor changes it \(query changed\)/, 'and says why');
+is($node->safe_psql('dst', q{SELECT count(*) > 0 FROM sales.order_history}), 't', 'the history is kept');
 
 $node->stop;
 done_testing();
