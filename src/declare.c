@@ -428,7 +428,7 @@ choose_mode(NewOutput *o)
 		o->reason = "full refresh was requested";
 		return;
 	}
-	o->plan = dataproduct_plan_output(o->query_view);
+	o->plan = dataproduct_plan_output(o->query_view, InvalidOid);
 	dataproduct_check_leaf_privileges(o->plan, o->product->owner, false);
 	if (o->history)
 	{

@@ -275,7 +275,8 @@ dataproduct_store_sql(DpPlan *plan, const char *pre, bool filtered)
  * view_sql
  *		The SELECT of the output view over the store: declared columns
  *		computed from keys and aggregates, HAVING as a filter, duplicates
- *		repeated.  gated: fail instead of showing an unpopulated store.
+ *		repeated (store columns are qualified: they may be named like the
+ *		copy counter n).  gated: fail instead of showing an unpopulated store.
  *		changed_only: only the rows of the store rows whose ctids are in
  *		the tid[] parameter $1.
  */
@@ -301,7 +302,7 @@ view_sql(DpPlan *plan, Oid store, bool gated, bool changed_only)
 			continue;
 		appendStringInfo(&buf, "%s%s AS %s", first ? "" : ", ",
 						 deparse_expression(map_mutator((Node *) tle->expr, &ctx),
-											dpcontext, false, false),
+											dpcontext, true, false),
 						 quote_identifier(tle->resname));
 		first = false;
 	}
@@ -319,7 +320,7 @@ view_sql(DpPlan *plan, Oid store, bool gated, bool changed_only)
 		conds = lappend(conds,
 						psprintf("(%s)",
 								 deparse_expression(map_mutator(plan->query->havingQual, &ctx),
-													dpcontext, false, false)));
+													dpcontext, true, false)));
 	foreach(lc, conds)
 		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) == 0 ? " WHERE " : " AND ",
 						 (char *) lfirst(lc));

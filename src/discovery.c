@@ -352,7 +352,7 @@ dataproduct_explain(PG_FUNCTION_ARGS)
 
 	if (strcmp(output->mode, "incremental") == 0)
 	{
-		DpPlan	   *plan = dataproduct_plan_output(output->query_view);
+		DpPlan	   *plan = dataproduct_plan_output(output->query_view, output->store);
 		List	   *sources = dataproduct_output_sources(output->id);
 		Oid		   *logs = palloc0(sizeof(Oid) * Max(list_length(plan->leaves), 1));
 		Bitmapset  *changed = NULL;

@@ -14,10 +14,11 @@
  *	                      batch; any other deterministic aggregate is
  *	                      recomputed for the groups a batch touches.
  *
- * The store holds one row per group: the keys (__dp_k<i>; plain-row
- * columns whose equality is not identity get a second, exact key, see
- * "Keys"), the aggregate values with their helpers (__dp_a<j>,
- * __dp_a<j>_sum, __dp_a<j>_nn) and the group's row count (__dp_count),
+ * The store holds one row per group: the keys (__dp_k<i>, or the output
+ * column's name, see "Store column names"; plain-row columns whose
+ * equality is not identity get a second, exact key, see "Keys"), the
+ * aggregate values with their helpers (__dp_a<j> or the output column's
+ * name, __dp_a<j>_sum, __dp_a<j>_nn) and the group's row count (__dp_count),
  * unique on the keys (NULLS NOT DISTINCT).  The output view computes the
  * declared columns and HAVING from them.
  *
@@ -1289,22 +1290,86 @@ add_pre_column(List **tlist, Expr *expr, const char *name)
 }
 
 /*
+ * output_name
+ *		The name of the output column that is exactly expr, or NULL: a store
+ *		column holding it is named after it (see "Store column names").
+ */
+static const char *
+output_name(DpPlan *plan, Node *expr)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->query->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (!tle->resjunk && equal(tle->expr, expr))
+			return tle->resname;
+	}
+	return NULL;
+}
+
+/*
+ * Store column names.  A key or an aggregate that is an output column as
+ * it stands is stored in a column of the output column's name, so that
+ * the view reads "SELECT country, revenue FROM <store>" and a subscriber
+ * of a published store or a tool reading the view's definition sees the
+ * output's own names; everything else has an internal name (__dp_...),
+ * which output columns cannot have.  Stores created before 0.2.0 have
+ * internal names only: a plan for an existing store whose columns do not
+ * carry the output's names uses those (legacy).
+ */
+static const char *
+store_name(DpPlan *plan, Node *expr, const char *internal)
+{
+	const char *name = plan->legacy_names ? NULL : output_name(plan, expr);
+
+	return name != NULL ? name : internal;
+}
+
+/* Whether a store lacks a column that this plan names after the output. */
+static bool
+store_lacks_output_names(DpPlan *plan, Oid store)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->keys)
+	{
+		const char *name = output_name(plan, lfirst(lc));
+
+		if (name != NULL && get_attnum(store, name) == InvalidAttrNumber)
+			return true;
+	}
+	foreach(lc, plan->aggs)
+	{
+		const char *name = output_name(plan, (Node *) ((DpAgg *) lfirst(lc))->aggref);
+
+		if (name != NULL && get_attnum(store, name) == InvalidAttrNumber)
+			return true;
+	}
+	return false;
+}
+
+/*
  * build_layout
- *		Build the pre-aggregation query and the store columns.
+ *		Build the pre-aggregation query and the store columns, named for an
+ *		existing store (InvalidOid at declaration) as it was created.
  */
 static void
-build_layout(DpPlan *plan)
+build_layout(DpPlan *plan, Oid store)
 {
-	Query	   *pre = copyObject(plan->query);
+	Query	   *pre;
 	List	   *tlist = NIL;
 	ListCell   *lc;
 	int			i = 0;
 	int			j = 0;
 
+	plan->legacy_names = OidIsValid(store) && store_lacks_output_names(plan, store);
+	pre = copyObject(plan->query);
 	foreach(lc, plan->keys)
 	{
 		Node	   *key = lfirst(lc);
-		char	   *name = psprintf("__dp_k%d", ++i);
+		const char *name = store_name(plan, key, psprintf("__dp_k%d", ++i));
 
 		add_pre_column(&tlist, (Expr *) key, name);
 		add_column(plan, name, exprType(key), exprTypmod(key), exprCollation(key));
@@ -1319,7 +1384,8 @@ build_layout(DpPlan *plan)
 		int			m = 0;
 
 		agg->first_col = list_length(plan->store_cols) + 1;
-		add_column(plan, name, aggref->aggtype, -1, aggref->aggcollid);
+		add_column(plan, store_name(plan, (Node *) aggref, name), aggref->aggtype, -1,
+				   aggref->aggcollid);
 		if (agg->kind == DP_AGG_AVG)
 			add_column(plan, psprintf("%s_sum", name), avg_sum_type(agg), -1, InvalidOid);
 		if (agg->kind == DP_AGG_SUM || agg->kind == DP_AGG_AVG)
@@ -1384,11 +1450,13 @@ strip_sorting(Query *query)
  *		store layout and pre-aggregation query; otherwise plan->reason says
  *		why, in words that complete "its query ...".
  *
- * Takes AccessShareLock on the relations the query reads.  Allocates in
- * the current memory context.
+ * store is the output's keyed store, whose column names the plan uses
+ * (see "Store column names"), or InvalidOid to plan a new one.  Takes
+ * AccessShareLock on the relations the query reads.  Allocates in the
+ * current memory context.
  */
 DpPlan *
-dataproduct_plan_output(Oid query_view)
+dataproduct_plan_output(Oid query_view, Oid store)
 {
 	DpPlan	   *plan = palloc0(sizeof(DpPlan));
 	Relation	rel = relation_open(query_view, AccessShareLock);
@@ -1483,7 +1551,7 @@ dataproduct_plan_output(Oid query_view)
 	if (!plan->incremental)
 		return plan;
 
-	build_layout(plan);
+	build_layout(plan, store);
 	return plan;
 }
 

@@ -102,9 +102,10 @@ typedef struct DpPlan
 	Query	   *pre;			/* the pre-aggregation query */
 	char	   *pre_sql;
 	List	   *store_cols;		/* DpColumn, keys first, __dp_count last */
+	bool		legacy_names;	/* a store with internal names only (pre-0.2.0) */
 } DpPlan;
 
-extern DpPlan *dataproduct_plan_output(Oid query_view);
+extern DpPlan *dataproduct_plan_output(Oid query_view, Oid store);
 extern void dataproduct_check_leaf_privileges(DpPlan *plan, Oid owner,
 											  bool error);
 extern void dataproduct_plan_refuse(DpPlan *plan, const char *reason);

@@ -525,7 +525,8 @@ change_owner(DpProduct *product, Oid owner)
 
 		dataproduct_become_catalog_owner(&saved);
 		if (OidIsValid(output->pre_view))
-			dataproduct_check_leaf_privileges(dataproduct_plan_output(output->query_view),
+			dataproduct_check_leaf_privileges(dataproduct_plan_output(output->query_view,
+																	  output->store),
 											  owner, true);
 		for (i = 0; i < 4; i++)
 		{

@@ -329,7 +329,8 @@ dataproduct_checks_after_refresh(DpOutput *output, Snapshot snap, Datum snapdatu
 
 		if (incremental && changed == NULL)
 			changed = psprintf("(%s) __dp_changed",
-							   dataproduct_changed_rows_sql(dataproduct_plan_output(output->query_view),
+							   dataproduct_changed_rows_sql(dataproduct_plan_output(output->query_view,
+																					 output->store),
 															output->store));
 		r = run_one(output, check, snap, incremental ? changed : NULL, written);
 

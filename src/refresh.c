@@ -322,7 +322,7 @@ output_of_store(Oid relid)
 static DpPlan *
 plan_refresh(DpOutput *output, List *sources)
 {
-	DpPlan	   *plan = dataproduct_plan_output(output->query_view);
+	DpPlan	   *plan = dataproduct_plan_output(output->query_view, output->store);
 	ListCell   *lc;
 
 	foreach(lc, plan->leaves)
