@@ -40,6 +40,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
@@ -50,12 +51,14 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "tcop/dest.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/plancache.h"
@@ -73,15 +76,146 @@
  */
 
 /*
- * dataproduct_run_into_enr
- *		Run a read-only statement at the active snapshot into a tuplestore
- *		and register it as the ephemeral relation `name'.  Returns the
- *		tuplestore, which the caller ends after unregistering it.  Memory
- *		stays bounded: the tuplestore spills to disk past work_mem.
+ * Cancelling images.  An UPDATE is logged as its old row's image (weight
+ * -1) followed by its new row's (+1).  An output that reads none of the
+ * columns the UPDATE changed sees the two as the same row with opposite
+ * weights: they add nothing to its delta, yet they would make it touch
+ * the row's group (and recompute it, for min, max and other aggregates
+ * that lost a row).  While a batch is read, a row that is identical to the
+ * row just before it, with the opposite weight, cancels it: neither is
+ * kept.  Identical means the same bytes in every column (after detoasting),
+ * which is stricter than equality, so 1.0 and 1.00, or 0 and -0, never
+ * cancel; the weighted sum of the batch is unchanged, and every delta rule
+ * is linear in it.  Only neighbours are compared (the two images of one
+ * UPDATE are written together), which costs one comparison per row.
  */
-Tuplestorestate *
-dataproduct_run_into_enr(const char *name, const char *sql, int nargs,
-						 Oid *argtypes, Datum *values)
+typedef struct CancelReceiver
+{
+	DestReceiver pub;
+	DestReceiver *store;		/* the tuplestore receiver kept rows go to */
+	MemoryContext cxt;
+	TupleTableSlot *held;		/* the previous row, not passed on yet */
+	bool		holding;
+	int			weight;			/* attribute index of __dp_w, the last */
+} CancelReceiver;
+
+/* Whether two non-null values of an attribute are the same bytes. */
+static bool
+same_bytes(Datum a, Datum b, Form_pg_attribute att)
+{
+	bool		same;
+	struct varlena *da;
+	struct varlena *db;
+
+	if (att->attlen != -1)
+		return datumIsEqual(a, b, att->attbyval, att->attlen);
+	if (toast_raw_datum_size(a) != toast_raw_datum_size(b))
+		return false;
+	da = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(a));
+	db = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(b));
+	same = VARSIZE_ANY_EXHDR(da) == VARSIZE_ANY_EXHDR(db) &&
+		memcmp(VARDATA_ANY(da), VARDATA_ANY(db), VARSIZE_ANY_EXHDR(da)) == 0;
+	if ((Pointer) da != DatumGetPointer(a))
+		pfree(da);
+	if ((Pointer) db != DatumGetPointer(b))
+		pfree(db);
+	return same;
+}
+
+/* Whether row b cancels row a: opposite weights, identical columns. */
+static bool
+cancels(TupleTableSlot *a, TupleTableSlot *b, int weight)
+{
+	TupleDesc	desc = a->tts_tupleDescriptor;
+	int32		wa;
+	int			i;
+
+	if (a->tts_isnull[weight] || b->tts_isnull[weight])
+		return false;
+	wa = DatumGetInt32(a->tts_values[weight]);
+	if (wa == 0 || DatumGetInt32(b->tts_values[weight]) != -wa)
+		return false;
+	for (i = 0; i < desc->natts; i++)
+	{
+		if (i == weight)
+			continue;
+		if (a->tts_isnull[i] != b->tts_isnull[i])
+			return false;
+		if (!a->tts_isnull[i] &&
+			!same_bytes(a->tts_values[i], b->tts_values[i], TupleDescAttr(desc, i)))
+			return false;
+	}
+	return true;
+}
+
+static void
+cancel_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	CancelReceiver *r = (CancelReceiver *) self;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+	r->held = MakeSingleTupleTableSlot(CreateTupleDescCopy(typeinfo),
+									   &TTSOpsMinimalTuple);
+	r->holding = false;
+	r->weight = typeinfo->natts - 1;
+	MemoryContextSwitchTo(old);
+	r->store->rStartup(r->store, operation, typeinfo);
+}
+
+static bool
+cancel_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	CancelReceiver *r = (CancelReceiver *) self;
+
+	slot_getallattrs(slot);
+	if (r->holding && cancels(r->held, slot, r->weight))
+	{
+		ExecClearTuple(r->held);
+		r->holding = false;
+		return true;
+	}
+	if (r->holding)
+		r->store->receiveSlot(r->held, r->store);
+	ExecCopySlot(r->held, slot);
+	slot_getallattrs(r->held);
+	r->holding = true;
+	return true;
+}
+
+static void
+cancel_shutdown(DestReceiver *self)
+{
+	CancelReceiver *r = (CancelReceiver *) self;
+
+	if (r->holding)
+		r->store->receiveSlot(r->held, r->store);
+	r->holding = false;
+	ExecDropSingleTupleTableSlot(r->held);
+	r->held = NULL;
+	r->store->rShutdown(r->store);
+}
+
+static void
+cancel_destroy(DestReceiver *self)
+{
+	CancelReceiver *r = (CancelReceiver *) self;
+
+	r->store->rDestroy(r->store);
+	pfree(r);
+}
+
+/*
+ * run_into_enr
+ *		Run a read-only statement at the active snapshot into a tuplestore
+ *		and register it as the ephemeral relation `name'; with cancel, a
+ *		batch whose neighbouring images cancel (see "Cancelling images").
+ *		Returns the tuplestore, which the caller ends after unregistering
+ *		it.  Memory stays bounded: the tuplestore spills to disk past
+ *		work_mem.
+ */
+static Tuplestorestate *
+run_into_enr(const char *name, const char *sql, int nargs,
+			 Oid *argtypes, Datum *values, bool cancel)
 {
 	SPIPlanPtr	plan = dataproduct_prepare_cached(sql, nargs, argtypes);
 	Tuplestorestate *store = tuplestore_begin_heap(false, false, work_mem);
@@ -95,6 +229,19 @@ dataproduct_run_into_enr(const char *name, const char *sql, int nargs,
 
 	SetTuplestoreDestReceiverParams(dest, store, CurrentMemoryContext,
 									false, NULL, NULL);
+	if (cancel)
+	{
+		CancelReceiver *r = palloc0(sizeof(CancelReceiver));
+
+		r->pub.receiveSlot = cancel_receive;
+		r->pub.rStartup = cancel_startup;
+		r->pub.rShutdown = cancel_shutdown;
+		r->pub.rDestroy = cancel_destroy;
+		r->pub.mydest = DestTuplestore;
+		r->store = dest;
+		r->cxt = CurrentMemoryContext;
+		dest = &r->pub;
+	}
 	for (i = 0; i < nargs; i++)
 	{
 		params->params[i].value = values[i];
@@ -124,6 +271,18 @@ dataproduct_run_into_enr(const char *name, const char *sql, int nargs,
 	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
 		elog(ERROR, "could not register the ephemeral relation %s", name);
 	return store;
+}
+
+/*
+ * dataproduct_run_into_enr
+ *		Run a read-only statement at the active snapshot into a tuplestore
+ *		registered as the ephemeral relation `name' (see run_into_enr).
+ */
+Tuplestorestate *
+dataproduct_run_into_enr(const char *name, const char *sql, int nargs,
+						 Oid *argtypes, Datum *values)
+{
+	return run_into_enr(name, sql, nargs, argtypes, values, false);
 }
 
 /*
@@ -620,6 +779,8 @@ typedef struct LoadedBatch
  *		the delta query reads (see dataproduct_batch_sql).  They are read as
  *		the catalog owner: owners of products have no rights on the logs,
  *		which hold the captured columns of every output of the source.
+ *		An UPDATE of columns the output does not read cancels out (see
+ *		"Cancelling images").
  *		Returns what to pass to dataproduct_unload_batches.  SPI connected,
  *		the refresh snapshot active.
  */
@@ -655,8 +816,8 @@ dataproduct_load_batches(DpPlan *plan, List *changed_leaves, Oid *logs,
 		b = palloc(sizeof(LoadedBatch));
 		b->log = log;
 		b->name = dataproduct_batch_name(log);
-		b->store = dataproduct_run_into_enr(b->name, dataproduct_batch_sql(relid, log, attnos),
-								2, argtypes, values);
+		b->store = run_into_enr(b->name, dataproduct_batch_sql(relid, log, attnos),
+								2, argtypes, values, true);
 		loaded = lappend(loaded, b);
 	}
 	dataproduct_restore_user(&saved);
