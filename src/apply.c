@@ -48,6 +48,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
@@ -77,33 +78,97 @@
 
 /*
  * Cancelling images.  An UPDATE is logged as its old row's image (weight
- * -1) followed by its new row's (+1).  An output that reads none of the
- * columns the UPDATE changed sees the two as the same row with opposite
- * weights: they add nothing to its delta, yet they would make it touch
- * the row's group (and recompute it, for min, max and other aggregates
- * that lost a row).  While a batch is read, a row that is identical to the
- * row just before it, with the opposite weight, cancels it: neither is
- * kept.  Identical means the same bytes in every column (after detoasting),
- * which is stricter than equality, so 1.0 and 1.00, or 0 and -0, never
- * cancel; the weighted sum of the batch is unchanged, and every delta rule
- * is linear in it.  Only neighbours are compared (the two images of one
- * UPDATE are written together), which costs one comparison per row.
+ * -1) and its new row's (+1).  An output that reads none of the columns
+ * the UPDATE changed sees the two as the same row with opposite weights:
+ * they add nothing to its delta, yet they would make it touch the row's
+ * group (and recompute it, for min, max and other aggregates that lost a
+ * row).  While a batch is read, each row is looked up among the last
+ * CANCEL_WINDOW rows not passed on yet (by a hash of their bytes); one
+ * that is identical with the opposite weight cancels it, and neither is
+ * kept.  The two images of an UPDATE are written one after the other, on
+ * one page of the log, but concurrent writers and the reuse of the space
+ * that trimming freed put other rows between them; the window is what
+ * allows for that.
+ * Identical means the same bytes in every column (after detoasting), which
+ * is stricter than equality, so 1.0 and 1.00, or 0 and -0, never cancel;
+ * the weighted sum of the batch is unchanged, and every delta rule is
+ * linear in it.
  */
+#define CANCEL_WINDOW 256		/* rows held: a log page's worth, and more */
+#define CANCEL_BUCKETS 512		/* a power of two */
+
 typedef struct CancelReceiver
 {
 	DestReceiver pub;
 	DestReceiver *store;		/* the tuplestore receiver kept rows go to */
 	MemoryContext cxt;
-	TupleTableSlot *held;		/* the previous row, not passed on yet */
-	bool		holding;
 	int			weight;			/* attribute index of __dp_w, the last */
+	/* the window: a ring of rows in arrival order, from head, n of them */
+	TupleTableSlot *held[CANCEL_WINDOW];
+	uint32		hash[CANCEL_WINDOW];
+	bool		live[CANCEL_WINDOW];	/* false: cancelled, a hole */
+	int			next[CANCEL_WINDOW];	/* chain of the row's hash bucket */
+	int			bucket[CANCEL_BUCKETS]; /* first row of each chain, or -1 */
+	int			head;
+	int			n;
 } CancelReceiver;
+
+/* A value's bytes, detoasted; *copy says whether they must be freed. */
+static struct varlena *
+value_bytes(Datum value, bool *copy)
+{
+	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+
+	*copy = (Pointer) v != DatumGetPointer(value);
+	return v;
+}
+
+/* Hash of a row's bytes, the weight left out. */
+static uint32
+row_hash(TupleTableSlot *slot, int weight)
+{
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	uint32		h = 0;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Datum		value = slot->tts_values[i];
+		uint32		part;
+
+		if (i == weight)
+			continue;
+		if (slot->tts_isnull[i])
+			part = 0x9e3779b9;
+		else if (att->attbyval)
+			part = hash_bytes((unsigned char *) &value, sizeof(Datum));
+		else if (att->attlen == -1)
+		{
+			bool		copy;
+			struct varlena *v = value_bytes(value, &copy);
+
+			part = hash_bytes((unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+			if (copy)
+				pfree(v);
+		}
+		else if (att->attlen == -2)
+			part = hash_bytes((unsigned char *) DatumGetPointer(value),
+							  strlen(DatumGetCString(value)));
+		else
+			part = hash_bytes((unsigned char *) DatumGetPointer(value), att->attlen);
+		h = hash_combine(h, part);
+	}
+	return h;
+}
 
 /* Whether two non-null values of an attribute are the same bytes. */
 static bool
 same_bytes(Datum a, Datum b, Form_pg_attribute att)
 {
 	bool		same;
+	bool		copy_a;
+	bool		copy_b;
 	struct varlena *da;
 	struct varlena *db;
 
@@ -111,13 +176,13 @@ same_bytes(Datum a, Datum b, Form_pg_attribute att)
 		return datumIsEqual(a, b, att->attbyval, att->attlen);
 	if (toast_raw_datum_size(a) != toast_raw_datum_size(b))
 		return false;
-	da = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(a));
-	db = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(b));
+	da = value_bytes(a, &copy_a);
+	db = value_bytes(b, &copy_b);
 	same = VARSIZE_ANY_EXHDR(da) == VARSIZE_ANY_EXHDR(db) &&
 		memcmp(VARDATA_ANY(da), VARDATA_ANY(db), VARSIZE_ANY_EXHDR(da)) == 0;
-	if ((Pointer) da != DatumGetPointer(a))
+	if (copy_a)
 		pfree(da);
-	if ((Pointer) db != DatumGetPointer(b))
+	if (copy_b)
 		pfree(db);
 	return same;
 }
@@ -153,32 +218,72 @@ cancel_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 	CancelReceiver *r = (CancelReceiver *) self;
 	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+	TupleDesc	desc = CreateTupleDescCopy(typeinfo);
+	int			i;
 
-	r->held = MakeSingleTupleTableSlot(CreateTupleDescCopy(typeinfo),
-									   &TTSOpsMinimalTuple);
-	r->holding = false;
+	for (i = 0; i < CANCEL_WINDOW; i++)
+		r->held[i] = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	for (i = 0; i < CANCEL_BUCKETS; i++)
+		r->bucket[i] = -1;
+	r->head = r->n = 0;
 	r->weight = typeinfo->natts - 1;
 	MemoryContextSwitchTo(old);
 	r->store->rStartup(r->store, operation, typeinfo);
+}
+
+/* Take row i of the window out of its hash chain. */
+static void
+unchain(CancelReceiver *r, int i)
+{
+	int		   *link = &r->bucket[r->hash[i] & (CANCEL_BUCKETS - 1)];
+
+	while (*link != i)
+		link = &r->next[*link];
+	*link = r->next[i];
+}
+
+/* Pass the window's oldest row on (unless cancelled), and drop it. */
+static void
+release_oldest(CancelReceiver *r)
+{
+	int			i = r->head;
+
+	if (r->live[i])
+	{
+		r->store->receiveSlot(r->held[i], r->store);
+		unchain(r, i);
+	}
+	ExecClearTuple(r->held[i]);
+	r->head = (r->head + 1) % CANCEL_WINDOW;
+	r->n--;
 }
 
 static bool
 cancel_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	CancelReceiver *r = (CancelReceiver *) self;
+	uint32		h;
+	int			i;
 
 	slot_getallattrs(slot);
-	if (r->holding && cancels(r->held, slot, r->weight))
-	{
-		ExecClearTuple(r->held);
-		r->holding = false;
-		return true;
-	}
-	if (r->holding)
-		r->store->receiveSlot(r->held, r->store);
-	ExecCopySlot(r->held, slot);
-	slot_getallattrs(r->held);
-	r->holding = true;
+	h = row_hash(slot, r->weight);
+	for (i = r->bucket[h & (CANCEL_BUCKETS - 1)]; i >= 0; i = r->next[i])
+		if (r->hash[i] == h && cancels(r->held[i], slot, r->weight))
+		{
+			unchain(r, i);
+			r->live[i] = false;
+			ExecClearTuple(r->held[i]);
+			return true;
+		}
+	if (r->n == CANCEL_WINDOW)
+		release_oldest(r);
+	i = (r->head + r->n++) % CANCEL_WINDOW;
+	ExecCopySlot(r->held[i], slot);
+	slot_getallattrs(r->held[i]);
+	r->hash[i] = h;
+	r->live[i] = true;
+	r->next[i] = r->bucket[h & (CANCEL_BUCKETS - 1)];
+	r->bucket[h & (CANCEL_BUCKETS - 1)] = i;
 	return true;
 }
 
@@ -186,12 +291,15 @@ static void
 cancel_shutdown(DestReceiver *self)
 {
 	CancelReceiver *r = (CancelReceiver *) self;
+	int			i;
 
-	if (r->holding)
-		r->store->receiveSlot(r->held, r->store);
-	r->holding = false;
-	ExecDropSingleTupleTableSlot(r->held);
-	r->held = NULL;
+	while (r->n > 0)
+		release_oldest(r);
+	for (i = 0; i < CANCEL_WINDOW; i++)
+	{
+		ExecDropSingleTupleTableSlot(r->held[i]);
+		r->held[i] = NULL;
+	}
 	r->store->rShutdown(r->store);
 }
 

@@ -428,7 +428,7 @@ dataproduct_capture(PG_FUNCTION_ARGS)
 	entry = capture_entry(trigdata->tg_trigger, trigdata->tg_relation,
 						  TRIGGER_FIRED_BY_TRUNCATE(event));
 	/* at commit, the background worker of this database is woken */
-	dataproduct_note_capture();
+	dataproduct_note_capture_log(entry->logid);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(event))
 	{

@@ -14,7 +14,17 @@
  * the preload there is no shared memory and nothing is woken.
  *
  * Each database slot also holds the scheduler's pool of refresh workers
- * (shmem.h says who writes what, worker.c how they are used).
+ * (shmem.h says who writes what, worker.c how they are used), and, per
+ * change log, how many committed transactions wrote it: the scheduler
+ * compares these counts with those it saw when an output was last
+ * refreshed, instead of reading the logs, to know which outputs have
+ * changes to apply.  A count is bumped at commit, after the transaction
+ * became visible, so a refresh whose snapshot is taken after the count was
+ * read sees every change counted.  A transaction that wrote more logs than
+ * it can note, or a log that finds no room in the slot, bumps
+ * unknown_commits instead, which counts for every log; a prepared
+ * transaction is committed by another backend, which knows nothing of its
+ * logs (the scheduler's periodic full check finds those changes).
  *
  * Locking: every field of DpShared (the slots included) is protected by
  * DpShared.lock, taken shared to read and exclusive to write.  Latches
@@ -46,6 +56,12 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* this transaction asks for a wake-up at commit (and installed the extension) */
 static bool wake_at_commit = false;
 static bool installed_in_xact = false;
+
+/* the change logs this transaction wrote, counted at commit */
+#define DP_XACT_LOGS 32
+static Oid	xact_logs[DP_XACT_LOGS];
+static int	n_xact_logs = 0;
+static bool xact_logs_overflow = false;
 
 /* ----------------------------------------------------------------
  * Shared memory
@@ -121,10 +137,34 @@ wake_database(Oid dbid, bool installed)
 	slot = dataproduct_find_slot(dbid, true);
 	if (slot != NULL)
 	{
+		int			i;
+
 		slot->wake = true;
 		if (installed)
 			slot->no_extension = false;
 		latch = slot->latch;
+		if (xact_logs_overflow)
+			slot->unknown_commits++;
+		for (i = 0; i < n_xact_logs; i++)
+		{
+			int			j;
+
+			for (j = 0; j < slot->nsources; j++)
+				if (slot->sources[j].log == xact_logs[i])
+					break;
+			if (j == slot->nsources)
+			{
+				if (j == DP_MAX_SOURCES)
+				{
+					slot->unknown_commits++;
+					continue;
+				}
+				slot->sources[j].log = xact_logs[i];
+				slot->sources[j].commits = 0;
+				slot->nsources++;
+			}
+			slot->sources[j].commits++;
+		}
 	}
 	if (latch == NULL)
 		launcher = dataproduct_shared->launcher_latch;
@@ -151,6 +191,57 @@ dataproduct_note_capture(void)
 	wake_at_commit = true;
 }
 
+/*
+ * dataproduct_note_capture_log
+ *		This transaction wrote the change log `log': wake the scheduler at
+ *		commit, and count the commit for the log.
+ */
+void
+dataproduct_note_capture_log(Oid log)
+{
+	int			i;
+
+	wake_at_commit = true;
+	for (i = 0; i < n_xact_logs; i++)
+		if (xact_logs[i] == log)
+			return;
+	if (n_xact_logs < DP_XACT_LOGS)
+		xact_logs[n_xact_logs++] = log;
+	else
+		xact_logs_overflow = true;
+}
+
+/*
+ * dataproduct_capture_commits
+ *		With log InvalidOid, copy this database's slot (its counts) into
+ *		*copy and return 0.  Otherwise, from such a copy, the commits that
+ *		wrote `log', plus those that wrote an unknown log.
+ */
+uint64
+dataproduct_capture_commits(DpDatabaseSlot *copy, Oid log)
+{
+	int			i;
+
+	if (!OidIsValid(log))
+	{
+		DpDatabaseSlot *slot;
+
+		memset(copy, 0, sizeof(DpDatabaseSlot));
+		if (dataproduct_shared == NULL)
+			return 0;
+		LWLockAcquire(dataproduct_shared->lock, LW_SHARED);
+		slot = dataproduct_find_slot(MyDatabaseId, false);
+		if (slot != NULL)
+			memcpy(copy, slot, sizeof(DpDatabaseSlot));
+		LWLockRelease(dataproduct_shared->lock);
+		return 0;
+	}
+	for (i = 0; i < copy->nsources; i++)
+		if (copy->sources[i].log == log)
+			return copy->sources[i].commits + copy->unknown_commits;
+	return copy->unknown_commits;
+}
+
 static void
 shmem_xact_callback(XactEvent event, void *arg)
 {
@@ -161,11 +252,15 @@ shmem_xact_callback(XactEvent event, void *arg)
 			if (wake_at_commit)
 				wake_database(MyDatabaseId, installed_in_xact);
 			wake_at_commit = installed_in_xact = false;
+			n_xact_logs = 0;
+			xact_logs_overflow = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			wake_at_commit = installed_in_xact = false;
+			n_xact_logs = 0;
+			xact_logs_overflow = false;
 			break;
 		default:
 			break;

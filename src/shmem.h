@@ -21,6 +21,14 @@
 
 #define DP_MAX_DATABASES 64
 #define DP_MAX_WORKERS 64		/* the maximum of dataproduct.max_workers */
+#define DP_MAX_SOURCES 256		/* change logs counted per database */
+
+/* How many committed transactions wrote a change log (shmem.c). */
+typedef struct DpSourceCount
+{
+	Oid			log;
+	uint64		commits;
+} DpSourceCount;
 
 /*
  * A refresh worker of a database's pool (worker.c).  The scheduler reserves
@@ -51,6 +59,10 @@ typedef struct DpDatabaseSlot
 	bool		no_extension;	/* the extension is not installed here */
 	bool		stop;			/* DROP/ALTER DATABASE: stay away */
 	DpWorkerSlot workers[DP_MAX_WORKERS];	/* the scheduler's pool */
+	/* commits that wrote each change log; unknown: any log */
+	uint64		unknown_commits;
+	int			nsources;
+	DpSourceCount sources[DP_MAX_SOURCES];
 } DpDatabaseSlot;
 
 typedef struct DpShared
@@ -66,6 +78,8 @@ extern DpShared *dataproduct_shared;
 extern void dataproduct_shmem_init(void);
 extern DpDatabaseSlot *dataproduct_find_slot(Oid dbid, bool create);
 extern void dataproduct_note_capture(void);
+extern void dataproduct_note_capture_log(Oid log);
+extern uint64 dataproduct_capture_commits(DpDatabaseSlot *copy, Oid log);
 extern bool dataproduct_workers_available(void);
 extern void dataproduct_stop_scheduler(Oid dbid, bool stop);
 

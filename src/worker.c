@@ -13,7 +13,8 @@
  *	   sleeps on its latch; a commit that changed a captured source sets the
  *	   database's wake flag and the latch (from the committing backend's
  *	   transaction callback: never on rollback).  Awake, it lists the outputs
- *	   due -- never loaded, with pending changes, on schedule -- holding back
+ *	   due -- never loaded, with pending changes (known from commit counts
+ *	   in shared memory, see ChangeState), on schedule -- holding back
  *	   those within their min_interval or retry backoff, and hands them to
  *	 refresh workers (dynamic, "pg_dataproduct refresh", a pool of at most
  *	   dataproduct.max_workers per database), in dependency order: outputs
@@ -91,8 +92,10 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -356,6 +359,139 @@ typedef struct DueOutput
 } DueOutput;
 
 /*
+ * Which incrementally maintained outputs have changes to apply.  The
+ * scheduler does not read the change logs for that: per output, it keeps
+ * the sum of its logs' commit counts (shmem.c) when it last handed the
+ * output to a worker, and adopts it as seen once the output's refresh
+ * count (its statistics counters) shows that a refresh succeeded since;
+ * an output whose counts moved from what it has seen is changed.  A
+ * refresh that failed or was cut short leaves it changed (but one that
+ * failed while a manual refresh with an older snapshot succeeded may
+ * adopt counts that refresh did not see: the full check finds them).  Once every
+ * dataproduct.naptime, and when the scheduler starts, the logs are read
+ * instead (dataproduct.pending_changes), which also finds the changes of
+ * prepared transactions, committed by backends that did not count them.
+ */
+typedef struct ChangeState
+{
+	int64		output_id;		/* hash key */
+	bool		seen_valid;
+	uint64		seen;			/* counts its last successful refresh saw */
+	bool		handed;			/* handed to a worker, success not seen yet */
+	uint64		handed_counts;
+	int64		handed_refreshes;
+	uint64		counts;			/* this round's */
+	int64		refreshes;		/* this round's refresh count */
+	bool		listed;			/* still an incremental output */
+} ChangeState;
+
+static HTAB *change_states = NULL;
+static TimestampTz last_full_check = 0;
+
+/*
+ * changed_outputs
+ *		The incrementally maintained outputs whose logs' commit counts moved
+ *		since their last successful refresh, as an int8[] for the due
+ *		query (see ChangeState).  SPI connected.
+ */
+static Datum
+changed_outputs(DpDatabaseSlot *counts)
+{
+	List	   *changed = NIL;
+	Datum	   *elems;
+	ListCell   *lc;
+	HASH_SEQ_STATUS seq;
+	ChangeState *st;
+	uint64		i;
+
+	if (change_states == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(ChangeState);
+		ctl.hcxt = TopMemoryContext;
+		change_states = hash_create("pg_dataproduct change states", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	hash_seq_init(&seq, change_states);
+	while ((st = hash_seq_search(&seq)) != NULL)
+		st->listed = false;
+
+	dataproduct_spi_exec("SELECT o.output_id,"
+						 "       o.incremental_refreshes::pg_catalog.int8"
+						 "         OPERATOR(pg_catalog.+) o.rebuilds OPERATOR(pg_catalog.+) o.full_refreshes,"
+						 "       pg_catalog.array_agg(s.log::pg_catalog.oid)"
+						 "  FROM dataproduct.output o"
+						 "  JOIN dataproduct.output_source os ON os.output_id OPERATOR(pg_catalog.=) o.output_id"
+						 "  JOIN dataproduct.source s ON s.source_id OPERATOR(pg_catalog.=) os.source_id"
+						 " WHERE o.mode OPERATOR(pg_catalog.=) 'incremental'"
+						 " GROUP BY o.output_id",
+						 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		int64		refreshes = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
+		ArrayType  *logs = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 3, &isnull));
+		Datum	   *log_oids;
+		int			nlogs;
+		int			j;
+		bool		found;
+
+		deconstruct_array(logs, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+						  &log_oids, NULL, &nlogs);
+		st = hash_search(change_states, &id, HASH_ENTER, &found);
+		if (!found)
+		{
+			st->seen_valid = false;
+			st->handed = false;
+		}
+		st->listed = true;
+		st->counts = 0;
+		for (j = 0; j < nlogs; j++)
+			st->counts += dataproduct_capture_commits(counts, DatumGetObjectId(log_oids[j]));
+		st->refreshes = isnull ? -1 : refreshes;
+		if (st->handed && st->refreshes > st->handed_refreshes)
+		{
+			st->seen = st->handed_counts;
+			st->seen_valid = true;
+			st->handed = false;
+		}
+		if (!st->seen_valid || st->seen != st->counts)
+			changed = lappend(changed, st);
+	}
+
+	/* dropped outputs and those refreshed in full now */
+	hash_seq_init(&seq, change_states);
+	while ((st = hash_seq_search(&seq)) != NULL)
+		if (!st->listed)
+			(void) hash_search(change_states, &st->output_id, HASH_REMOVE, NULL);
+
+	elems = palloc(sizeof(Datum) * Max(list_length(changed), 1));
+	foreach(lc, changed)
+		elems[foreach_current_index(lc)] = Int64GetDatum(((ChangeState *) lfirst(lc))->output_id);
+	return PointerGetDatum(construct_array(elems, list_length(changed), INT8OID,
+										   sizeof(int64), true, TYPALIGN_DOUBLE));
+}
+
+/* The scheduler hands an output to a worker: its counts, once refreshed. */
+static void
+note_handed(int64 id)
+{
+	ChangeState *st;
+
+	if (change_states == NULL ||
+		(st = hash_search(change_states, &id, HASH_FIND, NULL)) == NULL)
+		return;
+	st->handed = true;
+	st->handed_counts = st->counts;
+	st->handed_refreshes = st->refreshes;
+}
+
+/*
  * due_outputs
  *		The outputs to refresh now, in dependency order, and in *wait_ms how
  *		long until another may become due (-1: only on a wake-up).  Returns
@@ -368,6 +504,16 @@ due_outputs(List **due, long *wait_ms)
 	MemoryContext outer = CurrentMemoryContext;
 	bool		installed;
 	uint64		i;
+	DpDatabaseSlot *counts = palloc(sizeof(DpDatabaseSlot));
+	bool		full_check;
+
+	/* read before any refresh of this round takes its snapshot */
+	(void) dataproduct_capture_commits(counts, InvalidOid);
+	full_check = change_states == NULL ||
+		TimestampDifferenceExceeds(last_full_check, GetCurrentTimestamp(),
+								   dataproduct_naptime);
+	if (full_check)
+		last_full_check = GetCurrentTimestamp();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -378,10 +524,12 @@ due_outputs(List **due, long *wait_ms)
 	*wait_ms = -1;
 	if (installed)
 	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(dataproduct_origin())};
+		Oid			argtypes[3] = {TEXTOID, BOOLOID, INT8ARRAYOID};
+		Datum		values[3] = {CStringGetTextDatum(dataproduct_origin()),
+		BoolGetDatum(full_check), (Datum) 0};
 
 		dataproduct_spi_connect();
+		values[2] = changed_outputs(counts);
 		/* keep the history within its retention */
 		dataproduct_spi_exec(psprintf("DELETE FROM dataproduct.refresh_history"
 									  " WHERE started_at < pg_catalog.now() - interval '%d days'",
@@ -428,7 +576,9 @@ due_outputs(List **due, long *wait_ms)
 							 "  SELECT o.output_id, (SELECT max(d) FROM depth WHERE depth.output_id = o.output_id) AS d,"
 							 "         o.status = 'empty'"
 							 "         OR o.origin IS DISTINCT FROM $1"
-							 "         OR (o.mode = 'incremental' AND (dataproduct.pending_changes(o.view)).pending > 0) AS changed,"
+							 "         OR (o.mode = 'incremental' AND CASE WHEN $2"
+							 "               THEN (dataproduct.pending_changes(o.view)).pending > 0"
+							 "               ELSE o.output_id = ANY ($3) END) AS changed,"
 							 "         o.origin IS DISTINCT FROM $1 AND (SELECT yes FROM restoring) AS restoring,"
 							 "         extract(epoch FROM pg_catalog.now()) AS now_s,"
 							 "         extract(epoch FROM o.last_refresh) AS last_s,"
@@ -449,7 +599,7 @@ due_outputs(List **due, long *wait_ms)
 							 "        (least(greatest(least(CASE WHEN wants THEN held_until END, scheduled) - now_s, 0),"
 							 "               86400) * 1000)::pg_catalog.int8 END"
 							 "   FROM timing ORDER BY d, output_id",
-							 1, argtypes, values, NULL, SPI_OK_SELECT);
+							 3, argtypes, values, NULL, SPI_OK_SELECT);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tuple = SPI_tuptable->vals[i];
@@ -473,6 +623,7 @@ due_outputs(List **due, long *wait_ms)
 				d->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 				d->depth = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
 				*due = lappend(*due, d);
+				note_handed(d->id);
 				MemoryContextSwitchTo(old);
 			}
 		}
